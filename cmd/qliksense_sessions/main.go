@@ -1,0 +1,52 @@
+// Command qliksense_sessions runs the qliksense_sessions input plugin as a
+// Telegraf execd plugin: it reads its plugin config from -config and writes
+// metrics in line protocol to stdout.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/common/shim"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/shimlog"
+	_ "github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "E! %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	flags := flag.NewFlagSet("qliksense_sessions", flag.ContinueOnError)
+	configFile := flags.String("config", "", "path to the plugin config file (see sample.conf); required")
+	pollInterval := flags.Duration("poll_interval", 10*time.Second, "how often to gather summaries and counters")
+	debug := flags.Bool("debug", false, "log debug messages too")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *configFile == "" {
+		return errors.New("no plugin config given: pass -config /path/to/sample.conf (sample.conf in the repository is a starting point)")
+	}
+
+	level := telegraf.Info
+	if *debug {
+		level = telegraf.Debug
+	}
+	if _, err := shimlog.Setup(os.Stderr, level); err != nil {
+		return err
+	}
+
+	s := shim.New()
+	if err := s.LoadConfig(configFile); err != nil {
+		return fmt.Errorf("loading -config %q failed: %w", *configFile, err)
+	}
+	return s.Run(*pollInterval)
+}

@@ -1,0 +1,173 @@
+// Package log4net parses the payloads that Qlik Sense's log4net UdpAppenders
+// send: the Butler SOS format (/qseow-proxy-session/ and
+// /qseow-proxy-connection/ markers), the Butler 5.x-6.x format
+// (/proxy-session/ and /proxy-connection/ markers) and the legacy four-field
+// format of Butler 1.x-4.x.
+package log4net
+
+import (
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+// Status says what became of a payload.
+type Status uint8
+
+const (
+	// Accepted: the payload is a session or connection event.
+	Accepted Status = iota
+	// Ignored: well formed, but a command the plugin does not track.
+	Ignored
+	// Malformed: the payload cannot be read as any known format.
+	Malformed
+)
+
+// Reasons for Ignored and Malformed payloads. They are constants so that
+// parsing never allocates.
+const (
+	ReasonNone           = ""
+	ReasonEmpty          = "empty payload"
+	ReasonNotUTF8        = "payload is not valid UTF-8"
+	ReasonUnknownMarker  = "unknown format marker (expected /qseow-proxy-session/, /qseow-proxy-connection/, /proxy-session/ or /proxy-connection/)"
+	ReasonMissingFields  = "too few ';'-separated fields (the marker formats have 8)"
+	ReasonLegacyFields   = "payload without a marker must have exactly 4 ';'-separated fields (legacy format)"
+	ReasonUnknownCommand = "command is not Start session, Stop session, Open connection or Close connection"
+	ReasonEmptyServer    = "empty host name"
+	ReasonEmptyDirectory = "empty user directory"
+	ReasonEmptyUser      = "empty user id"
+)
+
+// The markers of the current Butler SOS and the Butler 5.x-6.x formats.
+var markers = [...]string{
+	"/qseow-proxy-session/",
+	"/qseow-proxy-connection/",
+	"/proxy-session/",
+	"/proxy-connection/",
+}
+
+const (
+	markerFields = 8 // marker;host;command;directory;user;origin;context;message
+	legacyFields = 4 // host;command;directory;user
+)
+
+// Parse reads one datagram into ev. It does not allocate: ev's strings alias
+// payload, so payload must not change while ev is in use, and anything kept
+// beyond that must be cloned.
+func Parse(payload []byte, ev *session.Event) (Status, string) {
+	*ev = session.Event{}
+	if len(payload) == 0 {
+		return Malformed, ReasonEmpty
+	}
+	s := strings.Trim(unsafe.String(&payload[0], len(payload)), " \t\r\n")
+	if s == "" {
+		return Malformed, ReasonEmpty
+	}
+	if !utf8.ValidString(s) {
+		return Malformed, ReasonNotUTF8
+	}
+
+	var fields [markerFields]string
+	if s[0] == '/' {
+		marker, _, _ := strings.Cut(s, ";")
+		known := false
+		for _, m := range markers {
+			if marker == m {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return Malformed, ReasonUnknownMarker
+		}
+		// The message (last field) may itself hold ';', so split at most 7 times.
+		if splitN(s, fields[:]) < markerFields {
+			return Malformed, ReasonMissingFields
+		}
+	} else if splitN(s, fields[:legacyFields+1]) != legacyFields {
+		return Malformed, ReasonLegacyFields
+	} else {
+		// Shift the legacy fields behind an empty marker so both layouts line up.
+		copy(fields[1:], fields[:legacyFields])
+		fields[0] = ""
+	}
+
+	ev.Command = session.ParseCommand(strings.TrimSpace(fields[2]))
+	if ev.Command == session.Unknown {
+		return Ignored, ReasonUnknownCommand
+	}
+	ev.Server = strings.TrimSpace(fields[1])
+	ev.Directory = strings.TrimSpace(fields[3])
+	ev.UserID = strings.TrimSpace(fields[4])
+	ev.Origin = strings.TrimSpace(fields[5])
+	ev.Context = strings.TrimSpace(fields[6])
+	ev.Message = strings.TrimSpace(fields[7])
+	ev.AppID = AppID(ev.Context)
+	switch {
+	case ev.Server == "":
+		return Malformed, ReasonEmptyServer
+	case ev.Directory == "":
+		return Malformed, ReasonEmptyDirectory
+	case ev.UserID == "":
+		return Malformed, ReasonEmptyUser
+	}
+	return Accepted, ReasonNone
+}
+
+// splitN splits s on ';' into at most len(into) fields, the last one keeping
+// the rest, and returns how many fields it found (len(into) at most).
+func splitN(s string, into []string) int {
+	n := 0
+	for n < len(into)-1 {
+		field, rest, found := strings.Cut(s, ";")
+		if !found {
+			break
+		}
+		into[n] = field
+		n++
+		s = rest
+	}
+	into[n] = s
+	return n + 1
+}
+
+// AppID returns the app GUID that a proxy context such as
+// /app/3f1d...?reloadUri=... or /sense/app/3f1d.../sheet/... names, or "".
+func AppID(context string) string {
+	const prefix = "/app/"
+	for {
+		i := strings.Index(context, prefix)
+		if i < 0 {
+			return ""
+		}
+		context = context[i+len(prefix):]
+		if len(context) >= guidLength && isGUID(context[:guidLength]) &&
+			(len(context) == guidLength || !isHex(context[guidLength])) {
+			return context[:guidLength]
+		}
+	}
+}
+
+const guidLength = 36 // 8-4-4-4-12
+
+func isGUID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

@@ -1,0 +1,103 @@
+package qliksense_sessions
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+)
+
+// eventTags and eventFields describe one accepted event. The event's strings
+// alias the receive buffer, so they are cloned.
+func eventTags(ev *session.Event) map[string]string {
+	return map[string]string{
+		"server":         strings.Clone(ev.Server),
+		"event":          ev.Command.EventName(),
+		"user_directory": strings.Clone(ev.Directory),
+	}
+}
+
+func eventFields(ev *session.Event, activeUsers int) map[string]interface{} {
+	fields := map[string]interface{}{
+		"user":         ev.UserName(),
+		"user_id":      strings.Clone(ev.UserID),
+		"active_users": int64(activeUsers),
+	}
+	for name, value := range map[string]string{"origin": ev.Origin, "context": ev.Context, "app_id": ev.AppID} {
+		if value != "" {
+			fields[name] = strings.Clone(value)
+		}
+	}
+	return fields
+}
+
+// emitSummaries adds qliksense_users and one qliksense_users_server per
+// server to acc.
+func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator) {
+	// emitMu keeps snapshots and their metrics in one order, so the last
+	// summary an output sees is the newest.
+	q.emitMu.Lock()
+	defer q.emitMu.Unlock()
+
+	q.mu.Lock()
+	site, servers := q.state.Snapshot()
+	now := time.Now()
+	q.mu.Unlock()
+
+	acc.AddFields("qliksense_users", summaryFields(site), nil, now)
+	for _, srv := range servers {
+		acc.AddFields("qliksense_users_server", summaryFields(srv), map[string]string{"server": srv.Server}, now)
+	}
+	q.lastSummary = now
+}
+
+func summaryFields(s state.Summary) map[string]interface{} {
+	return map[string]interface{}{
+		"active_users":    int64(s.ActiveUsers),
+		"active_sessions": int64(s.ActiveSessions),
+		"users":           usersJSON(s.Users),
+	}
+}
+
+// usersJSON renders names as Butler published them: a JSON array, without
+// HTML escaping (JavaScript's JSON.stringify does none).
+func usersJSON(names []string) string {
+	if names == nil {
+		names = []string{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(names); err != nil {
+		// A []string always encodes; keep the field valid regardless.
+		return "[]"
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
+	q.mu.Lock()
+	counters := q.state.Counters()
+	fields := map[string]interface{}{
+		"tracked_servers":           int64(q.state.Servers()),
+		"tracked_users":             int64(q.state.ActiveUsers()),
+		"tracked_user_server_pairs": int64(q.state.UserServerPairs()),
+		"tracked_sessions":          int64(q.state.ActiveSessions()),
+		"stops_without_start":       counters.StopsWithoutStart,
+		"sessions_inferred":         counters.SessionsInferred,
+	}
+	q.mu.Unlock()
+	fields["datagrams_received"] = q.stats.datagramsReceived.Load()
+	fields["events_accepted"] = q.stats.eventsAccepted.Load()
+	fields["events_ignored"] = q.stats.eventsIgnored.Load()
+	fields["events_excluded"] = q.stats.eventsExcluded.Load()
+	fields["malformed"] = q.stats.malformed.Load()
+	fields["rejected_source"] = q.stats.rejectedSource.Load()
+	fields["oversize"] = q.stats.oversize.Load()
+	acc.AddFields("qliksense_sessions_internal", fields, nil)
+}

@@ -1,0 +1,345 @@
+package qliksense_sessions
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/filter"
+	"github.com/influxdata/telegraf/plugins/inputs"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/log4net"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// QlikSenseSessions tracks the active users of a Qlik Sense site.
+type QlikSenseSessions struct {
+	ServiceAddress  string          `toml:"service_address"`
+	AllowedSources  []string        `toml:"allowed_sources"`
+	ReadBufferSize  config.Size     `toml:"read_buffer_size"`
+	MaxDatagramSize config.Size     `toml:"max_datagram_size"`
+	ExcludeUsers    []string        `toml:"exclude_users"`
+	EmitEvents      bool            `toml:"emit_events"`
+	SummaryInterval config.Duration `toml:"summary_interval"`
+
+	Log telegraf.Logger `toml:"-"`
+
+	network        string // udp, udp4 or udp6
+	address        string // host:port
+	allowedSources []netip.Prefix
+	excludes       []filter.Filter
+
+	acc      telegraf.Accumulator
+	conn     *net.UDPConn
+	wg       sync.WaitGroup
+	done     chan struct{}
+	changed  chan struct{} // a summary is due; capacity 1 coalesces bursts
+	throttle *throttledLog
+
+	// mu guards the state and the event path; emitMu keeps summaries in the
+	// order their snapshots were taken.
+	mu          sync.Mutex
+	state       *state.State
+	emitMu      sync.Mutex
+	lastSummary time.Time
+
+	stats stats
+}
+
+// stats are the intake counters of qliksense_sessions_internal.
+type stats struct {
+	datagramsReceived atomic.Uint64
+	eventsAccepted    atomic.Uint64
+	eventsIgnored     atomic.Uint64
+	eventsExcluded    atomic.Uint64
+	malformed         atomic.Uint64
+	rejectedSource    atomic.Uint64
+	oversize          atomic.Uint64
+}
+
+func (*QlikSenseSessions) SampleConfig() string {
+	return sampleConfig
+}
+
+// Init validates the configuration.
+func (q *QlikSenseSessions) Init() error {
+	var err error
+	if q.network, q.address, err = parseServiceAddress(q.ServiceAddress); err != nil {
+		return err
+	}
+	for _, source := range q.AllowedSources {
+		prefix, err := parseSource(source)
+		if err != nil {
+			return err
+		}
+		q.allowedSources = append(q.allowedSources, prefix)
+	}
+	if q.ReadBufferSize < 0 {
+		return fmt.Errorf("read_buffer_size %d is negative: give a size such as \"8MiB\", or leave it out for the OS default", q.ReadBufferSize)
+	}
+	if q.MaxDatagramSize <= 0 {
+		return fmt.Errorf("max_datagram_size %d must be positive: give a size such as \"8KiB\"", q.MaxDatagramSize)
+	}
+	if q.SummaryInterval < 0 {
+		return fmt.Errorf("summary_interval %s is negative: use a duration such as \"1s\", or \"0s\" for summaries on gathers only", time.Duration(q.SummaryInterval))
+	}
+	q.excludes = q.excludes[:0]
+	for _, pattern := range q.ExcludeUsers {
+		f, err := compileUserGlob(pattern)
+		if err != nil {
+			return err
+		}
+		q.excludes = append(q.excludes, f)
+	}
+	return nil
+}
+
+func parseServiceAddress(address string) (network, hostPort string, err error) {
+	const fix = `use udp://:9997, udp4://0.0.0.0:9997 or udp6://[::]:9997`
+	if address == "" {
+		return "", "", errors.New("service_address is empty: " + fix)
+	}
+	network, hostPort, found := strings.Cut(address, "://")
+	if !found {
+		return "", "", fmt.Errorf("service_address %q has no protocol: %s", address, fix)
+	}
+	switch network {
+	case "udp", "udp4", "udp6":
+	default:
+		return "", "", fmt.Errorf("service_address %q: protocol %q is not supported (log4net's UdpAppender sends UDP): %s", address, network, fix)
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return "", "", fmt.Errorf("service_address %q: %w: %s", address, err, fix)
+	}
+	if _, err := net.LookupPort(network, port); err != nil || port == "" {
+		return "", "", fmt.Errorf("service_address %q: bad port %q: %s", address, port, fix)
+	}
+	return network, net.JoinHostPort(host, port), nil
+}
+
+func parseSource(source string) (netip.Prefix, error) {
+	if strings.Contains(source, "/") {
+		prefix, err := netip.ParsePrefix(source)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("allowed_sources: %q is not an IP address or CIDR range (e.g. \"10.0.0.11\" or \"10.0.1.0/24\"): %w", source, err)
+		}
+		return prefix.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(source)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allowed_sources: %q is not an IP address or CIDR range (e.g. \"10.0.0.11\" or \"10.0.1.0/24\"): %w", source, err)
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// compileUserGlob compiles one exclude_users pattern. Matching ignores case;
+// a backslash is the DIRECTORY\userid separator, never a glob escape.
+func compileUserGlob(pattern string) (filter.Filter, error) {
+	p := strings.ToLower(strings.TrimSpace(pattern))
+	if p == "" {
+		return nil, errors.New(`exclude_users: empty pattern: remove it, or give DIRECTORY\userid globs such as 'INTERNAL\sa_*'`)
+	}
+	if strings.ContainsAny(p, "*?[") {
+		p = strings.ReplaceAll(p, `\`, `\\`)
+	}
+	f, err := filter.Compile([]string{p})
+	if err != nil {
+		return nil, fmt.Errorf(`exclude_users: pattern %q: %w: use * and ? as wildcards, e.g. 'INTERNAL\sa_*'`, pattern, err)
+	}
+	return f, nil
+}
+
+func (q *QlikSenseSessions) excluded(ev *session.Event) bool {
+	if len(q.excludes) == 0 {
+		return false
+	}
+	name := strings.ToLower(ev.UserName())
+	for _, f := range q.excludes {
+		if f.Match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Start opens the UDP socket and starts the summary loop.
+func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
+	conn, err := listenUDP(q.network, q.address, int(q.ReadBufferSize), q.Log)
+	if err != nil {
+		return fmt.Errorf("listening on service_address %q failed: %w (is another program using the port?)", q.ServiceAddress, err)
+	}
+	q.Log.Infof("Listening for log4net datagrams on %s", conn.LocalAddr())
+	q.acc = acc
+	q.conn = conn
+	q.state = state.New()
+	q.throttle = newThrottledLog(q.Log, time.Minute)
+	q.done = make(chan struct{})
+	q.changed = make(chan struct{}, 1)
+
+	q.wg.Add(2)
+	go func() {
+		defer q.wg.Done()
+		q.readDatagrams()
+	}()
+	go func() {
+		defer q.wg.Done()
+		q.summariseChanges()
+	}()
+	return nil
+}
+
+// Stop closes the socket and waits for the goroutines.
+func (q *QlikSenseSessions) Stop() {
+	if q.conn == nil {
+		return
+	}
+	close(q.done)
+	q.conn.Close()
+	q.wg.Wait()
+	q.conn = nil
+}
+
+// Gather emits the summaries and the intake counters.
+func (q *QlikSenseSessions) Gather(acc telegraf.Accumulator) error {
+	if q.state == nil {
+		return nil
+	}
+	q.emitSummaries(acc)
+	q.emitInternal(acc)
+	return nil
+}
+
+func (q *QlikSenseSessions) readDatagrams() {
+	buf := make([]byte, 64*1024)
+	for {
+		n, source, err := q.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			q.Log.Errorf("Reading from %s failed: %v", q.ServiceAddress, err)
+			continue
+		}
+		q.handleDatagram(buf[:n], source.Addr(), time.Now())
+	}
+}
+
+// handleDatagram runs one datagram through parser, excludes and state. The
+// payload is only valid during the call.
+func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, received time.Time) {
+	q.stats.datagramsReceived.Add(1)
+	if !q.sourceAllowed(source) {
+		q.stats.rejectedSource.Add(1)
+		q.throttle.log("rejected", "Dropped datagram from %s, which is not in allowed_sources", source)
+		return
+	}
+	if len(payload) > int(q.MaxDatagramSize) {
+		q.stats.oversize.Add(1)
+		q.throttle.log("oversize", "Dropped a datagram of %d bytes from %s: max_datagram_size is %d (%s...)", len(payload), source, q.MaxDatagramSize, excerpt(payload))
+		return
+	}
+
+	var ev session.Event
+	status, reason := log4net.Parse(payload, &ev)
+	switch status {
+	case log4net.Malformed:
+		q.stats.malformed.Add(1)
+		q.throttle.log("malformed", "Dropped a malformed datagram from %s: %s: %s", source, reason, excerpt(payload))
+		return
+	case log4net.Ignored:
+		q.stats.eventsIgnored.Add(1)
+		q.throttle.log("ignored", "Ignored a datagram from %s: %s: %s", source, reason, excerpt(payload))
+		return
+	}
+	if q.excluded(&ev) {
+		q.stats.eventsExcluded.Add(1)
+		return
+	}
+	q.stats.eventsAccepted.Add(1)
+
+	q.mu.Lock()
+	outcome := q.state.Apply(&ev, received)
+	activeUsers := q.state.ActiveUsers()
+	if q.EmitEvents {
+		// Added under the lock so that events reach the output in the order the
+		// state saw them.
+		q.acc.AddFields("qliksense_session_event", eventFields(&ev, activeUsers), eventTags(&ev), received)
+	}
+	q.mu.Unlock()
+
+	if outcome == state.OrphanStop {
+		q.throttle.log("orphan", "Stop session for %s on %s without an open session (it started before we listened, or its start was lost)", ev.UserName(), ev.Server)
+	}
+	if outcome == state.Changed && q.SummaryInterval > 0 {
+		select {
+		case q.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (q *QlikSenseSessions) sourceAllowed(source netip.Addr) bool {
+	if len(q.allowedSources) == 0 {
+		return true
+	}
+	source = source.Unmap()
+	for _, prefix := range q.allowedSources {
+		if prefix.Contains(source) {
+			return true
+		}
+	}
+	return false
+}
+
+// summariseChanges emits summaries after changes, at most once per
+// summary_interval.
+func (q *QlikSenseSessions) summariseChanges() {
+	interval := time.Duration(q.SummaryInterval)
+	timer := time.NewTimer(0)
+	<-timer.C
+	for {
+		select {
+		case <-q.done:
+			return
+		case <-q.changed:
+		}
+		q.emitMu.Lock()
+		wait := time.Until(q.lastSummary.Add(interval))
+		q.emitMu.Unlock()
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-q.done:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+		}
+		q.emitSummaries(q.acc)
+	}
+}
+
+func init() {
+	inputs.Add("qliksense_sessions", func() telegraf.Input {
+		return &QlikSenseSessions{
+			ServiceAddress:  "udp://:9997",
+			MaxDatagramSize: config.Size(8 * 1024),
+			EmitEvents:      true,
+			SummaryInterval: config.Duration(time.Second),
+		}
+	})
+}

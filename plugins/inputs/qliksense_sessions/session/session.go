@@ -1,0 +1,98 @@
+// Package session holds the vocabulary shared by every source (UDP datagrams,
+// log files, the proxy session API) and the state: what happened, to whom,
+// on which proxy.
+package session
+
+// Command is what a Qlik Sense proxy reported.
+type Command uint8
+
+const (
+	// Unknown is any command the plugin does not track (Login, Logout, ...).
+	Unknown Command = iota
+	StartSession
+	StopSession
+	OpenConnection
+	CloseConnection
+)
+
+// commandNames are the spellings Qlik Sense writes in %property{Command}.
+var commandNames = [...]string{
+	Unknown:         "",
+	StartSession:    "Start session",
+	StopSession:     "Stop session",
+	OpenConnection:  "Open connection",
+	CloseConnection: "Close connection",
+}
+
+// eventNames are the values of the `event` tag.
+var eventNames = [...]string{
+	Unknown:         "unknown",
+	StartSession:    "session_start",
+	StopSession:     "session_stop",
+	OpenConnection:  "connection_open",
+	CloseConnection: "connection_close",
+}
+
+// String returns the command as Qlik Sense spells it.
+func (c Command) String() string {
+	if int(c) < len(commandNames) {
+		return commandNames[c]
+	}
+	return ""
+}
+
+// EventName returns the value of the `event` tag for the command.
+func (c Command) EventName() string {
+	if int(c) < len(eventNames) {
+		return eventNames[c]
+	}
+	return eventNames[Unknown]
+}
+
+// ParseCommand maps a Qlik Sense command to a Command, ignoring case and
+// surrounding spaces. It does not allocate.
+func ParseCommand(s string) Command {
+	for c := StartSession; c <= CloseConnection; c++ {
+		if equalFoldASCII(s, commandNames[c]) {
+			return c
+		}
+	}
+	return Unknown
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// Event is one thing a proxy reported about a user's session. Its strings may
+// alias a receive buffer: whoever keeps one beyond the buffer's life clones it.
+type Event struct {
+	Server    string // the proxy's host name, as the proxy wrote it
+	Command   Command
+	Directory string // UserDirectory
+	UserID    string
+	Origin    string // e.g. AppAccess
+	Context   string // e.g. /hub/ or /app/<GUID>
+	AppID     string // the app GUID named by Context, if any
+	Message   string
+}
+
+// UserName returns the user as Qlik Sense writes it: DIRECTORY\userid.
+func (e *Event) UserName() string {
+	return e.Directory + `\` + e.UserID
+}

@@ -1,0 +1,294 @@
+// Package state keeps the open sessions of a Qlik Sense site, reference
+// counted per proxy server and user, and answers who is active. It does no
+// I/O and knows nothing of Telegraf, so it can be tested and benchmarked alone.
+// It is not safe for concurrent use: the caller serialises access.
+package state
+
+import (
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+// Outcome says what an event did to the state.
+type Outcome uint8
+
+const (
+	// Unchanged: the event changed no count (a connection of a known session,
+	// any Close connection).
+	Unchanged Outcome = iota
+	// Changed: a session was opened or closed.
+	Changed
+	// OrphanStop: a Stop session for a user with no open session on that
+	// server, e.g. one that started before we listened; nothing changed.
+	OrphanStop
+)
+
+// Counters are the state's own tallies since it was created.
+type Counters struct {
+	StopsWithoutStart uint64 // Stop session with no open session to close
+	SessionsInferred  uint64 // sessions opened by an Open connection with no known session
+}
+
+// user is one DIR\userid across the whole site.
+type user struct {
+	key      string // case-folded DIR\userid
+	name     string // as first seen
+	servers  int    // servers on which the user has at least one session
+	sessions int    // open sessions over all servers
+}
+
+// userOnServer is one user's open sessions on one proxy.
+type userOnServer struct {
+	user      *user
+	sessions  int
+	firstSeen time.Time // when the oldest of these sessions was first seen
+	lastSeen  time.Time // the last event for this user on this server
+}
+
+type server struct {
+	name     string // as first seen
+	users    map[string]*userOnServer
+	sessions int
+}
+
+// State is the set of open sessions of a site.
+type State struct {
+	servers  map[string]*server // by case-folded host name
+	users    map[string]*user   // by case-folded DIR\userid
+	sessions int
+	// emptied are servers whose last user left since the last Snapshot: they
+	// get one final zero summary, then are forgotten.
+	emptied  map[string]*server
+	counters Counters
+
+	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
+}
+
+// New returns an empty State.
+func New() *State {
+	return &State{
+		servers: make(map[string]*server),
+		users:   make(map[string]*user),
+		emptied: make(map[string]*server),
+	}
+}
+
+// Apply records one event seen at now.
+func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
+	switch ev.Command {
+	case session.StartSession:
+		s.open(ev.Server, ev.Directory, ev.UserID, now)
+		return Changed
+	case session.StopSession:
+		if s.close(ev.Server, ev.Directory, ev.UserID, now) {
+			return Changed
+		}
+		s.counters.StopsWithoutStart++
+		return OrphanStop
+	case session.OpenConnection:
+		// A connection proves a session. If we know none, it started before we
+		// listened (or its Start was lost): count it now.
+		if us := s.lookup(ev.Server, ev.Directory, ev.UserID); us != nil {
+			us.lastSeen = now
+			return Unchanged
+		}
+		s.open(ev.Server, ev.Directory, ev.UserID, now)
+		s.counters.SessionsInferred++
+		return Changed
+	case session.CloseConnection:
+		// Closing a connection (a tab) does not end the session.
+		if us := s.lookup(ev.Server, ev.Directory, ev.UserID); us != nil {
+			us.lastSeen = now
+		}
+		return Unchanged
+	}
+	return Unchanged
+}
+
+// lookup returns the user's open sessions on a server, or nil.
+func (s *State) lookup(serverName, directory, userID string) *userOnServer {
+	srv := s.servers[s.serverKey(serverName)]
+	if srv == nil {
+		return nil
+	}
+	return srv.users[s.userKey(directory, userID)]
+}
+
+func (s *State) open(serverName, directory, userID string, now time.Time) {
+	s.add(serverName, directory, userID, 1, now, now)
+}
+
+// add opens n sessions for a user on a server.
+func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) {
+	srv := s.servers[s.serverKey(serverName)]
+	if srv == nil {
+		key := string(s.keyBuf)
+		if srv = s.emptied[key]; srv != nil {
+			delete(s.emptied, key)
+		} else {
+			srv = &server{name: strings.Clone(serverName), users: make(map[string]*userOnServer)}
+		}
+		s.servers[key] = srv
+	}
+	us := srv.users[s.userKey(directory, userID)]
+	if us == nil {
+		key := string(s.keyBuf)
+		u := s.users[key]
+		if u == nil {
+			u = &user{key: key, name: strings.Clone(directory) + `\` + strings.Clone(userID)}
+			s.users[key] = u
+		}
+		u.servers++
+		us = &userOnServer{user: u, firstSeen: firstSeen}
+		srv.users[key] = us
+	}
+	us.sessions += n
+	us.user.sessions += n
+	if lastSeen.After(us.lastSeen) {
+		us.lastSeen = lastSeen
+	}
+	srv.sessions += n
+	s.sessions += n
+}
+
+// close ends one session of a user on a server; false if there was none.
+func (s *State) close(serverName, directory, userID string, now time.Time) bool {
+	srvKey := s.serverKey(serverName)
+	srv := s.servers[srvKey]
+	if srv == nil {
+		return false
+	}
+	us := srv.users[s.userKey(directory, userID)]
+	if us == nil {
+		return false
+	}
+	us.lastSeen = now
+	s.remove(srv, us, 1)
+	return true
+}
+
+// remove closes n of a user's sessions on a server (n <= us.sessions).
+func (s *State) remove(srv *server, us *userOnServer, n int) {
+	us.sessions -= n
+	us.user.sessions -= n
+	srv.sessions -= n
+	s.sessions -= n
+	if us.sessions > 0 {
+		return
+	}
+	delete(srv.users, us.user.key)
+	us.user.servers--
+	if us.user.servers == 0 {
+		delete(s.users, us.user.key)
+	}
+	if len(srv.users) == 0 {
+		srvKey := foldCase(nil, srv.name)
+		delete(s.servers, string(srvKey))
+		s.emptied[string(srvKey)] = srv
+	}
+}
+
+// serverKey case-folds a host name into keyBuf and returns it for a map
+// lookup; string(keyBuf) in an index expression does not allocate.
+func (s *State) serverKey(name string) string {
+	s.keyBuf = foldCase(s.keyBuf[:0], name)
+	return unsafeString(s.keyBuf)
+}
+
+// userKey case-folds DIR\userid into keyBuf, as serverKey does.
+func (s *State) userKey(directory, userID string) string {
+	s.keyBuf = foldCase(s.keyBuf[:0], directory)
+	s.keyBuf = append(s.keyBuf, '\\')
+	s.keyBuf = foldCase(s.keyBuf, userID)
+	return unsafeString(s.keyBuf)
+}
+
+// foldCase appends s in lower case to dst. Windows compares directory and
+// user names case-insensitively, and so do we.
+func foldCase(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			for _, r := range s[i:] {
+				dst = utf8.AppendRune(dst, unicode.ToLower(r))
+			}
+			return dst
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// Counters returns the state's tallies.
+func (s *State) Counters() Counters { return s.counters }
+
+// ActiveUsers is the number of users with at least one open session.
+func (s *State) ActiveUsers() int { return len(s.users) }
+
+// ActiveSessions is the number of open sessions.
+func (s *State) ActiveSessions() int { return s.sessions }
+
+// Servers is the number of servers with at least one open session.
+func (s *State) Servers() int { return len(s.servers) }
+
+// UserServerPairs is the number of (server, user) pairs with open sessions.
+func (s *State) UserServerPairs() int {
+	n := 0
+	for _, srv := range s.servers {
+		n += len(srv.users)
+	}
+	return n
+}
+
+// Summary is who is active, on one server or on the whole site.
+type Summary struct {
+	Server         string // empty for the site
+	ActiveUsers    int
+	ActiveSessions int
+	Users          []string // DIR\userid as first seen, in case-insensitive order
+}
+
+// Snapshot summarises the site and each server with open sessions, plus a
+// final zero for each server whose last user left since the previous
+// Snapshot. Servers come in case-insensitive order of their names.
+func (s *State) Snapshot() (site Summary, servers []Summary) {
+	site = Summary{ActiveUsers: len(s.users), ActiveSessions: s.sessions, Users: sortedNames(s.users, func(u *user) *user { return u })}
+	servers = make([]Summary, 0, len(s.servers)+len(s.emptied))
+	for _, srv := range s.servers {
+		servers = append(servers, Summary{
+			Server:         srv.name,
+			ActiveUsers:    len(srv.users),
+			ActiveSessions: srv.sessions,
+			Users:          sortedNames(srv.users, func(us *userOnServer) *user { return us.user }),
+		})
+	}
+	for key, srv := range s.emptied {
+		servers = append(servers, Summary{Server: srv.name, Users: []string{}})
+		delete(s.emptied, key)
+	}
+	slices.SortFunc(servers, func(a, b Summary) int {
+		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
+	})
+	return site, servers
+}
+
+func sortedNames[V any](m map[string]V, userOf func(V) *user) []string {
+	users := make([]*user, 0, len(m))
+	for _, v := range m {
+		users = append(users, userOf(v))
+	}
+	slices.SortFunc(users, func(a, b *user) int { return strings.Compare(a.key, b.key) })
+	names := make([]string, len(users))
+	for i, u := range users {
+		names[i] = u.name
+	}
+	return names
+}
