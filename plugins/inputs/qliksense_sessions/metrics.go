@@ -88,16 +88,16 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 		"tracked_users":             int64(q.state.ActiveUsers()),
 		"tracked_user_server_pairs": int64(q.state.UserServerPairs()),
 		"tracked_sessions":          int64(q.state.ActiveSessions()),
-		"stops_without_start":       counters.StopsWithoutStart,
-		"sessions_inferred":         counters.SessionsInferred,
+		"stops_without_start":       int64(counters.StopsWithoutStart),
+		"sessions_inferred":         int64(counters.SessionsInferred),
 	}
 	q.mu.Unlock()
-	fields["datagrams_received"] = q.stats.datagramsReceived.Load()
-	fields["events_accepted"] = q.stats.eventsAccepted.Load()
-	fields["events_ignored"] = q.stats.eventsIgnored.Load()
-	fields["events_excluded"] = q.stats.eventsExcluded.Load()
-	fields["malformed"] = q.stats.malformed.Load()
-	fields["rejected_source"] = q.stats.rejectedSource.Load()
-	fields["oversize"] = q.stats.oversize.Load()
+	fields["datagrams_received"] = int64(q.stats.datagramsReceived.Load())
+	fields["events_accepted"] = int64(q.stats.eventsAccepted.Load())
+	fields["events_ignored"] = int64(q.stats.eventsIgnored.Load())
+	fields["events_excluded"] = int64(q.stats.eventsExcluded.Load())
+	fields["malformed"] = int64(q.stats.malformed.Load())
+	fields["rejected_source"] = int64(q.stats.rejectedSource.Load())
+	fields["oversize"] = int64(q.stats.oversize.Load())
 	acc.AddFields("qliksense_sessions_internal", fields, nil)
 }

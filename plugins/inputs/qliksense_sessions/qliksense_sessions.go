@@ -87,7 +87,7 @@ func (q *QlikSenseSessions) Init() error {
 		q.allowedSources = append(q.allowedSources, prefix)
 	}
 	if q.ReadBufferSize < 0 {
-		return fmt.Errorf("read_buffer_size %d is negative: give a size such as \"8MiB\", or leave it out for the OS default", q.ReadBufferSize)
+		return fmt.Errorf("read_buffer_size %d is negative: give a size such as \"8MiB\", or \"0\" for the OS default", q.ReadBufferSize)
 	}
 	if q.MaxDatagramSize <= 0 {
 		return fmt.Errorf("max_datagram_size %d must be positive: give a size such as \"8KiB\"", q.MaxDatagramSize)
@@ -337,6 +337,7 @@ func init() {
 	inputs.Add("qliksense_sessions", func() telegraf.Input {
 		return &QlikSenseSessions{
 			ServiceAddress:  "udp://:9997",
+			ReadBufferSize:  config.Size(8 * 1024 * 1024),
 			MaxDatagramSize: config.Size(8 * 1024),
 			EmitEvents:      true,
 			SummaryInterval: config.Duration(time.Second),

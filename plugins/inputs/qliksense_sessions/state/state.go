@@ -36,14 +36,17 @@ type Counters struct {
 
 // user is one DIR\userid across the whole site.
 type user struct {
-	key      string // case-folded DIR\userid
-	name     string // as first seen
-	servers  int    // servers on which the user has at least one session
-	sessions int    // open sessions over all servers
+	key       string // case-folded DIR\userid
+	name      string // DIR\userid as first seen
+	directory string // as first seen
+	id        string // as first seen
+	servers   int    // servers on which the user has at least one session
+	sessions  int    // open sessions over all servers
 }
 
 // userOnServer is one user's open sessions on one proxy.
 type userOnServer struct {
+	server    *server
 	user      *user
 	sessions  int
 	firstSeen time.Time // when the oldest of these sessions was first seen
@@ -51,6 +54,7 @@ type userOnServer struct {
 }
 
 type server struct {
+	key      string // case-folded name
 	name     string // as first seen
 	users    map[string]*userOnServer
 	sessions int
@@ -78,60 +82,67 @@ func New() *State {
 	}
 }
 
-// Apply records one event seen at now.
+// Apply records one event seen at now. When the server or the user is known,
+// it rewrites the event's names to the spellings first seen, so that every
+// metric names them alike.
 func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
+	srv, us := s.lookup(ev.Server, ev.Directory, ev.UserID)
+	outcome := Unchanged
 	switch ev.Command {
 	case session.StartSession:
-		s.open(ev.Server, ev.Directory, ev.UserID, now)
-		return Changed
+		us = s.add(ev.Server, ev.Directory, ev.UserID, 1, now, now)
+		outcome = Changed
 	case session.StopSession:
-		if s.close(ev.Server, ev.Directory, ev.UserID, now) {
-			return Changed
+		if us == nil {
+			s.counters.StopsWithoutStart++
+			outcome = OrphanStop
+			break
 		}
-		s.counters.StopsWithoutStart++
-		return OrphanStop
+		us.lastSeen = now
+		s.remove(srv, us, 1)
+		outcome = Changed
 	case session.OpenConnection:
 		// A connection proves a session. If we know none, it started before we
 		// listened (or its Start was lost): count it now.
-		if us := s.lookup(ev.Server, ev.Directory, ev.UserID); us != nil {
-			us.lastSeen = now
-			return Unchanged
+		if us == nil {
+			us = s.add(ev.Server, ev.Directory, ev.UserID, 1, now, now)
+			s.counters.SessionsInferred++
+			outcome = Changed
 		}
-		s.open(ev.Server, ev.Directory, ev.UserID, now)
-		s.counters.SessionsInferred++
-		return Changed
+		us.lastSeen = now
 	case session.CloseConnection:
 		// Closing a connection (a tab) does not end the session.
-		if us := s.lookup(ev.Server, ev.Directory, ev.UserID); us != nil {
+		if us != nil {
 			us.lastSeen = now
 		}
-		return Unchanged
 	}
-	return Unchanged
+	if us != nil {
+		ev.Server, ev.Directory, ev.UserID = us.server.name, us.user.directory, us.user.id
+	} else if srv != nil {
+		ev.Server = srv.name
+	}
+	return outcome
 }
 
-// lookup returns the user's open sessions on a server, or nil.
-func (s *State) lookup(serverName, directory, userID string) *userOnServer {
+// lookup returns a server and the user's open sessions on it, either nil if
+// unknown.
+func (s *State) lookup(serverName, directory, userID string) (*server, *userOnServer) {
 	srv := s.servers[s.serverKey(serverName)]
 	if srv == nil {
-		return nil
+		return nil, nil
 	}
-	return srv.users[s.userKey(directory, userID)]
-}
-
-func (s *State) open(serverName, directory, userID string, now time.Time) {
-	s.add(serverName, directory, userID, 1, now, now)
+	return srv, srv.users[s.userKey(directory, userID)]
 }
 
 // add opens n sessions for a user on a server.
-func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) {
+func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
 	srv := s.servers[s.serverKey(serverName)]
 	if srv == nil {
 		key := string(s.keyBuf)
 		if srv = s.emptied[key]; srv != nil {
 			delete(s.emptied, key)
 		} else {
-			srv = &server{name: strings.Clone(serverName), users: make(map[string]*userOnServer)}
+			srv = &server{key: key, name: strings.Clone(serverName), users: make(map[string]*userOnServer)}
 		}
 		s.servers[key] = srv
 	}
@@ -140,11 +151,12 @@ func (s *State) add(serverName, directory, userID string, n int, firstSeen, last
 		key := string(s.keyBuf)
 		u := s.users[key]
 		if u == nil {
-			u = &user{key: key, name: strings.Clone(directory) + `\` + strings.Clone(userID)}
+			u = &user{key: key, directory: strings.Clone(directory), id: strings.Clone(userID)}
+			u.name = u.directory + `\` + u.id
 			s.users[key] = u
 		}
 		u.servers++
-		us = &userOnServer{user: u, firstSeen: firstSeen}
+		us = &userOnServer{server: srv, user: u, firstSeen: firstSeen}
 		srv.users[key] = us
 	}
 	us.sessions += n
@@ -154,22 +166,7 @@ func (s *State) add(serverName, directory, userID string, n int, firstSeen, last
 	}
 	srv.sessions += n
 	s.sessions += n
-}
-
-// close ends one session of a user on a server; false if there was none.
-func (s *State) close(serverName, directory, userID string, now time.Time) bool {
-	srvKey := s.serverKey(serverName)
-	srv := s.servers[srvKey]
-	if srv == nil {
-		return false
-	}
-	us := srv.users[s.userKey(directory, userID)]
-	if us == nil {
-		return false
-	}
-	us.lastSeen = now
-	s.remove(srv, us, 1)
-	return true
+	return us
 }
 
 // remove closes n of a user's sessions on a server (n <= us.sessions).
@@ -187,9 +184,8 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 		delete(s.users, us.user.key)
 	}
 	if len(srv.users) == 0 {
-		srvKey := foldCase(nil, srv.name)
-		delete(s.servers, string(srvKey))
-		s.emptied[string(srvKey)] = srv
+		delete(s.servers, srv.key)
+		s.emptied[srv.key] = srv
 	}
 }
 

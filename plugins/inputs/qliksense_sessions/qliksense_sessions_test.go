@@ -1,0 +1,388 @@
+package qliksense_sessions
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+var update = flag.Bool("update", false, "rewrite testcases/*/expected.out from the plugin's output (review the diff!)")
+
+func newTestPlugin(t *testing.T) *QlikSenseSessions {
+	t.Helper()
+	plugin := &QlikSenseSessions{
+		ServiceAddress:  "udp://127.0.0.1:0",
+		ReadBufferSize:  config.Size(8 * 1024 * 1024),
+		MaxDatagramSize: config.Size(8 * 1024),
+		EmitEvents:      true,
+		Log:             testutil.Logger{},
+	}
+	return plugin
+}
+
+// startPlugin inits and starts the plugin on a free loopback port and
+// returns a connected UDP socket to send to it.
+func startPlugin(t *testing.T, plugin *QlikSenseSessions, acc *testutil.Accumulator) net.Conn {
+	t.Helper()
+	require.NoError(t, plugin.Init())
+	require.NoError(t, plugin.Start(acc))
+	t.Cleanup(plugin.Stop)
+	conn, err := net.Dial("udp", plugin.conn.LocalAddr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func send(t *testing.T, conn net.Conn, payloads ...string) {
+	t.Helper()
+	for _, p := range payloads {
+		_, err := conn.Write([]byte(p))
+		require.NoError(t, err)
+	}
+}
+
+// waitForDatagrams waits until the plugin has taken in n datagrams.
+func waitForDatagrams(t *testing.T, plugin *QlikSenseSessions, n uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return plugin.stats.datagramsReceived.Load() >= n
+	}, 5*time.Second, time.Millisecond, "the plugin did not receive %d datagrams", n)
+}
+
+func TestSampleConfigIsTheRootSampleConfig(t *testing.T) {
+	root, err := os.ReadFile("../../../sample.conf")
+	require.NoError(t, err)
+	require.Equal(t, sampleConfig, string(root), "sample.conf at the repository root must equal the plugin's sample.conf")
+}
+
+func TestSampleConfigLoads(t *testing.T) {
+	cfg := config.NewConfig()
+	require.NoError(t, cfg.LoadConfigData([]byte(sampleConfig), config.EmptySourcePath))
+	require.Len(t, cfg.Inputs, 1)
+	plugin := cfg.Inputs[0].Input.(*QlikSenseSessions)
+	require.Equal(t, "udp://:9997", plugin.ServiceAddress)
+	require.True(t, plugin.EmitEvents)
+	require.Equal(t, config.Duration(time.Second), plugin.SummaryInterval)
+}
+
+func TestInitRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*QlikSenseSessions)
+		errMsg string
+	}{
+		{"empty address", func(q *QlikSenseSessions) { q.ServiceAddress = "" }, "service_address is empty"},
+		{"no protocol", func(q *QlikSenseSessions) { q.ServiceAddress = ":9997" }, "has no protocol"},
+		{"tcp", func(q *QlikSenseSessions) { q.ServiceAddress = "tcp://:9997" }, `protocol "tcp" is not supported`},
+		{"no port", func(q *QlikSenseSessions) { q.ServiceAddress = "udp://localhost" }, "missing port"},
+		{"bad port", func(q *QlikSenseSessions) { q.ServiceAddress = "udp://:99999" }, "bad port"},
+		{"bad source", func(q *QlikSenseSessions) { q.AllowedSources = []string{"sense1"} }, `allowed_sources: "sense1" is not an IP address`},
+		{"bad cidr", func(q *QlikSenseSessions) { q.AllowedSources = []string{"10.0.0.0/99"} }, `allowed_sources: "10.0.0.0/99"`},
+		{"negative buffer", func(q *QlikSenseSessions) { q.ReadBufferSize = -1 }, "read_buffer_size -1 is negative"},
+		{"zero datagram size", func(q *QlikSenseSessions) { q.MaxDatagramSize = 0 }, "max_datagram_size 0 must be positive"},
+		{"negative interval", func(q *QlikSenseSessions) { q.SummaryInterval = config.Duration(-time.Second) }, "summary_interval -1s is negative"},
+		{"bad glob", func(q *QlikSenseSessions) { q.ExcludeUsers = []string{`INTERNAL\[sa_*`} }, `exclude_users: pattern "INTERNAL\\[sa_*"`},
+		{"empty glob", func(q *QlikSenseSessions) { q.ExcludeUsers = []string{" "} }, "exclude_users: empty pattern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plugin := newTestPlugin(t)
+			tt.modify(plugin)
+			err := plugin.Init()
+			require.ErrorContains(t, err, tt.errMsg)
+		})
+	}
+}
+
+func TestInitAcceptsAddresses(t *testing.T) {
+	for _, address := range []string{"udp://:9997", "udp4://0.0.0.0:9997", "udp6://[::1]:9997", "udp://127.0.0.1:0"} {
+		plugin := newTestPlugin(t)
+		plugin.ServiceAddress = address
+		require.NoError(t, plugin.Init(), address)
+	}
+}
+
+func TestExcludeUsersGlobs(t *testing.T) {
+	plugin := newTestPlugin(t)
+	plugin.ExcludeUsers = []string{`INTERNAL\sa_*`, `lab\bob`, `*\svc?`}
+	require.NoError(t, plugin.Init())
+	for user, excluded := range map[string]bool{
+		`INTERNAL\sa_repository`: true,
+		`internal\SA_API`:        true,
+		`INTERNALsa_api`:         false,
+		`LAB\bob`:                true,
+		`LAB\bobby`:              false,
+		`CORP\svc1`:              true,
+		`CORP\svc12`:             false,
+		`LAB\anna`:               false,
+	} {
+		dir, id, _ := strings.Cut(user, `\`)
+		ev := eventFor(dir, id)
+		require.Equal(t, excluded, plugin.excluded(&ev), user)
+	}
+}
+
+// TestUDPEndToEnd runs datagrams through a real loopback socket and checks
+// the events, the coalesced change summary and the gathered metrics.
+func TestUDPEndToEnd(t *testing.T) {
+	plugin := newTestPlugin(t)
+	plugin.SummaryInterval = config.Duration(time.Hour) // the first change summary goes out at once, later ones never
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+
+	send(t, conn,
+		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+		`/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/0f9e8d7c-6b5a-4321-9876-fedcba987654;connection Opened for session 'x'`,
+		`not a payload`,
+		`/qseow-proxy-session/;SENSE2;Start session;CORP;bob;AppAccess;/hub/;Start session for user 'CORP\bob'`,
+	)
+	waitForDatagrams(t, plugin, 4)
+	acc.Wait(5) // 3 events + the first change summary (site and at least one server)
+
+	require.NoError(t, plugin.Gather(&acc))
+	ts := time.Unix(0, 0)
+	expected := []telegraf.Metric{
+		metric.New("qliksense_session_event",
+			map[string]string{"server": "SENSE1", "event": "session_start", "user_directory": "LAB"},
+			map[string]interface{}{"user": `LAB\anna`, "user_id": "anna", "origin": "AppAccess", "context": "/hub/", "active_users": int64(1)}, ts),
+		metric.New("qliksense_users", nil,
+			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["LAB\\anna"]`}, ts),
+		metric.New("qliksense_users_server", map[string]string{"server": "SENSE1"},
+			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["LAB\\anna"]`}, ts),
+		metric.New("qliksense_session_event",
+			map[string]string{"server": "SENSE1", "event": "connection_open", "user_directory": "LAB"},
+			map[string]interface{}{"user": `LAB\anna`, "user_id": "anna", "origin": "AppAccess",
+				"context": "/app/0f9e8d7c-6b5a-4321-9876-fedcba987654", "app_id": "0f9e8d7c-6b5a-4321-9876-fedcba987654", "active_users": int64(1)}, ts),
+		metric.New("qliksense_session_event",
+			map[string]string{"server": "SENSE2", "event": "session_start", "user_directory": "CORP"},
+			map[string]interface{}{"user": `CORP\bob`, "user_id": "bob", "origin": "AppAccess", "context": "/hub/", "active_users": int64(2)}, ts),
+		metric.New("qliksense_users", nil,
+			map[string]interface{}{"active_users": int64(2), "active_sessions": int64(2), "users": `["CORP\\bob","LAB\\anna"]`}, ts),
+		metric.New("qliksense_users_server", map[string]string{"server": "SENSE1"},
+			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["LAB\\anna"]`}, ts),
+		metric.New("qliksense_users_server", map[string]string{"server": "SENSE2"},
+			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["CORP\\bob"]`}, ts),
+		metric.New("qliksense_sessions_internal", nil, map[string]interface{}{
+			"datagrams_received": int64(4), "events_accepted": int64(3), "events_ignored": int64(0),
+			"events_excluded": int64(0), "malformed": int64(1), "rejected_source": int64(0), "oversize": int64(0),
+			"tracked_servers": int64(2), "tracked_users": int64(2), "tracked_user_server_pairs": int64(2),
+			"tracked_sessions": int64(2), "stops_without_start": int64(0), "sessions_inferred": int64(0),
+		}, ts),
+	}
+	// The change summary may be taken before or after the later events, so
+	// compare it apart from the events.
+	actual := acc.GetTelegrafMetrics()
+	var events, rest []telegraf.Metric
+	for _, m := range actual {
+		if m.Name() == "qliksense_session_event" {
+			events = append(events, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected[0], expected[3], expected[4]}, events, testutil.IgnoreTime())
+	require.Equal(t, "qliksense_users", rest[0].Name(), "a change summary went out before the gather")
+	require.Greater(t, len(rest), 4, "a change summary went out before the gather")
+	testutil.RequireMetricsEqual(t, expected[5:], rest[len(rest)-4:], testutil.IgnoreTime())
+}
+
+// A burst of changes must become a handful of summaries, not one each.
+func TestSummariesAreCoalesced(t *testing.T) {
+	plugin := newTestPlugin(t)
+	plugin.EmitEvents = false
+	plugin.SummaryInterval = config.Duration(50 * time.Millisecond)
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+
+	const users = 2000
+	for i := 0; i < users; i++ {
+		send(t, conn, fmt.Sprintf("/qseow-proxy-session/;SENSE1;Start session;LAB;user%04d;AppAccess;/hub/;m", i))
+	}
+	waitForDatagrams(t, plugin, users)
+	require.Eventually(t, func() bool {
+		m := lastMetric(&acc, "qliksense_users")
+		return m != nil && m.Fields["active_users"] == int64(users)
+	}, 5*time.Second, time.Millisecond)
+
+	summaries := 0
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "qliksense_users" {
+			summaries++
+		}
+	}
+	require.Less(t, summaries, users/10, "%d changes produced %d summaries", users, summaries)
+}
+
+func TestAllowedSources(t *testing.T) {
+	plugin := newTestPlugin(t)
+	plugin.AllowedSources = []string{"192.0.2.0/24"}
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+
+	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
+	waitForDatagrams(t, plugin, 1)
+	require.EqualValues(t, 1, plugin.stats.rejectedSource.Load())
+	require.EqualValues(t, 0, plugin.stats.eventsAccepted.Load())
+	require.Zero(t, acc.NMetrics())
+}
+
+func TestOversizeDatagram(t *testing.T) {
+	plugin := newTestPlugin(t)
+	plugin.MaxDatagramSize = 100
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+
+	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;`+strings.Repeat("x", 100))
+	waitForDatagrams(t, plugin, 1)
+	require.EqualValues(t, 1, plugin.stats.oversize.Load())
+	require.Zero(t, acc.NMetrics())
+}
+
+func TestStopWithoutStartIsHarmless(t *testing.T) {
+	plugin := newTestPlugin(t)
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+
+	send(t, conn, `/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;m`)
+	waitForDatagrams(t, plugin, 1)
+	acc.Wait(1)
+	require.NoError(t, plugin.Gather(&acc))
+	site := lastMetric(&acc, "qliksense_users")
+	require.Equal(t, int64(0), site.Fields["active_users"])
+	require.Equal(t, "[]", site.Fields["users"])
+	internal := lastMetric(&acc, "qliksense_sessions_internal")
+	require.Equal(t, int64(1), internal.Fields["stops_without_start"])
+}
+
+func TestThrottledLog(t *testing.T) {
+	var logged []string
+	log := &recordingLogger{Logger: testutil.Logger{}, warn: func(msg string) { logged = append(logged, msg) }}
+	throttle := newThrottledLog(log, time.Minute)
+	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	throttle.now = func() time.Time { return now }
+
+	throttle.log("malformed", "bad %d", 1)
+	throttle.log("malformed", "bad %d", 2)
+	throttle.log("malformed", "bad %d", 3)
+	throttle.log("oversize", "big")
+	now = now.Add(time.Minute)
+	throttle.log("malformed", "bad %d", 4)
+	require.Equal(t, []string{"bad 1", "big", "bad 4 (2 more like it in the last 1m0s)"}, logged)
+}
+
+type recordingLogger struct {
+	testutil.Logger
+	warn func(string)
+}
+
+func (l *recordingLogger) Warn(args ...interface{}) { l.warn(fmt.Sprint(args...)) }
+
+func TestCases(t *testing.T) {
+	folders, err := os.ReadDir("testcases")
+	require.NoError(t, err)
+	require.NotEmpty(t, folders)
+
+	for _, f := range folders {
+		if !f.IsDir() {
+			continue
+		}
+		t.Run(f.Name(), func(t *testing.T) {
+			dir := filepath.Join("testcases", f.Name())
+			cfg := config.NewConfig()
+			require.NoError(t, cfg.LoadConfig(filepath.Join(dir, "telegraf.conf")))
+			require.Len(t, cfg.Inputs, 1)
+			plugin := cfg.Inputs[0].Input.(*QlikSenseSessions)
+			plugin.ServiceAddress = "udp://127.0.0.1:0"
+			plugin.Log = testutil.Logger{}
+
+			payloads := readPayloads(t, filepath.Join(dir, "datagrams.txt"))
+			var acc testutil.Accumulator
+			conn := startPlugin(t, plugin, &acc)
+			for _, p := range payloads {
+				_, err := conn.Write(p)
+				require.NoError(t, err)
+			}
+			waitForDatagrams(t, plugin, uint64(len(payloads)))
+			require.NoError(t, plugin.Gather(&acc))
+			actual := acc.GetTelegrafMetrics()
+
+			expectedFile := filepath.Join(dir, "expected.out")
+			if *update {
+				writeMetrics(t, expectedFile, actual)
+			}
+			parser := &influx.Parser{}
+			require.NoError(t, parser.Init())
+			expected, err := testutil.ParseMetricsFromFile(expectedFile, parser)
+			require.NoError(t, err)
+			testutil.RequireMetricsEqual(t, expected, actual, testutil.IgnoreTime())
+		})
+	}
+}
+
+// readPayloads reads one datagram per line; blank lines and lines starting
+// with # are comments.
+func readPayloads(t *testing.T, path string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var payloads [][]byte
+	scanner := bufio.NewScanner(bytes.NewReader(data))
+	for scanner.Scan() {
+		line := scanner.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		payloads = append(payloads, []byte(line))
+	}
+	require.NoError(t, scanner.Err())
+	return payloads
+}
+
+func writeMetrics(t *testing.T, path string, metrics []telegraf.Metric) {
+	t.Helper()
+	serializer := &serializers_influx.Serializer{SortFields: true}
+	require.NoError(t, serializer.Init())
+	var buf bytes.Buffer
+	for _, m := range metrics {
+		m = m.Copy()
+		m.SetTime(time.Time{})
+		line, err := serializer.Serialize(m)
+		require.NoError(t, err)
+		// Expectations carry no timestamps.
+		buf.Write(bytes.TrimSuffix(bytes.TrimRight(line, "\n"), []byte(" -6795364578871345152")))
+		buf.WriteByte('\n')
+	}
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+func lastMetric(acc *testutil.Accumulator, name string) *testutil.Metric {
+	acc.Lock()
+	defer acc.Unlock()
+	for i := len(acc.Metrics) - 1; i >= 0; i-- {
+		if acc.Metrics[i].Measurement == name {
+			return acc.Metrics[i]
+		}
+	}
+	return nil
+}
+
+func eventFor(directory, userID string) session.Event {
+	return session.Event{Server: "SENSE1", Command: session.StartSession, Directory: directory, UserID: userID}
+}
