@@ -1,0 +1,272 @@
+//go:build e2e
+
+// Package e2e runs the real binaries: Telegraf v1.37.2 with the plugin under
+// inputs.execd, fed by the replay tool over loopback UDP. `make test` builds
+// the binaries into ./bin and runs these tests with -tags e2e.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+)
+
+// binDir holds telegraf, qliksense_sessions and qliksense_replay.
+func binDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("QSS_BIN_DIR")
+	if dir == "" {
+		dir = "../../bin"
+	}
+	dir, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	for _, name := range []string{"telegraf", "qliksense_sessions", "qliksense_replay"} {
+		_, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err, "missing %s in %s: run `make build bin/telegraf` (or `make test`), or set QSS_BIN_DIR", name, dir)
+	}
+	return dir
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).Port
+}
+
+// freeTCPPort returns a loopback TCP port that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// pluginConfig writes the plugin's own config (what the execd binary reads).
+func pluginConfig(t *testing.T, dir string, udpPort int, extra string) string {
+	t.Helper()
+	path := filepath.Join(dir, "qliksense_sessions.conf")
+	conf := fmt.Sprintf(`[[inputs.qliksense_sessions]]
+  service_address = "udp://127.0.0.1:%d"
+  read_buffer_size = "16MiB"
+  summary_interval = "1s"
+%s
+`, udpPort, extra)
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	return path
+}
+
+// telegraf is a running Telegraf process.
+type telegraf struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func (tg *telegraf) log() string {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.stderr.String()
+}
+
+type lockedWriter struct{ tg *telegraf }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.tg.mu.Lock()
+	defer w.tg.mu.Unlock()
+	return w.tg.stderr.Write(p)
+}
+
+// startTelegraf runs Telegraf with the given config file and waits until
+// the plugin listens. It stops Telegraf when the test ends.
+func startTelegraf(t *testing.T, bin, configFile string) *telegraf {
+	t.Helper()
+	tg := &telegraf{done: make(chan error, 1)}
+	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", configFile)
+	tg.cmd.Stdout = lockedWriter{tg}
+	tg.cmd.Stderr = lockedWriter{tg}
+	require.NoError(t, tg.cmd.Start())
+	go func() { tg.done <- tg.cmd.Wait() }()
+	t.Cleanup(func() {
+		if tg.cmd.ProcessState == nil {
+			tg.cmd.Process.Kill() //nolint:errcheck // best effort at the end of a test
+			<-tg.done
+		}
+		if t.Failed() {
+			t.Logf("telegraf log:\n%s", tg.log())
+		}
+	})
+	require.Eventually(t, func() bool {
+		return strings.Contains(tg.log(), "Listening for log4net datagrams on")
+	}, 60*time.Second, 20*time.Millisecond, "the plugin did not start listening under telegraf:\n%s", tg.log())
+	return tg
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (tg *telegraf) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, tg.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-tg.done:
+		require.NoError(t, err, "telegraf exited with an error:\n%s", tg.log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("telegraf did not stop within 30s of SIGTERM:\n%s", tg.log())
+	}
+}
+
+// requireNoErrorLines fails on Telegraf log lines at error level, which is
+// also where execd puts stderr lines that lack a level prefix.
+func requireNoErrorLines(t *testing.T, log string) {
+	t.Helper()
+	for _, line := range strings.Split(log, "\n") {
+		require.NotContains(t, line, " E! ", "telegraf logged an error")
+	}
+}
+
+// replayTraffic runs the replay tool and returns what it expects.
+func replayTraffic(t *testing.T, bin string, args ...string) replay.Expected {
+	t.Helper()
+	expectFile := filepath.Join(t.TempDir(), "expected.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "qliksense_replay"), append(args, "-expect", expectFile)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "replay failed: %s", out)
+	t.Logf("replay: %s", strings.TrimSpace(string(out)))
+	data, err := os.ReadFile(expectFile)
+	require.NoError(t, err)
+	var expected replay.Expected
+	require.NoError(t, json.Unmarshal(data, &expected))
+	return expected
+}
+
+// readMetrics parses an influx line protocol file.
+func readMetrics(t *testing.T, path string) []telegraf.Metric {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	defer f.Close()
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	var metrics []telegraf.Metric
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 1<<20), 64<<20)
+	for scanner.Scan() {
+		line := scanner.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		m, err := parser.ParseLine(string(line))
+		if err != nil {
+			// The last line may be half written.
+			continue
+		}
+		metrics = append(metrics, m)
+	}
+	return metrics
+}
+
+// activeSet is the last summary the outputs saw.
+type activeSet struct {
+	site    replay.ServerExpected
+	servers map[string]replay.ServerExpected
+	events  int
+	intake  map[string]interface{} // the last qliksense_sessions_internal fields
+}
+
+func lastActiveSet(t *testing.T, metrics []telegraf.Metric) activeSet {
+	t.Helper()
+	set := activeSet{servers: make(map[string]replay.ServerExpected)}
+	for _, m := range metrics {
+		switch m.Name() {
+		case "qliksense_users":
+			set.site = summaryOf(t, m)
+		case "qliksense_users_server":
+			s := summaryOf(t, m)
+			s.Server = m.Tags()["server"]
+			set.servers[s.Server] = s
+		case "qliksense_session_event":
+			set.events++
+		case "qliksense_sessions_internal":
+			set.intake = m.Fields()
+		}
+	}
+	return set
+}
+
+func summaryOf(t *testing.T, m telegraf.Metric) replay.ServerExpected {
+	t.Helper()
+	var s replay.ServerExpected
+	users, _ := m.GetField("users")
+	require.NoError(t, json.Unmarshal([]byte(users.(string)), &s.Users), "users field is not a JSON array: %v", users)
+	activeUsers, _ := m.GetField("active_users")
+	activeSessions, _ := m.GetField("active_sessions")
+	s.ActiveUsers = int(activeUsers.(int64))
+	s.ActiveSessions = int(activeSessions.(int64))
+	return s
+}
+
+// matches tells whether the last summaries equal the expectation, and why not.
+func (set activeSet) matches(expected replay.Expected) (bool, string) {
+	if set.site.ActiveUsers != expected.ActiveUsers || set.site.ActiveSessions != expected.ActiveSessions ||
+		!equalStrings(set.site.Users, expected.Users) {
+		return false, fmt.Sprintf("site: got %d users / %d sessions, want %d / %d",
+			set.site.ActiveUsers, set.site.ActiveSessions, expected.ActiveUsers, expected.ActiveSessions)
+	}
+	for _, want := range expected.Servers {
+		got := set.servers[want.Server]
+		if got.ActiveUsers != want.ActiveUsers || got.ActiveSessions != want.ActiveSessions || !equalStrings(got.Users, want.Users) {
+			return false, fmt.Sprintf("server %s: got %d users / %d sessions, want %d / %d",
+				want.Server, got.ActiveUsers, got.ActiveSessions, want.ActiveUsers, want.ActiveSessions)
+		}
+	}
+	for name, got := range set.servers {
+		if got.ActiveUsers == 0 {
+			continue
+		}
+		found := false
+		for _, want := range expected.Servers {
+			found = found || want.Server == name
+		}
+		if !found {
+			return false, fmt.Sprintf("server %s has %d users, the replay expected none", name, got.ActiveUsers)
+		}
+	}
+	return true, ""
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
