@@ -53,6 +53,9 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator) {
 	for _, srv := range servers {
 		acc.AddFields("qliksense_users_server", summaryFields(srv), map[string]string{"server": srv.Server}, now)
 	}
+	for _, m := range q.virtualProxySummaries() {
+		acc.AddMetric(m)
+	}
 	q.lastSummary = now
 }
 
@@ -84,12 +87,15 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	q.mu.Lock()
 	counters := q.state.Counters()
 	fields := map[string]interface{}{
-		"tracked_servers":           int64(q.state.Servers()),
-		"tracked_users":             int64(q.state.ActiveUsers()),
-		"tracked_user_server_pairs": int64(q.state.UserServerPairs()),
-		"tracked_sessions":          int64(q.state.ActiveSessions()),
-		"stops_without_start":       int64(counters.StopsWithoutStart),
-		"sessions_inferred":         int64(counters.SessionsInferred),
+		"tracked_servers":            int64(q.state.Servers()),
+		"tracked_users":              int64(q.state.ActiveUsers()),
+		"tracked_user_server_pairs":  int64(q.state.UserServerPairs()),
+		"tracked_sessions":           int64(q.state.ActiveSessions()),
+		"stops_without_start":        int64(counters.StopsWithoutStart),
+		"sessions_inferred":          int64(counters.SessionsInferred),
+		"sessions_expired":           int64(counters.SessionsExpired),
+		"reconcile_sessions_added":   int64(counters.ReconcileAdded),
+		"reconcile_sessions_removed": int64(counters.ReconcileRemoved),
 	}
 	q.mu.Unlock()
 	fields["datagrams_received"] = int64(q.stats.datagramsReceived.Load())
@@ -99,5 +105,8 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	fields["malformed"] = int64(q.stats.malformed.Load())
 	fields["rejected_source"] = int64(q.stats.rejectedSource.Load())
 	fields["oversize"] = int64(q.stats.oversize.Load())
+	fields["proxy_polls"] = int64(q.stats.proxyPolls.Load())
+	fields["proxy_poll_errors"] = int64(q.stats.proxyPollErrors.Load())
+	fields["state_save_errors"] = int64(q.stats.stateSaveErrors.Load())
 	acc.AddFields("qliksense_sessions_internal", fields, nil)
 }

@@ -34,6 +34,12 @@ type QlikSenseSessions struct {
 	EmitEvents      bool            `toml:"emit_events"`
 	SummaryInterval config.Duration `toml:"summary_interval"`
 
+	StateFile         string          `toml:"state_file"`
+	StateSaveInterval config.Duration `toml:"state_save_interval"`
+	SessionMaxAge     config.Duration `toml:"session_max_age"`
+
+	Proxies []*Proxy `toml:"proxy"`
+
 	Log telegraf.Logger `toml:"-"`
 
 	network        string // udp, udp4 or udp6
@@ -54,6 +60,8 @@ type QlikSenseSessions struct {
 	state       *state.State
 	emitMu      sync.Mutex
 	lastSummary time.Time
+	// savedGeneration is the state generation last written to state_file.
+	savedGeneration uint64
 
 	stats stats
 }
@@ -67,6 +75,9 @@ type stats struct {
 	malformed         atomic.Uint64
 	rejectedSource    atomic.Uint64
 	oversize          atomic.Uint64
+	proxyPolls        atomic.Uint64
+	proxyPollErrors   atomic.Uint64
+	stateSaveErrors   atomic.Uint64
 }
 
 func (*QlikSenseSessions) SampleConfig() string {
@@ -94,6 +105,15 @@ func (q *QlikSenseSessions) Init() error {
 	}
 	if q.SummaryInterval < 0 {
 		return fmt.Errorf("summary_interval %s is negative: use a duration such as \"1s\", or \"0s\" for summaries on gathers only", time.Duration(q.SummaryInterval))
+	}
+	if q.StateSaveInterval <= 0 {
+		return fmt.Errorf("state_save_interval %s must be positive: use a duration such as \"10s\"", time.Duration(q.StateSaveInterval))
+	}
+	if q.SessionMaxAge < 0 {
+		return fmt.Errorf("session_max_age %s is negative: use a duration such as \"8h\", or \"0s\" to never expire sessions", time.Duration(q.SessionMaxAge))
+	}
+	if err := q.initProxies(); err != nil {
+		return err
 	}
 	q.excludes = q.excludes[:0]
 	for _, pattern := range q.ExcludeUsers {
@@ -189,17 +209,23 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.throttle = newThrottledLog(q.Log, time.Minute)
 	q.done = make(chan struct{})
 	q.changed = make(chan struct{}, 1)
+	q.loadState(time.Now())
 
-	q.wg.Add(2)
-	go func() {
-		defer q.wg.Done()
-		q.readDatagrams()
-	}()
-	go func() {
-		defer q.wg.Done()
-		q.summariseChanges()
-	}()
+	q.goRun(q.readDatagrams)
+	q.goRun(q.summariseChanges)
+	q.goRun(q.maintain)
+	for _, p := range q.Proxies {
+		q.goRun(func() { q.pollProxy(p) })
+	}
 	return nil
+}
+
+func (q *QlikSenseSessions) goRun(f func()) {
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		f()
+	}()
 }
 
 // Stop closes the socket and waits for the goroutines.
@@ -211,6 +237,7 @@ func (q *QlikSenseSessions) Stop() {
 	q.conn.Close()
 	q.wg.Wait()
 	q.conn = nil
+	q.saveState()
 }
 
 // Gather emits the summaries and the intake counters.
@@ -284,11 +311,19 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	if outcome == state.OrphanStop {
 		q.throttle.log("orphan", "Stop session for %s on %s without an open session (it started before we listened, or its start was lost)", ev.UserName(), ev.Server)
 	}
-	if outcome == state.Changed && q.SummaryInterval > 0 {
-		select {
-		case q.changed <- struct{}{}:
-		default:
-		}
+	if outcome == state.Changed {
+		q.summaryDue()
+	}
+}
+
+// summaryDue asks the summary loop for a summary soon.
+func (q *QlikSenseSessions) summaryDue() {
+	if q.SummaryInterval <= 0 {
+		return
+	}
+	select {
+	case q.changed <- struct{}{}:
+	default:
 	}
 }
 
@@ -336,11 +371,12 @@ func (q *QlikSenseSessions) summariseChanges() {
 func init() {
 	inputs.Add("qliksense_sessions", func() telegraf.Input {
 		return &QlikSenseSessions{
-			ServiceAddress:  "udp://:9997",
-			ReadBufferSize:  config.Size(8 * 1024 * 1024),
-			MaxDatagramSize: config.Size(8 * 1024),
-			EmitEvents:      true,
-			SummaryInterval: config.Duration(time.Second),
+			ServiceAddress:    "udp://:9997",
+			ReadBufferSize:    config.Size(8 * 1024 * 1024),
+			MaxDatagramSize:   config.Size(8 * 1024),
+			EmitEvents:        true,
+			SummaryInterval:   config.Duration(time.Second),
+			StateSaveInterval: config.Duration(10 * time.Second),
 		}
 	})
 }

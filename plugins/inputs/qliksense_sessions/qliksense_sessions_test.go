@@ -28,11 +28,13 @@ var update = flag.Bool("update", false, "rewrite testcases/*/expected.out from t
 func newTestPlugin(t *testing.T) *QlikSenseSessions {
 	t.Helper()
 	plugin := &QlikSenseSessions{
-		ServiceAddress:  "udp://127.0.0.1:0",
-		ReadBufferSize:  config.Size(8 * 1024 * 1024),
-		MaxDatagramSize: config.Size(8 * 1024),
-		EmitEvents:      true,
-		Log:             testutil.Logger{},
+		ServiceAddress:    "udp://127.0.0.1:0",
+		ReadBufferSize:    config.Size(8 * 1024 * 1024),
+		MaxDatagramSize:   config.Size(8 * 1024),
+		EmitEvents:        true,
+		SummaryInterval:   config.Duration(time.Second),
+		StateSaveInterval: config.Duration(10 * time.Second),
+		Log:               testutil.Logger{},
 	}
 	return plugin
 }
@@ -184,6 +186,8 @@ func TestUDPEndToEnd(t *testing.T) {
 			"events_excluded": int64(0), "malformed": int64(1), "rejected_source": int64(0), "oversize": int64(0),
 			"tracked_servers": int64(2), "tracked_users": int64(2), "tracked_user_server_pairs": int64(2),
 			"tracked_sessions": int64(2), "stops_without_start": int64(0), "sessions_inferred": int64(0),
+			"sessions_expired": int64(0), "reconcile_sessions_added": int64(0), "reconcile_sessions_removed": int64(0),
+			"proxy_polls": int64(0), "proxy_poll_errors": int64(0), "state_save_errors": int64(0),
 		}, ts),
 	}
 	// The change summary may be taken before or after the later events, so

@@ -32,6 +32,9 @@ const (
 type Counters struct {
 	StopsWithoutStart uint64 // Stop session with no open session to close
 	SessionsInferred  uint64 // sessions opened by an Open connection with no known session
+	SessionsExpired   uint64 // sessions closed by Expire
+	ReconcileAdded    uint64 // sessions the proxy session API knew and the events had missed
+	ReconcileRemoved  uint64 // sessions the events left open and the API did not know
 }
 
 // user is one DIR\userid across the whole site.
@@ -69,6 +72,11 @@ type State struct {
 	// get one final zero summary, then are forgotten.
 	emptied  map[string]*server
 	counters Counters
+	// generation counts changes, for savers; see Generation.
+	generation uint64
+	// reconciling notes, per server being reconciled, the users that saw
+	// events since BeginReconcile.
+	reconciling map[string]map[string]struct{}
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
 }
@@ -116,11 +124,15 @@ func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
 			us.lastSeen = now
 		}
 	}
+	if len(s.reconciling) > 0 {
+		s.noteEvent(ev.Server, ev.Directory, ev.UserID)
+	}
 	if us != nil {
 		ev.Server, ev.Directory, ev.UserID = us.server.name, us.user.directory, us.user.id
 	} else if srv != nil {
 		ev.Server = srv.name
 	}
+	s.generation++
 	return outcome
 }
 
