@@ -1,0 +1,257 @@
+// Package qpstest is a fake Qlik Sense proxy session API for tests: HTTPS
+// with a client certificate required, both signed by a CA made at run time
+// (no key material is committed), xrfkey checks, and switchable failures.
+package qpstest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Failure makes the server misbehave in one way.
+type Failure int
+
+const (
+	OK         Failure = iota
+	Status500          // answer HTTP 500
+	Status403          // answer HTTP 403
+	BadJSON            // answer something that is not a session array
+	Hang               // answer only after the client gave up
+)
+
+// Server is a running fake session API.
+type Server struct {
+	URL string
+	// PEM files a client needs: the CA that signed the server, and a client
+	// certificate and key signed by the CA the server trusts.
+	CAFile, ClientCertFile, ClientKeyFile string
+	// Files of a client certificate signed by another CA, which the server
+	// refuses.
+	RogueCertFile, RogueKeyFile string
+
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	answers  map[string]string // by virtual proxy prefix ("" = default)
+	failure  Failure
+	requests []Request
+	release  chan struct{}
+}
+
+// Request is what the server saw of one request.
+type Request struct {
+	Path, XrfKeyQuery, XrfKeyHeader, User string
+}
+
+// NewServer starts a server; answers maps virtual proxy prefixes to the
+// JSON body of their session list.
+func NewServer(t testing.TB, answers map[string]string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	ca := newCA(t, "qpstest root")
+	rogue := newCA(t, "qpstest rogue")
+	s := &Server{answers: answers, release: make(chan struct{})}
+
+	serverCert := ca.issue(t, "localhost", true)
+	clientCert := ca.issue(t, "sa_api", false)
+	rogueCert := rogue.issue(t, "rogue", false)
+	s.CAFile = writePEM(t, dir, "root.pem", "CERTIFICATE", ca.cert.Raw)
+	s.ClientCertFile = writePEM(t, dir, "client.pem", "CERTIFICATE", clientCert.Certificate[0])
+	s.ClientKeyFile = writeKey(t, dir, "client_key.pem", clientCert.PrivateKey.(*ecdsa.PrivateKey))
+	s.RogueCertFile = writePEM(t, dir, "rogue.pem", "CERTIFICATE", rogueCert.Certificate[0])
+	s.RogueKeyFile = writeKey(t, dir, "rogue_key.pem", rogueCert.PrivateKey.(*ecdsa.PrivateKey))
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{serverCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+	}
+	s.srv.StartTLS()
+	s.URL = strings.Replace(s.srv.URL, "127.0.0.1", "localhost", 1)
+	t.Cleanup(func() {
+		s.SetFailure(OK) // release hanging handlers
+		s.srv.Close()
+	})
+	return s
+}
+
+// SetAnswer sets the JSON session list of a virtual proxy.
+func (s *Server) SetAnswer(prefix, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answers[prefix] = body
+}
+
+// SetFailure switches the misbehaviour (OK to behave).
+func (s *Server) SetFailure(f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failure == Hang && f != Hang {
+		close(s.release)
+		s.release = make(chan struct{})
+	}
+	s.failure = f
+}
+
+// Requests returns the requests served so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	req := Request{
+		Path:         r.URL.Path,
+		XrfKeyQuery:  r.URL.Query().Get("xrfkey"),
+		XrfKeyHeader: r.Header.Get("X-Qlik-Xrfkey"),
+		User:         r.Header.Get("X-Qlik-User"),
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	failure, release := s.failure, s.release
+	s.mu.Unlock()
+
+	// The real API refuses requests whose keys differ or are not 16 chars.
+	if len(req.XrfKeyQuery) != 16 || req.XrfKeyQuery != req.XrfKeyHeader {
+		http.Error(w, "XSRF prevention check failed", http.StatusForbidden)
+		return
+	}
+	prefix, ok := strings.CutPrefix(r.URL.Path, "/qps/")
+	if !ok || !strings.HasSuffix(prefix, "session") {
+		http.NotFound(w, r)
+		return
+	}
+	prefix = strings.Trim(strings.TrimSuffix(prefix, "session"), "/")
+	switch failure {
+	case Status500:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	case Status403:
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	case BadJSON:
+		fmt.Fprint(w, `{"not": "an array"`)
+		return
+	case Hang:
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	s.mu.Lock()
+	body, known := s.answers[prefix]
+	s.mu.Unlock()
+	if !known {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, body)
+}
+
+type authority struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+var serial = big.NewInt(time.Now().UnixNano())
+var serialMu sync.Mutex
+
+func nextSerial() *big.Int {
+	serialMu.Lock()
+	defer serialMu.Unlock()
+	serial = new(big.Int).Add(serial, big.NewInt(1))
+	return serial
+}
+
+func newCA(t testing.TB, name string) *authority {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          nextSerial(),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &authority{cert: cert, key: key}
+}
+
+func (a *authority) issue(t testing.TB, name string, server bool) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: nextSerial(),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func writePEM(t testing.TB, dir, name, kind string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func writeKey(t testing.TB, dir, name string, key *ecdsa.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePEM(t, dir, name, "EC PRIVATE KEY", der)
+}
