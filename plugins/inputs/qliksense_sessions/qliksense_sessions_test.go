@@ -390,3 +390,10 @@ func lastMetric(acc *testutil.Accumulator, name string) *testutil.Metric {
 func eventFor(directory, userID string) session.Event {
 	return session.Event{Server: "SENSE1", Command: session.StartSession, Directory: directory, UserID: userID}
 }
+
+// The plugin README embeds sample.conf the way Telegraf's generator does.
+func TestReadmeEmbedsSampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```toml @sample.conf\n"+sampleConfig+"```")
+}
