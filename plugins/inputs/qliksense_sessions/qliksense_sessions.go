@@ -210,6 +210,9 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.done = make(chan struct{})
 	q.changed = make(chan struct{}, 1)
 	q.loadState(time.Now())
+	if q.state.ActiveSessions() > 0 {
+		q.summaryDue() // show the restored sessions at once, not at the first gather
+	}
 
 	q.goRun(q.readDatagrams)
 	q.goRun(q.summariseChanges)

@@ -1,0 +1,251 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/qps/qpstest"
+)
+
+// plugin is the execd binary run on its own, as inputs.execd runs it: stdin
+// kept open, metrics read from stdout.
+type plugin struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	mu      sync.Mutex
+	metrics []telegraf.Metric
+	stderr  strings.Builder
+	done    chan struct{}
+}
+
+func startPlugin(t *testing.T, bin, configFile string) *plugin {
+	t.Helper()
+	p := &plugin{done: make(chan struct{})}
+	p.cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", "1h")
+	var err error
+	p.stdin, err = p.cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := p.cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := p.cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, p.cmd.Start())
+	t.Cleanup(func() {
+		p.cmd.Process.Kill() //nolint:errcheck // may be gone already
+		<-p.done
+		if t.Failed() {
+			t.Logf("plugin stderr:\n%s", p.log())
+		}
+	})
+	go func() {
+		scanner := bufio.NewScanner(stderr)
+		for scanner.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(scanner.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		defer close(p.done)
+		parser := &influx.Parser{}
+		if err := parser.Init(); err != nil {
+			panic(err)
+		}
+		scanner := bufio.NewScanner(stdout)
+		scanner.Buffer(make([]byte, 1<<20), 16<<20)
+		for scanner.Scan() {
+			m, err := parser.ParseLine(scanner.Text())
+			if err != nil {
+				continue
+			}
+			p.mu.Lock()
+			p.metrics = append(p.metrics, m)
+			p.mu.Unlock()
+		}
+		p.cmd.Wait() //nolint:errcheck // killed on purpose
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(p.log(), "Listening for log4net datagrams") },
+		30*time.Second, 10*time.Millisecond, "the plugin did not start")
+	return p
+}
+
+func (p *plugin) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *plugin) snapshot() []telegraf.Metric {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]telegraf.Metric(nil), p.metrics...)
+}
+
+// firstSummary is the site summary and the server summaries that share its
+// timestamp, from the first summary the plugin emitted.
+func firstSummary(metrics []telegraf.Metric) (activeSet, bool) {
+	set := activeSet{servers: make(map[string]replay.ServerExpected)}
+	var at time.Time
+	for _, m := range metrics {
+		switch {
+		case m.Name() == "qliksense_users" && at.IsZero():
+			at = m.Time()
+			set.site = summaryFromMetric(m)
+		case m.Name() == "qliksense_users_server" && !at.IsZero() && m.Time().Equal(at):
+			s := summaryFromMetric(m)
+			s.Server = m.Tags()["server"]
+			set.servers[s.Server] = s
+		}
+	}
+	return set, !at.IsZero()
+}
+
+func summaryFromMetric(m telegraf.Metric) replay.ServerExpected {
+	var s replay.ServerExpected
+	users, _ := m.GetField("users")
+	json.Unmarshal([]byte(users.(string)), &s.Users) //nolint:errcheck // checked by the comparison
+	u, _ := m.GetField("active_users")
+	n, _ := m.GetField("active_sessions")
+	s.ActiveUsers, s.ActiveSessions = int(u.(int64)), int(n.(int64))
+	return s
+}
+
+// TestRestartAfterSIGKILL: with a state file, a plugin killed with SIGKILL
+// starts again with the sessions it had (at most one save interval lost;
+// here we wait for the save, so nothing is).
+func TestRestartAfterSIGKILL(t *testing.T) {
+	bin := binDir(t)
+	dir := t.TempDir()
+	port := freeUDPPort(t)
+	stateFile := filepath.Join(dir, "state.json")
+	conf := pluginConfig(t, dir, port, fmt.Sprintf("  state_file = %q\n  state_save_interval = \"200ms\"", stateFile))
+
+	first := startPlugin(t, bin, conf)
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+	defer conn.Close()
+	// 300 users on 3 servers; every third user logs out again, every fifth
+	// has a second browser.
+	want := replay.Expected{}
+	perServer := map[string]*replay.ServerExpected{}
+	for i := 0; i < 300; i++ {
+		server := fmt.Sprintf("SENSE%d", i%3+1)
+		user := fmt.Sprintf("user%03d", i)
+		send := func(cmd string) {
+			_, err := fmt.Fprintf(conn, "/qseow-proxy-session/;%s;%s;LAB;%s;AppAccess;/hub/;%s for user 'LAB\\%s'", server, cmd, user, cmd, user)
+			require.NoError(t, err)
+		}
+		send("Start session")
+		switch {
+		case i%3 == 0:
+			send("Stop session")
+			continue
+		case i%5 == 0:
+			send("Start session")
+			want.ActiveSessions++
+			addSessions(perServer, server, 1)
+		}
+		want.ActiveUsers++
+		want.ActiveSessions++
+		want.Users = append(want.Users, `LAB\`+user)
+		addSessions(perServer, server, 1)
+		perServer[server].ActiveUsers++
+		perServer[server].Users = append(perServer[server].Users, `LAB\`+user)
+	}
+	for _, name := range []string{"SENSE1", "SENSE2", "SENSE3"} {
+		want.Servers = append(want.Servers, *perServer[name])
+	}
+
+	require.Eventually(t, func() bool {
+		ok, _ := lastActiveSet(t, first.snapshot()).matches(want)
+		return ok
+	}, 30*time.Second, 20*time.Millisecond, "the plugin never showed the traffic's active set")
+	// Wait for the save, then kill without a chance to save again.
+	require.Eventually(t, func() bool {
+		data, err := os.ReadFile(stateFile)
+		if err != nil {
+			return false
+		}
+		var f struct{ Sessions []struct{ Sessions int } }
+		if json.Unmarshal(data, &f) != nil {
+			return false
+		}
+		total := 0
+		for _, s := range f.Sessions {
+			total += s.Sessions
+		}
+		return total == want.ActiveSessions
+	}, 10*time.Second, 20*time.Millisecond, "the state file never held the active sessions")
+	require.NoError(t, first.cmd.Process.Kill())
+	<-first.done
+
+	second := startPlugin(t, bin, conf)
+	var set activeSet
+	require.Eventually(t, func() bool {
+		var ok bool
+		set, ok = firstSummary(second.snapshot())
+		return ok
+	}, 10*time.Second, 10*time.Millisecond, "no summary after the restart")
+	ok, why := set.matches(want)
+	require.True(t, ok, "first summary after the restart differs from before the kill: %s", why)
+}
+
+func addSessions(perServer map[string]*replay.ServerExpected, server string, n int) {
+	if perServer[server] == nil {
+		perServer[server] = &replay.ServerExpected{Server: server, Users: []string{}}
+	}
+	perServer[server].ActiveSessions += n
+}
+
+// TestFirstSummaryFromProxyAPI: with a proxy block, the real binary's first
+// summary after a start already holds the proxy's sessions, with no UDP
+// traffic at all.
+func TestFirstSummaryFromProxyAPI(t *testing.T) {
+	bin := binDir(t)
+	dir := t.TempDir()
+	server := qpstest.NewServer(t, map[string]string{
+		"":    `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"},{"UserDirectory":"LAB","UserId":"anna","SessionId":"2"},{"UserDirectory":"CORP","UserId":"bob","SessionId":"3"}]`,
+		"hdr": `[{"UserDirectory":"CORP","UserId":"carl","SessionId":"4"}]`,
+	})
+	conf := pluginConfig(t, dir, freeUDPPort(t), fmt.Sprintf(`
+  [[inputs.qliksense_sessions.proxy]]
+    url = %q
+    server = "SENSE1"
+    virtual_proxies = ["", "hdr"]
+    tls_cert = %q
+    tls_key = %q
+    tls_ca = %q
+`, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
+
+	p := startPlugin(t, bin, conf)
+	var set activeSet
+	require.Eventually(t, func() bool {
+		var ok bool
+		set, ok = firstSummary(p.snapshot())
+		return ok
+	}, 10*time.Second, 10*time.Millisecond, "no summary after the start")
+	users := []string{`CORP\bob`, `CORP\carl`, `LAB\anna`}
+	ok, why := set.matches(replay.Expected{
+		ActiveUsers: 3, ActiveSessions: 4, Users: users,
+		Servers: []replay.ServerExpected{{Server: "SENSE1", ActiveUsers: 3, ActiveSessions: 4, Users: users}},
+	})
+	require.True(t, ok, why)
+	require.NotContains(t, p.log(), "E! ")
+}
