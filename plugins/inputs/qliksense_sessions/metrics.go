@@ -22,16 +22,20 @@ func eventTags(ev *session.Event) map[string]string {
 	}
 }
 
-func eventFields(ev *session.Event, activeUsers int) map[string]interface{} {
+func eventFields(ev *session.Event, activeUsers int, withMessage bool) map[string]interface{} {
 	fields := map[string]interface{}{
 		"user":         ev.UserName(),
 		"user_id":      strings.Clone(ev.UserID),
 		"active_users": int64(activeUsers),
 	}
-	for name, value := range map[string]string{"origin": ev.Origin, "context": ev.Context, "app_id": ev.AppID} {
-		if value != "" {
-			fields[name] = strings.Clone(value)
+	optional := [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", ev.AppID}}
+	for _, f := range optional {
+		if f.value != "" {
+			fields[f.name] = strings.Clone(f.value)
 		}
+	}
+	if withMessage && ev.Message != "" {
+		fields["message"] = strings.Clone(ev.Message)
 	}
 	return fields
 }

@@ -32,6 +32,7 @@ type QlikSenseSessions struct {
 	MaxDatagramSize config.Size     `toml:"max_datagram_size"`
 	ExcludeUsers    []string        `toml:"exclude_users"`
 	EmitEvents      bool            `toml:"emit_events"`
+	EventMessage    bool            `toml:"event_message"`
 	SummaryInterval config.Duration `toml:"summary_interval"`
 
 	StateFile         string          `toml:"state_file"`
@@ -307,7 +308,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	if q.EmitEvents {
 		// Added under the lock so that events reach the output in the order the
 		// state saw them.
-		q.acc.AddFields("qliksense_session_event", eventFields(&ev, activeUsers), eventTags(&ev), received)
+		q.acc.AddFields("qliksense_session_event", eventFields(&ev, activeUsers, q.EventMessage), eventTags(&ev), received)
 	}
 	q.mu.Unlock()
 
