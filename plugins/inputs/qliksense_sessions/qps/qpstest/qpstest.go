@@ -28,11 +28,11 @@ import (
 type Failure int
 
 const (
-	OK         Failure = iota
-	Status500          // answer HTTP 500
-	Status403          // answer HTTP 403
-	BadJSON            // answer something that is not a session array
-	Hang               // answer only after the client gave up
+	OK        Failure = iota
+	Status500         // answer HTTP 500
+	Status403         // answer HTTP 403
+	BadJSON           // answer something that is not a session array
+	Hang              // answer only after the client gave up
 )
 
 // Server is a running fake session API.
