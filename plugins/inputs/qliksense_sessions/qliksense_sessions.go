@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
@@ -47,6 +50,7 @@ type QlikSenseSessions struct {
 	address        string // host:port
 	allowedSources []netip.Prefix
 	excludes       []filter.Filter
+	excludeBuf     []byte
 
 	acc      telegraf.Accumulator
 	conn     *net.UDPConn
@@ -184,17 +188,29 @@ func compileUserGlob(pattern string) (filter.Filter, error) {
 	return f, nil
 }
 
+// excluded tells whether exclude_users matches the event's user. Only the
+// reader goroutine calls it: it reuses one buffer so as not to allocate.
 func (q *QlikSenseSessions) excluded(ev *session.Event) bool {
 	if len(q.excludes) == 0 {
 		return false
 	}
-	name := strings.ToLower(ev.UserName())
+	q.excludeBuf = appendLower(appendLower(q.excludeBuf[:0], ev.Directory), `\`)
+	q.excludeBuf = appendLower(q.excludeBuf, ev.UserID)
+	name := unsafe.String(unsafe.SliceData(q.excludeBuf), len(q.excludeBuf))
 	for _, f := range q.excludes {
 		if f.Match(name) {
 			return true
 		}
 	}
 	return false
+}
+
+// appendLower appends s in lower case, as strings.ToLower would write it.
+func appendLower(dst []byte, s string) []byte {
+	for _, r := range s {
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+	}
+	return dst
 }
 
 // Start opens the UDP socket and starts the summary loop.

@@ -61,7 +61,7 @@ func Parse(payload []byte, ev *session.Event) (Status, string) {
 	if len(payload) == 0 {
 		return Malformed, ReasonEmpty
 	}
-	s := strings.Trim(unsafe.String(&payload[0], len(payload)), " \t\r\n")
+	s := trimBlanks(unsafe.String(&payload[0], len(payload)))
 	if s == "" {
 		return Malformed, ReasonEmpty
 	}
@@ -170,4 +170,21 @@ func isGUID(s string) bool {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// trimBlanks trims spaces, tabs, CR and LF from both ends; a hand-written
+// loop, since strings.Trim builds its character set anew on every call.
+func trimBlanks(s string) string {
+	start, end := 0, len(s)
+	for start < end && isBlank(s[start]) {
+		start++
+	}
+	for end > start && isBlank(s[end-1]) {
+		end--
+	}
+	return s[start:end]
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }

@@ -43,8 +43,11 @@ type user struct {
 	name      string // DIR\userid as first seen
 	directory string // as first seen
 	id        string // as first seen
-	servers   int    // servers on which the user has at least one session
-	sessions  int    // open sessions over all servers
+	// servers are those on which the user has at least one session: usually
+	// one or two, so a slice beats a map.
+	servers  []*server
+	gone     bool // removed from State.users; a returning user gets a new *user
+	sessions int  // open sessions over all servers
 }
 
 // userOnServer is one user's open sessions on one proxy.
@@ -74,6 +77,10 @@ type State struct {
 	counters Counters
 	// generation counts changes, for savers; see Generation.
 	generation uint64
+	// sorted holds the users in key order as of the last Snapshot (and some
+	// gone since); unsorted, those added since. Snapshot merges them, so a
+	// summary sorts only the newcomers.
+	sorted, unsorted []*user
 	// reconciling notes, per server being reconciled, the users that saw
 	// events since BeginReconcile.
 	reconciling map[string]map[string]struct{}
@@ -98,7 +105,7 @@ func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
 	outcome := Unchanged
 	switch ev.Command {
 	case session.StartSession:
-		us = s.add(ev.Server, ev.Directory, ev.UserID, 1, now, now)
+		us = s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now)
 		outcome = Changed
 	case session.StopSession:
 		if us == nil {
@@ -113,7 +120,7 @@ func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
 		// A connection proves a session. If we know none, it started before we
 		// listened (or its Start was lost): count it now.
 		if us == nil {
-			us = s.add(ev.Server, ev.Directory, ev.UserID, 1, now, now)
+			us = s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now)
 			s.counters.SessionsInferred++
 			outcome = Changed
 		}
@@ -148,9 +155,15 @@ func (s *State) lookup(serverName, directory, userID string) (*server, *userOnSe
 
 // add opens n sessions for a user on a server.
 func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
-	srv := s.servers[s.serverKey(serverName)]
+	srv, us := s.lookup(serverName, directory, userID)
+	return s.addTo(srv, us, serverName, directory, userID, n, firstSeen, lastSeen)
+}
+
+// addTo is add for a caller that already looked the server and the user up
+// (either may be nil), which saves a second lookup on the hot path.
+func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
 	if srv == nil {
-		key := string(s.keyBuf)
+		key := string(foldCase(nil, serverName))
 		if srv = s.emptied[key]; srv != nil {
 			delete(s.emptied, key)
 		} else {
@@ -158,16 +171,16 @@ func (s *State) add(serverName, directory, userID string, n int, firstSeen, last
 		}
 		s.servers[key] = srv
 	}
-	us := srv.users[s.userKey(directory, userID)]
 	if us == nil {
-		key := string(s.keyBuf)
+		key := string(s.userKeyBytes(directory, userID))
 		u := s.users[key]
 		if u == nil {
 			u = &user{key: key, directory: strings.Clone(directory), id: strings.Clone(userID)}
 			u.name = u.directory + `\` + u.id
 			s.users[key] = u
+			s.unsorted = append(s.unsorted, u)
 		}
-		u.servers++
+		u.servers = append(u.servers, srv)
 		us = &userOnServer{server: srv, user: u, firstSeen: firstSeen}
 		srv.users[key] = us
 	}
@@ -191,9 +204,18 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 		return
 	}
 	delete(srv.users, us.user.key)
-	us.user.servers--
-	if us.user.servers == 0 {
-		delete(s.users, us.user.key)
+	u := us.user
+	for i, other := range u.servers {
+		if other == srv {
+			u.servers[i] = u.servers[len(u.servers)-1]
+			u.servers[len(u.servers)-1] = nil
+			u.servers = u.servers[:len(u.servers)-1]
+			break
+		}
+	}
+	if len(u.servers) == 0 {
+		delete(s.users, u.key)
+		u.gone = true
 	}
 	if len(srv.users) == 0 {
 		delete(s.servers, srv.key)
@@ -210,10 +232,14 @@ func (s *State) serverKey(name string) string {
 
 // userKey case-folds DIR\userid into keyBuf, as serverKey does.
 func (s *State) userKey(directory, userID string) string {
+	return unsafeString(s.userKeyBytes(directory, userID))
+}
+
+func (s *State) userKeyBytes(directory, userID string) []byte {
 	s.keyBuf = foldCase(s.keyBuf[:0], directory)
 	s.keyBuf = append(s.keyBuf, '\\')
 	s.keyBuf = foldCase(s.keyBuf, userID)
-	return unsafeString(s.keyBuf)
+	return s.keyBuf
 }
 
 // foldCase appends s in lower case to dst. Windows compares directory and
@@ -268,15 +294,26 @@ type Summary struct {
 // final zero for each server whose last user left since the previous
 // Snapshot. Servers come in case-insensitive order of their names.
 func (s *State) Snapshot() (site Summary, servers []Summary) {
-	site = Summary{ActiveUsers: len(s.users), ActiveSessions: s.sessions, Users: sortedNames(s.users, func(u *user) *user { return u })}
+	users := s.sortUsers()
+	site = Summary{ActiveUsers: len(users), ActiveSessions: s.sessions, Users: make([]string, len(users))}
+	index := make(map[*server]int, len(s.servers))
 	servers = make([]Summary, 0, len(s.servers)+len(s.emptied))
 	for _, srv := range s.servers {
+		index[srv] = len(servers)
 		servers = append(servers, Summary{
 			Server:         srv.name,
 			ActiveUsers:    len(srv.users),
 			ActiveSessions: srv.sessions,
-			Users:          sortedNames(srv.users, func(us *userOnServer) *user { return us.user }),
+			Users:          make([]string, 0, len(srv.users)),
 		})
+	}
+	// One pass over the sorted users fills every list in order.
+	for i, u := range users {
+		site.Users[i] = u.name
+		for _, srv := range u.servers {
+			summary := &servers[index[srv]]
+			summary.Users = append(summary.Users, u.name)
+		}
 	}
 	for key, srv := range s.emptied {
 		servers = append(servers, Summary{Server: srv.name, Users: []string{}})
@@ -288,15 +325,32 @@ func (s *State) Snapshot() (site Summary, servers []Summary) {
 	return site, servers
 }
 
-func sortedNames[V any](m map[string]V, userOf func(V) *user) []string {
-	users := make([]*user, 0, len(m))
-	for _, v := range m {
-		users = append(users, userOf(v))
+// sortUsers returns the active users in key order: the users sorted at the
+// last call, less those gone, merged with the newcomers, sorted now.
+func (s *State) sortUsers() []*user {
+	byKey := func(a, b *user) int { return strings.Compare(a.key, b.key) }
+	fresh := s.unsorted[:0]
+	for _, u := range s.unsorted {
+		if !u.gone {
+			fresh = append(fresh, u)
+		}
 	}
-	slices.SortFunc(users, func(a, b *user) int { return strings.Compare(a.key, b.key) })
-	names := make([]string, len(users))
-	for i, u := range users {
-		names[i] = u.name
+	slices.SortFunc(fresh, byKey)
+	merged := make([]*user, 0, len(s.users))
+	old := s.sorted
+	for len(old) > 0 || len(fresh) > 0 {
+		var next *user
+		switch {
+		case len(fresh) == 0 || len(old) > 0 && old[0].key < fresh[0].key:
+			next, old = old[0], old[1:]
+		default:
+			next, fresh = fresh[0], fresh[1:]
+		}
+		if !next.gone {
+			merged = append(merged, next)
+		}
 	}
-	return names
+	clear(s.unsorted)
+	s.sorted, s.unsorted = merged, s.unsorted[:0]
+	return merged
 }

@@ -1,0 +1,120 @@
+package qliksense_sessions
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+)
+
+// BenchmarkIntake is the whole per-datagram path after the socket read:
+// source check, parse, excludes, state update, counters. Events are not
+// emitted (emit_events = false): building a Telegraf metric allocates by
+// nature and is measured by BenchmarkIntakeWithEvents.
+func BenchmarkIntake(b *testing.B) {
+	for _, format := range []string{"sos", "butler", "legacy"} {
+		b.Run(format, func(b *testing.B) {
+			plugin := benchPlugin(b, false)
+			payloads := benchPayloads(format, 100000)
+			source := netip.MustParseAddr("10.0.0.11")
+			now := time.Now()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				plugin.handleDatagram(payloads[i%len(payloads)], source, now)
+			}
+		})
+	}
+}
+
+func BenchmarkIntakeWithEvents(b *testing.B) {
+	plugin := benchPlugin(b, true)
+	payloads := benchPayloads("sos", 100000)
+	source := netip.MustParseAddr("10.0.0.11")
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		plugin.handleDatagram(payloads[i%len(payloads)], source, now)
+		if i%10000 == 9999 {
+			plugin.acc.(*testutil.Accumulator).ClearMetrics()
+		}
+	}
+}
+
+// benchPlugin is a started-up plugin without a socket, over a state that
+// already holds 100,000 users (one session each on one of 10 servers).
+func benchPlugin(b *testing.B, emitEvents bool) *QlikSenseSessions {
+	b.Helper()
+	plugin := &QlikSenseSessions{
+		ServiceAddress:    "udp://127.0.0.1:0",
+		MaxDatagramSize:   config.Size(8192),
+		EmitEvents:        emitEvents,
+		StateSaveInterval: config.Duration(time.Second),
+		ExcludeUsers:      []string{`INTERNAL\sa_*`},
+		Log:               testutil.Logger{},
+	}
+	if err := plugin.Init(); err != nil {
+		b.Fatal(err)
+	}
+	plugin.acc = &testutil.Accumulator{}
+	plugin.state = state.New()
+	plugin.throttle = newThrottledLog(plugin.Log, time.Minute)
+	plugin.changed = make(chan struct{}, 1)
+	for i, p := range benchPayloads("sos", 100000) {
+		if i%2 == 0 { // the start of each user
+			plugin.handleDatagram(p, netip.Addr{}, time.Now())
+		}
+	}
+	return plugin
+}
+
+// benchPayloads cycles each of n/2 users through start and stop, so the
+// state stays at its size while every command path runs.
+func benchPayloads(format string, n int) [][]byte {
+	payloads := make([][]byte, 0, n)
+	for i := 0; len(payloads) < n; i++ {
+		server := fmt.Sprintf("SENSE%d", i%10)
+		user := fmt.Sprintf("user%06d", i)
+		for _, cmd := range []string{"Start session", "Stop session"} {
+			var p string
+			switch format {
+			case "sos":
+				p = fmt.Sprintf("/qseow-proxy-session/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;%s for user 'LAB\\%s'", server, cmd, user, cmd, user)
+			case "butler":
+				p = fmt.Sprintf("/proxy-session/;%s;%s;LAB;%s;AppAccess;/hub/;%s for user 'LAB\\%s'", server, cmd, user, cmd, user)
+			default:
+				p = fmt.Sprintf("%s;%s;LAB;%s", server, cmd, user)
+			}
+			payloads = append(payloads, []byte(p))
+		}
+	}
+	return payloads
+}
+
+// BenchmarkSummary builds the summaries (site and per server, users JSON
+// included) of a site with 100,000 active users spread over 10 servers,
+// after one user logged in since the previous summary.
+func BenchmarkSummary(b *testing.B) {
+	plugin := benchPlugin(b, false)
+	acc := &testutil.Accumulator{}
+	plugin.emitSummaries(acc) // the first summary sorts everybody once
+	login := []byte("/qseow-proxy-session/;SENSE1;Start session;LAB;newcomer;AppAccess;/hub/;m")
+	logout := []byte("/qseow-proxy-session/;SENSE1;Stop session;LAB;newcomer;AppAccess;/hub/;m")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			plugin.handleDatagram(login, netip.Addr{}, time.Now())
+		} else {
+			plugin.handleDatagram(logout, netip.Addr{}, time.Now())
+		}
+		plugin.emitSummaries(acc)
+		acc.ClearMetrics()
+	}
+}
