@@ -1,0 +1,336 @@
+// Command qliksense_loadtest measures the intake over loopback at rising
+// rates: the replay tool sends stamped log4net datagrams, and for each rate
+// it runs a minimal UDP reader (the physical limit of this machine), the
+// plugin binary alone (stdout read by this tool), and the plugin under the
+// real Telegraf (outputs.file to stdout). It prints a Markdown table: events
+// sent and accepted, lost, CPU, peak RSS, and datagram-to-stdout latency.
+//
+//	qliksense_loadtest -bin ./bin -rates 10000,50000,100000,200000 -duration 10s
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == "-reader" {
+		minimalReader(os.Args[2])
+		return
+	}
+	bin := flag.String("bin", "bin", "folder with qliksense_sessions, qliksense_replay and telegraf")
+	rates := flag.String("rates", "10000,50000,100000,200000", "comma-separated send rates, events/s")
+	duration := flag.Duration("duration", 10*time.Second, "how long each rate is sent")
+	modes := flag.String("modes", "reader,plugin,telegraf", "what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf)")
+	flag.Parse()
+
+	dir, err := filepath.Abs(*bin)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("| target | rate (ev/s) | sent | accepted | lost | achieved (ev/s) | CPU (%% of a core) | peak RSS (MiB) | latency p50 | latency p99 |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range strings.Split(*rates, ",") {
+		rate, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || rate <= 0 {
+			fail(fmt.Errorf("bad rate %q", r))
+		}
+		for _, mode := range strings.Split(*modes, ",") {
+			res, err := measure(dir, strings.TrimSpace(mode), rate, *duration)
+			if err != nil {
+				fail(fmt.Errorf("%s at %d ev/s: %w", mode, rate, err))
+			}
+			fmt.Println(res.row())
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "qliksense_loadtest:", err)
+	os.Exit(1)
+}
+
+type result struct {
+	target             string
+	rate, sent, got    int
+	elapsed            time.Duration
+	cpuPercent, rssMiB float64
+	p50, p99           time.Duration
+	latencies          bool
+}
+
+func (r result) row() string {
+	lat50, lat99 := "–", "–"
+	if r.latencies {
+		lat50, lat99 = fmtDuration(r.p50), fmtDuration(r.p99)
+	}
+	return fmt.Sprintf("| %s | %d | %d | %d | %d | %.0f | %.0f | %.0f | %s | %s |",
+		r.target, r.rate, r.sent, r.got, r.sent-r.got, float64(r.got)/r.elapsed.Seconds(), r.cpuPercent, r.rssMiB, lat50, lat99)
+}
+
+func fmtDuration(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+}
+
+// measure runs one target at one rate.
+func measure(bin, mode string, rate int, duration time.Duration) (result, error) {
+	port, err := freePort()
+	if err != nil {
+		return result{}, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	work, err := os.MkdirTemp("", "qss-load-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(work)
+
+	var cmd *exec.Cmd
+	var ready string
+	switch mode {
+	case "reader":
+		self, err := os.Executable()
+		if err != nil {
+			return result{}, err
+		}
+		cmd = exec.Command(self, "-reader", addr)
+		ready = "ready"
+	case "plugin", "telegraf":
+		conf := filepath.Join(work, "qliksense_sessions.conf")
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[[inputs.qliksense_sessions]]
+  service_address = "udp://%s"
+  read_buffer_size = "32MiB"
+  event_message = true
+  summary_interval = "1s"
+`, addr)), 0o600); err != nil {
+			return result{}, err
+		}
+		ready = "Listening for log4net datagrams"
+		if mode == "plugin" {
+			cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", conf, "-poll_interval", "1s")
+		} else {
+			tconf := filepath.Join(work, "telegraf.conf")
+			if err := os.WriteFile(tconf, []byte(fmt.Sprintf(`[agent]
+  interval = "1s"
+  flush_interval = "100ms"
+  flush_jitter = "0s"
+  metric_batch_size = 10000
+  metric_buffer_limit = 10000000
+  omit_hostname = true
+[[inputs.execd]]
+  command = [%q, "-config", %q, "-poll_interval", "1s"]
+  signal = "none"
+  data_format = "influx"
+[[outputs.file]]
+  files = ["stdout"]
+  data_format = "influx"
+`, filepath.Join(bin, "qliksense_sessions"), conf)), 0o600); err != nil {
+				return result{}, err
+			}
+			cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", tconf)
+		}
+	default:
+		return result{}, fmt.Errorf("unknown mode %q", mode)
+	}
+
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return result{}, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return result{}, err
+	}
+	stdin, err := cmd.StdinPipe() // the shim stops when its stdin closes
+	if err != nil {
+		return result{}, err
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // best effort
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }() //nolint:errcheck // stopping
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck // best effort
+		}
+	}()
+
+	// The reader prints its counts on stdout; the plugin targets print metrics.
+	sink := newSink()
+	go sink.consume(stdout, mode == "reader")
+	readyCh := make(chan struct{})
+	go watchFor(stderr, ready, readyCh)
+	select {
+	case <-readyCh:
+	case <-time.After(60 * time.Second):
+		return result{}, errors.New("target did not become ready")
+	}
+
+	cpuBefore, err := treeCPUTicks(cmd.Process.Pid)
+	if err != nil {
+		return result{}, err
+	}
+	events := int(float64(rate) * duration.Seconds())
+	start := time.Now()
+	replay := exec.Command(filepath.Join(bin, "qliksense_replay"), "-addr", addr, "-users", "20000", "-servers", "10",
+		"-events", strconv.Itoa(events), "-rate", strconv.Itoa(rate), "-stamp", "-seed", "1", "-expect", os.DevNull)
+	if out, err := replay.CombinedOutput(); err != nil {
+		return result{}, fmt.Errorf("replay: %w: %s", err, out)
+	}
+	sendTime := time.Since(start)
+	// Drain: wait until nothing more arrives for a second.
+	last, lastChange := sink.count(mode), time.Now()
+	for time.Since(lastChange) < time.Second && time.Since(start) < duration+time.Minute {
+		time.Sleep(100 * time.Millisecond)
+		if n := sink.count(mode); n != last {
+			last, lastChange = n, time.Now()
+		}
+	}
+	cpuAfter, err := treeCPUTicks(cmd.Process.Pid)
+	if err != nil {
+		return result{}, err
+	}
+	busy := time.Since(start) - time.Since(lastChange)
+	res := result{
+		target:     map[string]string{"reader": "minimal UDP reader", "plugin": "plugin alone", "telegraf": "plugin under Telegraf"}[mode],
+		rate:       rate,
+		sent:       events,
+		got:        last,
+		elapsed:    max(sendTime, time.Millisecond),
+		cpuPercent: float64(cpuAfter-cpuBefore) / clockTicks / busy.Seconds() * 100,
+		rssMiB:     treePeakRSS(cmd.Process.Pid) / 1024,
+	}
+	if mode != "reader" {
+		res.p50, res.p99 = sink.percentiles()
+		res.latencies = true
+	}
+	return res, nil
+}
+
+func watchFor(r io.Reader, text string, found chan struct{}) {
+	scanner := bufio.NewScanner(r)
+	for scanner.Scan() {
+		if found != nil && strings.Contains(scanner.Text(), text) {
+			close(found)
+			found = nil
+		}
+	}
+}
+
+// sink counts what a target writes to stdout.
+type sink struct {
+	events   atomic.Int64
+	received atomic.Int64 // the minimal reader's own count
+	mu       sync.Mutex
+	latency  []time.Duration
+}
+
+func newSink() *sink { return &sink{} }
+
+func (s *sink) count(mode string) int {
+	if mode == "reader" {
+		return int(s.received.Load())
+	}
+	return int(s.events.Load())
+}
+
+func (s *sink) consume(r io.Reader, reader bool) {
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, 1<<20), 64<<20)
+	for scanner.Scan() {
+		line := scanner.Bytes()
+		if reader {
+			if n, err := strconv.ParseInt(string(line), 10, 64); err == nil {
+				s.received.Store(n)
+			}
+			continue
+		}
+		if !strings.HasPrefix(string(line[:min(len(line), 23)]), "qliksense_session_event") {
+			continue
+		}
+		now := time.Now()
+		s.events.Add(1)
+		if i := strings.Index(string(line), "sent="); i >= 0 {
+			digits := line[i+5:]
+			end := 0
+			for end < len(digits) && digits[end] >= '0' && digits[end] <= '9' {
+				end++
+			}
+			if ns, err := strconv.ParseInt(string(digits[:end]), 10, 64); err == nil {
+				s.mu.Lock()
+				s.latency = append(s.latency, now.Sub(time.Unix(0, ns)))
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (s *sink) percentiles() (p50, p99 time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.latency) == 0 {
+		return 0, 0
+	}
+	slices.Sort(s.latency)
+	return s.latency[len(s.latency)/2], s.latency[len(s.latency)*99/100]
+}
+
+// minimalReader counts datagrams and prints the count every 100ms: the
+// least any UDP consumer can do, with the plugin's receive buffer.
+func minimalReader(addr string) {
+	udpAddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		fail(err)
+	}
+	conn, err := net.ListenUDP("udp", udpAddr)
+	if err != nil {
+		fail(err)
+	}
+	conn.SetReadBuffer(32 << 20) //nolint:errcheck // as large as the OS allows
+	var n atomic.Int64
+	go func() {
+		for {
+			time.Sleep(100 * time.Millisecond)
+			fmt.Println(n.Load())
+		}
+	}()
+	fmt.Fprintln(os.Stderr, "ready")
+	buf := make([]byte, 65536)
+	for {
+		if _, _, err := conn.ReadFromUDPAddrPort(buf); err != nil {
+			return
+		}
+		n.Add(1)
+	}
+}
+
+func freePort() (int, error) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).Port, nil
+}
