@@ -6,13 +6,14 @@ TELEGRAF_VERSION := v1.37.2
 # A trimmed Telegraf with just what the demo, the examples and the tests use.
 TELEGRAF_TAGS   := custom,inputs.execd,outputs.file,outputs.mqtt,outputs.influxdb,outputs.influxdb_v2,outputs.prometheus_client,parsers.influx,serializers.influx,serializers.template,serializers.json
 
-.PHONY: all build test unit-test e2e-test vet demo bench clean
+.PHONY: all build test unit-test e2e-test vet demo bench bench-load clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/qliksense_sessions ./cmd/qliksense_sessions
 	$(GO) build -o $(BIN)/qliksense_replay ./cmd/qliksense_replay
+	$(GO) build -o $(BIN)/qliksense_loadtest ./cmd/qliksense_loadtest
 
 # Telegraf itself, built once (about 45 s on two cores).
 $(BIN)/telegraf:
@@ -35,6 +36,10 @@ demo: build $(BIN)/telegraf
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./plugins/...
+
+# Loopback load test at rising rates (about 3 minutes); prints a Markdown table.
+bench-load: build $(BIN)/telegraf
+	$(BIN)/qliksense_loadtest -bin $(BIN) -rates 10000,50000,100000,200000 -duration 10s
 
 clean:
 	rm -rf $(BIN)
