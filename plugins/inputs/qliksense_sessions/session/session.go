@@ -52,10 +52,22 @@ func (c Command) EventName() string {
 // ParseCommand maps a Qlik Sense command to a Command, ignoring case and
 // surrounding spaces. It does not allocate.
 func ParseCommand(s string) Command {
-	for c := StartSession; c <= CloseConnection; c++ {
-		if equalFoldASCII(s, commandNames[c]) {
-			return c
-		}
+	// The four commands differ in length: one comparison decides.
+	var c Command
+	switch len(s) {
+	case len("Start session"):
+		c = StartSession
+	case len("Stop session"):
+		c = StopSession
+	case len("Open connection"):
+		c = OpenConnection
+	case len("Close connection"):
+		c = CloseConnection
+	default:
+		return Unknown
+	}
+	if equalFoldASCII(s, commandNames[c]) {
+		return c
 	}
 	return Unknown
 }
