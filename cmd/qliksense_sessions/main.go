@@ -13,6 +13,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/execdrun"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/shimlog"
 	_ "github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions"
 )
@@ -44,9 +45,14 @@ func run(args []string) error {
 		return err
 	}
 
+	// The shim loads the config and initialises the plugin; execdrun runs
+	// it, writing metrics to stdout in batches (see its package comment).
 	s := shim.New()
 	if err := s.LoadConfig(configFile); err != nil {
 		return fmt.Errorf("loading -config %q failed: %w", *configFile, err)
 	}
-	return s.Run(*pollInterval)
+	if s.Input == nil {
+		return fmt.Errorf("-config %q has no [[inputs.qliksense_sessions]] section", *configFile)
+	}
+	return execdrun.Run(s.Input, *pollInterval, os.Stdin, os.Stdout)
 }

@@ -1,0 +1,134 @@
+package execdrun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeInput emits startMetrics metrics in Start and one per Gather.
+type fakeInput struct {
+	startMetrics int
+	mu           sync.Mutex
+	gathers      int
+	stopped      bool
+}
+
+func (*fakeInput) SampleConfig() string { return "" }
+
+func (f *fakeInput) Start(acc telegraf.Accumulator) error {
+	for i := 0; i < f.startMetrics; i++ {
+		acc.AddFields("start", map[string]interface{}{"i": i}, nil, time.Unix(0, int64(i)))
+	}
+	return nil
+}
+
+func (f *fakeInput) Gather(acc telegraf.Accumulator) error {
+	f.mu.Lock()
+	f.gathers++
+	n := f.gathers
+	f.mu.Unlock()
+	acc.AddFields("gather", map[string]interface{}{"n": n}, map[string]string{"tag": "x"}, time.Unix(1, 0))
+	return nil
+}
+
+func (f *fakeInput) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
+}
+
+// countingWriter records what is written and in how many calls.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes int
+	data   strings.Builder
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.data.Write(p)
+}
+
+func (w *countingWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.data.String()
+}
+
+func TestGatherOnStdinLineAndStopAtItsEnd(t *testing.T) {
+	input := &fakeInput{startMetrics: 1}
+	stdinReader, stdinWriter := io.Pipe()
+	out := &countingWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cancel, input, 0, stdinReader, out) }()
+
+	require.Eventually(t, func() bool { return out.String() == "start i=0i 0\n" }, 5*time.Second, time.Millisecond)
+	_, err := fmt.Fprintln(stdinWriter)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "gather,tag=x n=1i 1000000000\n") },
+		5*time.Second, time.Millisecond, "a line on stdin must trigger a gather, and its metric must be flushed at once")
+
+	require.NoError(t, stdinWriter.Close())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return at the end of stdin")
+	}
+	require.True(t, input.stopped)
+	require.Equal(t, "start i=0i 0\ngather,tag=x n=1i 1000000000\n", out.String())
+}
+
+func TestGatherOnTimer(t *testing.T) {
+	input := &fakeInput{}
+	stdinReader, stdinWriter := io.Pipe()
+	defer stdinWriter.Close()
+	out := &countingWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cancel, input, 10*time.Millisecond, stdinReader, out) }()
+	require.Eventually(t, func() bool { return strings.Count(out.String(), "gather,") >= 3 }, 5*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.True(t, input.stopped)
+}
+
+// A burst of metrics leaves in a few large writes, not one write each.
+func TestBurstIsWrittenInBatches(t *testing.T) {
+	const burst = 10000
+	input := &fakeInput{startMetrics: burst}
+	out := &countingWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cancel, input, 0, strings.NewReader(""), out) }()
+	require.NoError(t, <-done) // the empty stdin ends the run
+	require.Equal(t, burst, strings.Count(out.String(), "\n"))
+	require.Less(t, out.writes, 10, "%d metrics took %d writes", burst, out.writes)
+	require.True(t, strings.HasPrefix(out.String(), "start i=0i 0\nstart i=1i 1\n"), "metrics keep their order")
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+func TestStdoutGoneStopsTheRun(t *testing.T) {
+	input := &fakeInput{startMetrics: 3}
+	stdinReader, stdinWriter := io.Pipe()
+	defer stdinWriter.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	err := run(ctx, cancel, input, 0, stdinReader, failingWriter{})
+	require.ErrorContains(t, err, "writing to stdout failed")
+	require.True(t, input.stopped)
+}
