@@ -98,33 +98,34 @@ func (p *plugin) snapshot() []telegraf.Metric {
 	return append([]telegraf.Metric(nil), p.metrics...)
 }
 
+func (p *plugin) waitForFirstSummary(t *testing.T) activeSet {
+	t.Helper()
+	var set activeSet
+	require.Eventually(t, func() bool {
+		var ok bool
+		set, ok = firstSummary(t, p.snapshot())
+		return ok
+	}, 10*time.Second, 10*time.Millisecond, "no summary after the start")
+	return set
+}
+
 // firstSummary is the site summary and the server summaries that share its
 // timestamp, from the first summary the plugin emitted.
-func firstSummary(metrics []telegraf.Metric) (activeSet, bool) {
+func firstSummary(t *testing.T, metrics []telegraf.Metric) (activeSet, bool) {
 	set := activeSet{servers: make(map[string]replay.ServerExpected)}
 	var at time.Time
 	for _, m := range metrics {
 		switch {
 		case m.Name() == "qliksense_users" && at.IsZero():
 			at = m.Time()
-			set.site = summaryFromMetric(m)
+			set.site = summaryOf(t, m)
 		case m.Name() == "qliksense_users_server" && !at.IsZero() && m.Time().Equal(at):
-			s := summaryFromMetric(m)
+			s := summaryOf(t, m)
 			s.Server = m.Tags()["server"]
 			set.servers[s.Server] = s
 		}
 	}
 	return set, !at.IsZero()
-}
-
-func summaryFromMetric(m telegraf.Metric) replay.ServerExpected {
-	var s replay.ServerExpected
-	users, _ := m.GetField("users")
-	json.Unmarshal([]byte(users.(string)), &s.Users) //nolint:errcheck // checked by the comparison
-	u, _ := m.GetField("active_users")
-	n, _ := m.GetField("active_sessions")
-	s.ActiveUsers, s.ActiveSessions = int(u.(int64)), int(n.(int64))
-	return s
 }
 
 // TestRestartAfterSIGKILL: with a state file, a plugin killed with SIGKILL
@@ -197,12 +198,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	<-first.done
 
 	second := startPlugin(t, bin, conf)
-	var set activeSet
-	require.Eventually(t, func() bool {
-		var ok bool
-		set, ok = firstSummary(second.snapshot())
-		return ok
-	}, 10*time.Second, 10*time.Millisecond, "no summary after the restart")
+	set := second.waitForFirstSummary(t)
 	ok, why := set.matches(want)
 	require.True(t, ok, "first summary after the restart differs from before the kill: %s", why)
 }
@@ -235,12 +231,7 @@ func TestFirstSummaryFromProxyAPI(t *testing.T) {
 `, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
 
 	p := startPlugin(t, bin, conf)
-	var set activeSet
-	require.Eventually(t, func() bool {
-		var ok bool
-		set, ok = firstSummary(p.snapshot())
-		return ok
-	}, 10*time.Second, 10*time.Millisecond, "no summary after the start")
+	set := p.waitForFirstSummary(t)
 	users := []string{`CORP\bob`, `CORP\carl`, `LAB\anna`}
 	ok, why := set.matches(replay.Expected{
 		ActiveUsers: 3, ActiveSessions: 4, Users: users,

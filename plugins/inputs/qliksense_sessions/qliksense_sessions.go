@@ -156,19 +156,18 @@ func parseServiceAddress(address string) (network, hostPort string, err error) {
 }
 
 func parseSource(source string) (netip.Prefix, error) {
-	if strings.Contains(source, "/") {
-		prefix, err := netip.ParsePrefix(source)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("allowed_sources: %q is not an IP address or CIDR range (e.g. \"10.0.0.11\" or \"10.0.1.0/24\"): %w", source, err)
+	prefix, err := netip.ParsePrefix(source)
+	if !strings.Contains(source, "/") {
+		var addr netip.Addr
+		if addr, err = netip.ParseAddr(source); err == nil {
+			addr = addr.Unmap()
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}
-		return prefix.Masked(), nil
 	}
-	addr, err := netip.ParseAddr(source)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("allowed_sources: %q is not an IP address or CIDR range (e.g. \"10.0.0.11\" or \"10.0.1.0/24\"): %w", source, err)
 	}
-	addr = addr.Unmap()
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
+	return prefix.Masked(), nil
 }
 
 // compileUserGlob compiles one exclude_users pattern. Matching ignores case;

@@ -15,6 +15,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
@@ -25,17 +26,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testcases/*/expected.out from the plugin's output (review the diff!)")
 
+// newTestPlugin is the plugin with its registered defaults, on a free
+// loopback port.
 func newTestPlugin(t *testing.T) *QlikSenseSessions {
 	t.Helper()
-	plugin := &QlikSenseSessions{
-		ServiceAddress:    "udp://127.0.0.1:0",
-		ReadBufferSize:    config.Size(8 * 1024 * 1024),
-		MaxDatagramSize:   config.Size(8 * 1024),
-		EmitEvents:        true,
-		SummaryInterval:   config.Duration(time.Second),
-		StateSaveInterval: config.Duration(10 * time.Second),
-		Log:               testutil.Logger{},
-	}
+	plugin := inputs.Inputs["qliksense_sessions"]().(*QlikSenseSessions)
+	plugin.ServiceAddress = "udp://127.0.0.1:0"
+	plugin.Log = testutil.Logger{}
 	return plugin
 }
 
