@@ -1,0 +1,185 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/log4net"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+func simulate(t *testing.T, cfg SimConfig) ([][]byte, Expected) {
+	t.Helper()
+	sim, err := NewSimulation(cfg)
+	require.NoError(t, err)
+	var payloads [][]byte
+	for ev, ok := sim.Next(); ok; ev, ok = sim.Next() {
+		p, err := AppendPayload(nil, cfg.Format, &ev, time.Time{})
+		require.NoError(t, err)
+		payloads = append(payloads, p)
+	}
+	return payloads, sim.Expected()
+}
+
+// The simulation's own model and the plugin's parser and state, fed the same
+// payloads, must agree: each checks the other.
+func TestSimulationAgreesWithThePlugin(t *testing.T) {
+	for _, format := range []string{"sos", "butler", "legacy"} {
+		t.Run(format, func(t *testing.T) {
+			cfg := SimConfig{Users: 200, Directories: 3, Servers: 4, Events: 20000, Seed: 7, Format: format}
+			payloads, expected := simulate(t, cfg)
+			require.Equal(t, cfg.Events, expected.EventsSent)
+			require.NotZero(t, expected.ActiveUsers)
+			require.Equal(t, expected, ExpectFromPayloads(payloads))
+		})
+	}
+}
+
+func TestExcludedAccountsAreSentButNotExpected(t *testing.T) {
+	cfg := SimConfig{Users: 50, Directories: 2, Servers: 2, Events: 5000, Seed: 3, Format: "sos",
+		Exclude: []string{`INTERNAL\sa_repository`, `INTERNAL\sa_scheduler`}}
+	payloads, expected := simulate(t, cfg)
+	var kept [][]byte
+	service := 0
+	for _, p := range payloads {
+		if strings.Contains(string(p), ";INTERNAL;sa_") {
+			service++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	require.Greater(t, service, 100, "about 5%% of the events are the service accounts'")
+	fromPlugin := ExpectFromPayloads(kept)
+	fromPlugin.EventsSent = expected.EventsSent
+	require.Equal(t, expected, fromPlugin)
+	for _, u := range expected.Users {
+		require.NotContains(t, u, "INTERNAL")
+	}
+
+	_, err := NewSimulation(SimConfig{Users: 1, Directories: 1, Servers: 1, Format: "sos", Exclude: []string{"nobackslash"}})
+	require.ErrorContains(t, err, "not DIRECTORY\\userid")
+}
+
+func TestSameSeedSameTraffic(t *testing.T) {
+	cfg := SimConfig{Users: 30, Directories: 2, Servers: 2, Events: 500, Seed: 11, Format: "sos"}
+	a, expA := simulate(t, cfg)
+	b, expB := simulate(t, cfg)
+	require.Equal(t, a, b)
+	require.Equal(t, expA, expB)
+	cfg.Seed = 12
+	c, _ := simulate(t, cfg)
+	require.NotEqual(t, a, c)
+}
+
+func TestPayloadsParseAndVaryCase(t *testing.T) {
+	for _, format := range []string{"sos", "butler", "legacy"} {
+		payloads, _ := simulate(t, SimConfig{Users: 20, Directories: 2, Servers: 2, Events: 2000, Seed: 5, Format: format})
+		lowered, ignored := 0, 0
+		commands := map[session.Command]int{}
+		for _, p := range payloads {
+			var ev session.Event
+			status, reason := log4net.Parse(p, &ev)
+			switch status {
+			case log4net.Malformed:
+				t.Fatalf("%s: malformed payload %q: %s", format, p, reason)
+			case log4net.Ignored:
+				ignored++
+				continue
+			}
+			commands[ev.Command]++
+			if ev.Directory == strings.ToLower(ev.Directory) {
+				lowered++
+			}
+		}
+		require.Len(t, commands, 4, "%s: every command occurs", format)
+		require.Greater(t, lowered, len(payloads)/20, "%s: directories are spelt in other cases too", format)
+		if format == "legacy" {
+			require.Greater(t, ignored, len(payloads)/20, "legacy traffic carries untracked commands")
+		} else {
+			require.Zero(t, ignored)
+		}
+	}
+}
+
+func TestStampAndMarkers(t *testing.T) {
+	ev := Event{Server: "SENSE1", Command: "Open connection", Directory: "LAB", UserID: "anna", Context: "/hub/", Message: "m"}
+	at := time.Unix(0, 1234567890)
+	p, err := AppendPayload(nil, "sos", &ev, at)
+	require.NoError(t, err)
+	require.Equal(t, "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;m sent=1234567890", string(p))
+	ev.Command = "Stop session"
+	p, _ = AppendPayload(nil, "butler", &ev, time.Time{})
+	require.Equal(t, "/proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;m", string(p))
+	p, _ = AppendPayload(nil, "legacy", &ev, at)
+	require.Equal(t, "SENSE1;Stop session;LAB;anna", string(p))
+	_, err = AppendPayload(nil, "xml", &ev, at)
+	require.ErrorContains(t, err, "want sos, butler or legacy")
+}
+
+func TestSendOverLoopbackKeepsOrder(t *testing.T) {
+	listener, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer listener.Close()
+	require.NoError(t, listener.SetReadBuffer(4<<20)) // hold the whole burst
+	conn, err := net.Dial("udp", listener.LocalAddr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+
+	payloads, _ := simulate(t, SimConfig{Users: 10, Directories: 1, Servers: 1, Events: 200, Seed: 1, Format: "sos"})
+	i := 0
+	sent, err := Send(context.Background(), conn, func(time.Time) ([]byte, bool) {
+		if i == len(payloads) {
+			return nil, false
+		}
+		i++
+		return payloads[i-1], true
+	}, 0, false)
+	require.NoError(t, err)
+	require.Equal(t, len(payloads), sent)
+	buf := make([]byte, 65536)
+	for _, want := range payloads {
+		require.NoError(t, listener.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, _, err := listener.ReadFrom(buf)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(buf[:n]))
+	}
+}
+
+func TestPacerKeepsAnAbsoluteSchedule(t *testing.T) {
+	now := time.Unix(100, 0)
+	var slept []time.Duration
+	p := &Pacer{start: now, rate: 1000, now: func() time.Time { return now }, sleep: func(d time.Duration) {
+		slept = append(slept, d)
+		now = now.Add(d)
+	}}
+	for i := 0; i < 10; i++ {
+		p.Wait(i)
+	}
+	// Event 2 is due at +2ms: sleep then; events up to 1ms ahead go at once.
+	require.Equal(t, now, time.Unix(100, 0).Add(8*time.Millisecond))
+	require.NotEmpty(t, slept)
+
+	unpaced := &Pacer{rate: 0, sleep: func(time.Duration) { t.Fatal("rate 0 must not sleep") }, now: time.Now}
+	unpaced.Wait(1000)
+}
+
+func TestExpectedJSON(t *testing.T) {
+	_, expected := simulate(t, SimConfig{Users: 10, Directories: 2, Servers: 2, Events: 100, Seed: 2, Format: "sos"})
+	data, err := json.Marshal(expected)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"active_users":`)
+	var back Expected
+	require.NoError(t, json.Unmarshal(data, &back))
+	require.Equal(t, expected, back)
+
+	empty := SimConfig{Users: 1, Directories: 1, Servers: 1, Events: 0, Format: "sos"}
+	_, none := simulate(t, empty)
+	data, _ = json.Marshal(none)
+	require.Equal(t, `{"events_sent":0,"active_users":0,"active_sessions":0,"users":[],"servers":[]}`, string(data))
+}
