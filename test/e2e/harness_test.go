@@ -76,21 +76,21 @@ func pluginConfig(t *testing.T, dir string, udpPort int, extra string) string {
 	return path
 }
 
-// telegraf is a running Telegraf process.
-type telegraf struct {
+// telegrafProcess is a running Telegraf.
+type telegrafProcess struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	done   chan error
 }
 
-func (tg *telegraf) log() string {
+func (tg *telegrafProcess) log() string {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	return tg.stderr.String()
 }
 
-type lockedWriter struct{ tg *telegraf }
+type lockedWriter struct{ tg *telegrafProcess }
 
 func (w lockedWriter) Write(p []byte) (int, error) {
 	w.tg.mu.Lock()
@@ -100,9 +100,9 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 // startTelegraf runs Telegraf with the given config file and waits until
 // the plugin listens. It stops Telegraf when the test ends.
-func startTelegraf(t *testing.T, bin, configFile string) *telegraf {
+func startTelegraf(t *testing.T, bin, configFile string) *telegrafProcess {
 	t.Helper()
-	tg := &telegraf{done: make(chan error, 1)}
+	tg := &telegrafProcess{done: make(chan error, 1)}
 	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", configFile)
 	tg.cmd.Stdout = lockedWriter{tg}
 	tg.cmd.Stderr = lockedWriter{tg}
@@ -124,7 +124,7 @@ func startTelegraf(t *testing.T, bin, configFile string) *telegraf {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (tg *telegraf) stop(t *testing.T) {
+func (tg *telegrafProcess) stop(t *testing.T) {
 	t.Helper()
 	require.NoError(t, tg.cmd.Process.Signal(syscall.SIGTERM))
 	select {

@@ -142,7 +142,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
 	defer conn.Close()
-	// 300 users on 3 servers; every third user logs out again, every fifth
+	// 300 users on 3 servers; every fourth user logs out again, every fifth
 	// has a second browser.
 	want := replay.Expected{}
 	perServer := map[string]*replay.ServerExpected{}
@@ -155,7 +155,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 		}
 		send("Start session")
 		switch {
-		case i%3 == 0:
+		case i%4 == 0:
 			send("Stop session")
 			continue
 		case i%5 == 0:
