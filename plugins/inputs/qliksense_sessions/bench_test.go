@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -32,8 +34,18 @@ func BenchmarkIntake(b *testing.B) {
 	}
 }
 
+// BenchmarkIntakeWithEvents adds building each event's metric and handing
+// it to Telegraf's accumulator, as the execd binary does.
 func BenchmarkIntakeWithEvents(b *testing.B) {
 	plugin := benchPlugin(b, true)
+	metrics := make(chan telegraf.Metric, 1024)
+	plugin.acc = agent.NewAccumulator(benchMaker{}, metrics)
+	go func() {
+		for m := range metrics {
+			m.Accept()
+		}
+	}()
+	defer close(metrics)
 	payloads := benchPayloads("sos", 100000)
 	source := netip.MustParseAddr("10.0.0.11")
 	now := time.Now()
@@ -41,11 +53,14 @@ func BenchmarkIntakeWithEvents(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		plugin.handleDatagram(payloads[i%len(payloads)], source, now)
-		if i%10000 == 9999 {
-			plugin.acc.(*testutil.Accumulator).ClearMetrics()
-		}
 	}
 }
+
+type benchMaker struct{}
+
+func (benchMaker) LogName() string                              { return "" }
+func (benchMaker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
+func (benchMaker) Log() telegraf.Logger                         { return testutil.Logger{} }
 
 // benchPlugin is a started-up plugin without a socket, over a state that
 // already holds 100,000 users (one session each on one of 10 servers).

@@ -7,37 +7,33 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
-// eventTags and eventFields describe one accepted event. The event's strings
-// alias the receive buffer, so they are cloned.
-func eventTags(ev *session.Event) map[string]string {
-	return map[string]string{
-		"server":         strings.Clone(ev.Server),
+// eventMetric describes one accepted event. Its strings must not alias a
+// reused buffer: they go out with the metric.
+func eventMetric(ev *session.Event, activeUsers int, withMessage bool, at time.Time) telegraf.Metric {
+	tags := map[string]string{
+		"server":         ev.Server,
 		"event":          ev.Command.EventName(),
-		"user_directory": strings.Clone(ev.Directory),
+		"user_directory": ev.Directory,
 	}
-}
-
-func eventFields(ev *session.Event, activeUsers int, withMessage bool) map[string]interface{} {
-	fields := map[string]interface{}{
-		"user":         ev.UserName(),
-		"user_id":      strings.Clone(ev.UserID),
-		"active_users": int64(activeUsers),
-	}
-	optional := [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", ev.AppID}}
-	for _, f := range optional {
+	fields := make(map[string]interface{}, 7)
+	fields["user"] = ev.UserName()
+	fields["user_id"] = ev.UserID
+	fields["active_users"] = int64(activeUsers)
+	for _, f := range [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", ev.AppID}} {
 		if f.value != "" {
-			fields[f.name] = strings.Clone(f.value)
+			fields[f.name] = f.value
 		}
 	}
 	if withMessage && ev.Message != "" {
-		fields["message"] = strings.Clone(ev.Message)
+		fields["message"] = ev.Message
 	}
-	return fields
+	return metric.New("qliksense_session_event", tags, fields, at)
 }
 
 // emitSummaries adds qliksense_users and one qliksense_users_server per

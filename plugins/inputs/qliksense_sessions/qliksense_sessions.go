@@ -299,8 +299,15 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 		return
 	}
 
+	// Parsed events alias what they are parsed from. To emit an event, parse
+	// a copy: one allocation, where cloning each field would take seven.
+	data := payload
+	if q.EmitEvents {
+		owned := string(payload)
+		data = unsafe.Slice(unsafe.StringData(owned), len(owned))
+	}
 	var ev session.Event
-	status, reason := log4net.Parse(payload, &ev)
+	status, reason := log4net.Parse(data, &ev)
 	switch status {
 	case log4net.Malformed:
 		q.stats.malformed.Add(1)
@@ -323,7 +330,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	if q.EmitEvents {
 		// Added under the lock so that events reach the output in the order the
 		// state saw them.
-		q.acc.AddFields("qliksense_session_event", eventFields(&ev, activeUsers, q.EventMessage), eventTags(&ev), received)
+		q.acc.AddMetric(eventMetric(&ev, activeUsers, q.EventMessage, received))
 	}
 	q.mu.Unlock()
 
