@@ -111,7 +111,9 @@ func write(metrics <-chan telegraf.Metric, w io.Writer) error {
 	if err := serializer.Init(); err != nil {
 		return fmt.Errorf("creating the serializer failed: %w", err)
 	}
-	out := bufio.NewWriterSize(w, 256*1024)
+	// Small enough that under a steady flow a full buffer leaves within a
+	// millisecond or so: flushing on empty alone would wait for a full one.
+	out := bufio.NewWriterSize(w, 16*1024)
 	for m := range metrics {
 		line, err := serializer.Serialize(m)
 		if err != nil {
