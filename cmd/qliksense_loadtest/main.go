@@ -35,7 +35,7 @@ func main() {
 	bin := flag.String("bin", "bin", "folder with qliksense_sessions, qliksense_replay and telegraf")
 	rates := flag.String("rates", "10000,50000,100000,200000", "comma-separated send rates, events/s")
 	duration := flag.Duration("duration", 10*time.Second, "how long each rate is sent")
-	modes := flag.String("modes", "reader,plugin,telegraf", "what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf)")
+	modes := flag.String("modes", "reader,plugin,telegraf,telegraf-summaries", "what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf), telegraf-summaries (under Telegraf with emit_events = false)")
 	flag.Parse()
 
 	dir, err := filepath.Abs(*bin)
@@ -112,14 +112,15 @@ func measure(bin, mode string, rate int, duration time.Duration) (result, error)
 		}
 		cmd = exec.Command(self, "-reader", addr)
 		ready = "ready"
-	case "plugin", "telegraf":
+	case "plugin", "telegraf", "telegraf-summaries":
 		conf := filepath.Join(work, "qliksense_sessions.conf")
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[[inputs.qliksense_sessions]]
   service_address = "udp://%s"
   read_buffer_size = "32MiB"
   event_message = true
+  emit_events = %t
   summary_interval = "1s"
-`, addr)), 0o600); err != nil {
+`, addr, mode != "telegraf-summaries")), 0o600); err != nil {
 			return result{}, err
 		}
 		ready = "Listening for log4net datagrams"
@@ -214,7 +215,8 @@ func measure(bin, mode string, rate int, duration time.Duration) (result, error)
 	}
 	busy := time.Since(start) - time.Since(lastChange)
 	res := result{
-		target:     map[string]string{"reader": "minimal UDP reader", "plugin": "plugin alone", "telegraf": "plugin under Telegraf"}[mode],
+		target: map[string]string{"reader": "minimal UDP reader", "plugin": "plugin alone", "telegraf": "plugin under Telegraf",
+			"telegraf-summaries": "under Telegraf, emit_events = false"}[mode],
 		rate:       rate,
 		sent:       events,
 		got:        last,
@@ -222,7 +224,7 @@ func measure(bin, mode string, rate int, duration time.Duration) (result, error)
 		cpuPercent: float64(cpuAfter-cpuBefore) / clockTicks / busy.Seconds() * 100,
 		rssMiB:     treePeakRSS(cmd.Process.Pid) / 1024,
 	}
-	if mode != "reader" {
+	if mode == "plugin" || mode == "telegraf" {
 		res.p50, res.p99 = sink.percentiles()
 		res.latencies = true
 	}
@@ -243,6 +245,7 @@ func watchFor(r io.Reader, text string, found chan struct{}) {
 type sink struct {
 	events   atomic.Int64
 	received atomic.Int64 // the minimal reader's own count
+	accepted atomic.Int64 // events_accepted of the last qliksense_sessions_internal
 	mu       sync.Mutex
 	latency  []time.Duration
 }
@@ -250,8 +253,11 @@ type sink struct {
 func newSink() *sink { return &sink{} }
 
 func (s *sink) count(mode string) int {
-	if mode == "reader" {
+	switch mode {
+	case "reader":
 		return int(s.received.Load())
+	case "telegraf-summaries":
+		return int(s.accepted.Load())
 	}
 	return int(s.events.Load())
 }
@@ -267,24 +273,38 @@ func (s *sink) consume(r io.Reader, reader bool) {
 			}
 			continue
 		}
+		if strings.HasPrefix(string(line[:min(len(line), 27)]), "qliksense_sessions_internal") {
+			if n, ok := intAfter(line, "events_accepted="); ok {
+				s.accepted.Store(n)
+			}
+			continue
+		}
 		if !strings.HasPrefix(string(line[:min(len(line), 23)]), "qliksense_session_event") {
 			continue
 		}
 		now := time.Now()
 		s.events.Add(1)
-		if i := strings.Index(string(line), "sent="); i >= 0 {
-			digits := line[i+5:]
-			end := 0
-			for end < len(digits) && digits[end] >= '0' && digits[end] <= '9' {
-				end++
-			}
-			if ns, err := strconv.ParseInt(string(digits[:end]), 10, 64); err == nil {
-				s.mu.Lock()
-				s.latency = append(s.latency, now.Sub(time.Unix(0, ns)))
-				s.mu.Unlock()
-			}
+		if ns, ok := intAfter(line, "sent="); ok {
+			s.mu.Lock()
+			s.latency = append(s.latency, now.Sub(time.Unix(0, ns)))
+			s.mu.Unlock()
 		}
 	}
+}
+
+// intAfter reads the decimal number that follows key in line.
+func intAfter(line []byte, key string) (int64, bool) {
+	i := strings.Index(string(line), key)
+	if i < 0 {
+		return 0, false
+	}
+	digits := line[i+len(key):]
+	end := 0
+	for end < len(digits) && digits[end] >= '0' && digits[end] <= '9' {
+		end++
+	}
+	n, err := strconv.ParseInt(string(digits[:end]), 10, 64)
+	return n, err == nil
 }
 
 func (s *sink) percentiles() (p50, p99 time.Duration) {
