@@ -102,8 +102,16 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // the plugin listens. It stops Telegraf when the test ends.
 func startTelegraf(t *testing.T, bin, configFile string) *telegrafProcess {
 	t.Helper()
+	return startTelegrafEnv(t, bin, configFile, nil)
+}
+
+// startTelegrafEnv is startTelegraf with extra environment variables
+// ("NAME=value"), which the example configs read.
+func startTelegrafEnv(t *testing.T, bin, configFile string, env []string) *telegrafProcess {
+	t.Helper()
 	tg := &telegrafProcess{done: make(chan error, 1)}
 	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", configFile)
+	tg.cmd.Env = append(os.Environ(), env...)
 	tg.cmd.Stdout = lockedWriter{tg}
 	tg.cmd.Stderr = lockedWriter{tg}
 	require.NoError(t, tg.cmd.Start())
@@ -269,4 +277,92 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// exampleEnv points an example config at the test's binaries and plugin
+// config, as an admin's environment would.
+func exampleEnv(bin, pluginConf string, more ...string) []string {
+	return append([]string{"QSS_BIN=" + bin, "QSS_CONFIG=" + pluginConf}, more...)
+}
+
+// serverBinary finds a server program; without it the test fails in CI and
+// is skipped elsewhere, naming the Debian package to install.
+func serverBinary(t *testing.T, name, debianPackage string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found: CI must install the Debian package %s (.ci/install-deps)", name, debianPackage)
+	}
+	t.Skipf("%s not found: apt-get install %s (or run .ci/install-deps)", name, debianPackage)
+	return ""
+}
+
+// startServer runs a server process until the test ends and waits until
+// ready() says it serves; its output is shown if the test fails.
+func startServer(t *testing.T, name string, ready func() bool, args ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = lockedBuffer{&mu, &out}
+	cmd.Stderr = lockedBuffer{&mu, &out}
+	require.NoError(t, cmd.Start(), "starting %s", name)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }() //nolint:errcheck // exit status is not interesting
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // may be gone
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck // best effort
+			<-done
+		}
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
+			mu.Unlock()
+		}
+	})
+	require.Eventually(t, func() bool {
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		return ready()
+	}, 30*time.Second, 20*time.Millisecond, "%s did not become ready", name)
+}
+
+type lockedBuffer struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (b lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tcpReady tells whether something accepts connections at addr.
+func tcpReady(addr string) func() bool {
+	return func() bool {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		conn.Close()
+		return true
+	}
+}
+
+// repoFile is a path in the repository, from this package's folder.
+func repoFile(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("..", "..", path))
+	require.NoError(t, err)
+	return abs
 }
