@@ -37,8 +37,14 @@ type plugin struct {
 
 func startPlugin(t *testing.T, bin, configFile string) *plugin {
 	t.Helper()
+	return startPluginPoll(t, bin, configFile, "1h")
+}
+
+// startPluginPoll is startPlugin with a gather every pollInterval.
+func startPluginPoll(t *testing.T, bin, configFile, pollInterval string) *plugin {
+	t.Helper()
 	p := &plugin{done: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", "1h")
+	p.cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", pollInterval)
 	var err error
 	p.stdin, err = p.cmd.StdinPipe()
 	require.NoError(t, err)
