@@ -2,7 +2,8 @@
 # make demo: Telegraf v1.37.2 runs the plugin under inputs.execd, the replay
 # tool sends a sample day of Qlik Sense session traffic over loopback UDP, and
 # we show what Telegraf emits. Stops by itself.
-set -euo pipefail
+# No pipefail: `grep | head` closing early is fine here.
+set -eu
 cd "$(dirname "$0")/.."
 
 export QSS_BIN="$PWD/bin"
@@ -12,11 +13,14 @@ work="$(mktemp -d)"
 out="$work/telegraf.out"
 log="$work/telegraf.log"
 tg_pid=""
+bg_pids=()
 cleanup() {
-  if [ -n "$tg_pid" ] && kill -0 "$tg_pid" 2>/dev/null; then
-    kill -TERM "$tg_pid" 2>/dev/null || true
-    wait "$tg_pid" 2>/dev/null || true
-  fi
+  for pid in "$tg_pid" "${bg_pids[@]}"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,7 +38,33 @@ done
 grep -q "Listening for log4net datagrams" "$log" || { cat "$log"; echo "the plugin did not start" >&2; exit 1; }
 sed 's/^/  telegraf: /' "$log"
 
+# The MQTT leg, when mosquitto is installed: a broker, a subscriber, and a
+# second Telegraf running the shipped examples/telegraf-mqtt-butler.conf.
+mqtt=""
+if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; then
+  mqtt_port="${QSS_DEMO_MQTT_PORT:-18830}"
+  step "MQTT leg: mosquitto on port $mqtt_port, Telegraf with examples/telegraf-mqtt-butler.conf"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$mqtt_port" >"$work/mosquitto.conf"
+  mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+  bg_pids+=($!)
+  sleep 0.5
+  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -v -t 'qliksense/#' >"$work/mqtt.txt" 2>&1 &
+  bg_pids+=($!)
+  QSS_DEMO_PORT=$((QSS_DEMO_PORT + 1)) QSS_CONFIG="$QSS_DEMO/qliksense_sessions.conf" QSS_MQTT_SERVER="127.0.0.1:$mqtt_port" \
+    "$QSS_BIN/telegraf" --config examples/telegraf-mqtt-butler.conf >/dev/null 2>"$work/telegraf-mqtt.log" &
+  bg_pids+=($!)
+  for _ in $(seq 1 300); do
+    grep -q "Listening for log4net datagrams" "$work/telegraf-mqtt.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  mqtt=yes
+fi
+
 step "Replaying a sample day (testdata/sample-day.txt) at 3000 events/s"
+if [ -n "$mqtt" ]; then
+  "$QSS_BIN/qliksense_replay" -addr "127.0.0.1:$((QSS_DEMO_PORT + 1))" -file testdata/sample-day.txt -rate 3000 -expect /dev/null 2>/dev/null &
+  bg_pids+=($!)
+fi
 "$QSS_BIN/qliksense_replay" -addr "127.0.0.1:$QSS_DEMO_PORT" -file testdata/sample-day.txt -rate 3000 -expect "$work/expected.json"
 
 step "What the replay tool expects (full list in the JSON it wrote)"
@@ -72,6 +102,17 @@ case "$last" in
   *"active_users=${want_users}i"*) echo "OK: Telegraf's last summary shows the ${want_users} active users the replay expected." ;;
   *) echo "MISMATCH: expected ${want_users} active users, last summary: $(echo "$last" | show)" >&2; exit 1 ;;
 esac
+
+if [ -n "$mqtt" ]; then
+  step "What MQTT subscribers see (watch it yourself: mosquitto_sub -h 127.0.0.1 -p $mqtt_port -v -t 'qliksense/#')"
+  grep '^qliksense/users/active/count ' "$work/mqtt.txt" | tail -1
+  grep '^qliksense/users/active/usernames ' "$work/mqtt.txt" | tail -1 | show
+  grep '^qliksense/users/activeperserver/' "$work/mqtt.txt" | tail -3
+  grep '^qliksense/session/start ' "$work/mqtt.txt" | head -2
+  for topic in session/start session/stop connection/open connection/close; do
+    printf '%-22s %s messages\n' "qliksense/$topic" "$(grep -c "^qliksense/$topic " "$work/mqtt.txt" || true)"
+  done
+fi
 
 step "Stopping Telegraf"
 kill -TERM "$tg_pid"
