@@ -1,0 +1,211 @@
+package log4net
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+func TestParse(t *testing.T) {
+	const app = "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d"
+	tests := []struct {
+		name    string
+		payload string
+		status  Status
+		reason  string
+		event   session.Event
+	}{
+		{
+			name:    "Butler SOS session",
+			payload: `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+			event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna",
+				Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
+		},
+		{
+			name:    "Butler SOS connection with app and user agent",
+			payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/" + app + "?reloadUri=x;connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'",
+			event: session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna",
+				Origin: "AppAccess", Context: "/app/" + app + "?reloadUri=x", AppID: app,
+				Message: "connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'"},
+		},
+		{
+			name:    "Butler 5-6 stop",
+			payload: `/proxy-session/;SENSE2;Stop session;CORP;bob;AppAccess;/hub/;bye`,
+			event: session.Event{Server: "SENSE2", Command: session.StopSession, Directory: "CORP", UserID: "bob",
+				Origin: "AppAccess", Context: "/hub/", Message: "bye"},
+		},
+		{
+			name:    "Butler 5-6 close connection",
+			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;c`,
+			event: session.Event{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob",
+				Origin: "AppAccess", Context: "/hub/", Message: "c"},
+		},
+		{
+			name:    "legacy",
+			payload: `SENSE3;Start session;LAB;carl`,
+			event:   session.Event{Server: "SENSE3", Command: session.StartSession, Directory: "LAB", UserID: "carl"},
+		},
+		{
+			name:    "message keeps its semicolons and quotes",
+			payload: `/qseow-proxy-session/;S;Stop session;D;u;o;c;a;b;'c';;d`,
+			event:   session.Event{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a;b;'c';;d"},
+		},
+		{
+			name:    "trailing CR LF and spaces trimmed",
+			payload: "SENSE1;Stop session;LAB;carl \r\n",
+			event:   session.Event{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"},
+		},
+		{
+			name:    "spaces around fields trimmed",
+			payload: "/proxy-session/; SENSE1 ;\tStart session ; LAB ; anna ; AppAccess ; /hub/ ; m ",
+			event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna",
+				Origin: "AppAccess", Context: "/hub/", Message: "m"},
+		},
+		{
+			name:    "command case ignored",
+			payload: `SENSE1;oPEN CONNECTION;LAB;carl`,
+			event:   session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "carl"},
+		},
+		{
+			name:    "non-ASCII user",
+			payload: `SENSE1;Start session;LAB;Jörg`,
+			event:   session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "Jörg"},
+		},
+		{name: "empty", payload: "", status: Malformed, reason: ReasonEmpty},
+		{name: "only blanks", payload: " \r\n", status: Malformed, reason: ReasonEmpty},
+		{name: "invalid UTF-8", payload: "SENSE1;Start session;LAB;\xff\xfe", status: Malformed, reason: ReasonNotUTF8},
+		{name: "Latin-1 user", payload: "SENSE1;Start session;LAB;J\xf6rg", status: Malformed, reason: ReasonNotUTF8},
+		{name: "unknown marker", payload: "/other/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "marker, fields missing", payload: "/proxy-session/;S;Start session;D;u", status: Malformed, reason: ReasonMissingFields},
+		{name: "legacy, 3 fields", payload: "S;Start session;D", status: Malformed, reason: ReasonLegacyFields},
+		{name: "legacy, 5 fields", payload: "S;Start session;D;u;x", status: Malformed, reason: ReasonLegacyFields},
+		{name: "empty host", payload: ";Start session;D;u", status: Malformed, reason: ReasonEmptyServer},
+		{name: "empty directory", payload: "S;Start session;;u", status: Malformed, reason: ReasonEmptyDirectory},
+		{name: "empty user", payload: "/qseow-proxy-session/;S;Start session;D; ;o;c;m", status: Malformed, reason: ReasonEmptyUser},
+		{name: "untracked command", payload: "S;Login;D;u", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "untracked command, empty user", payload: "S;Logout;D;", status: Ignored, reason: ReasonUnknownCommand},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev session.Event
+			status, reason := Parse([]byte(tt.payload), &ev)
+			require.Equal(t, tt.status, status, reason)
+			require.Equal(t, tt.reason, reason)
+			if tt.status == Accepted {
+				require.Equal(t, tt.event, ev)
+			}
+		})
+	}
+}
+
+func TestAppID(t *testing.T) {
+	for context, want := range map[string]string{
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d":                      "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
+		"/app/6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D/":                     "6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D",
+		"/sense/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d/sheet/x/state/a": "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=/app/x":      "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
+		"/app/notaguid/then/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d":     "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d0":                     "", // 37 hex: not a GUID
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4":                       "", // too short
+		"/app/6a0b1c2d_3e4f-4a5b-8c7d-9e0f1a2b3c4d":                      "",
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4z":                      "",
+		"/hub/":                                                          "",
+		"":                                                               "",
+	} {
+		require.Equal(t, want, AppID(context), context)
+	}
+}
+
+// readLines reads a testdata payload file: one payload per line, blank
+// lines and # comments skipped.
+func readLines(t testing.TB, name string) []string {
+	t.Helper()
+	f, err := os.Open("../../../../testdata/datagrams/" + name)
+	require.NoError(t, err)
+	defer f.Close()
+	var lines []string
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		if line := scanner.Text(); strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	require.NoError(t, scanner.Err())
+	return lines
+}
+
+func TestTestdataFiles(t *testing.T) {
+	for file, want := range map[string]Status{"valid.txt": Accepted, "ignored.txt": Ignored, "malformed.txt": Malformed} {
+		lines := readLines(t, file)
+		require.NotEmpty(t, lines, file)
+		for _, line := range lines {
+			var ev session.Event
+			status, reason := Parse([]byte(line), &ev)
+			require.Equal(t, want, status, "%s: %q (%s)", file, line, reason)
+			if status == Accepted {
+				require.NotEmpty(t, ev.Server, line)
+				require.NotEmpty(t, ev.Directory, line)
+				require.NotEmpty(t, ev.UserID, line)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, len(readLines(t, "malformed.txt")), 30)
+}
+
+func TestParseDoesNotAllocate(t *testing.T) {
+	payloads := [][]byte{
+		[]byte(`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;m`),
+		[]byte(`SENSE1;Stop session;LAB;anna`),
+		[]byte(`/unknown/;x`),
+	}
+	var ev session.Event
+	for _, p := range payloads {
+		require.Zero(t, testing.AllocsPerRun(100, func() { Parse(p, &ev) }), string(p))
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, file := range []string{"valid.txt", "ignored.txt", "malformed.txt"} {
+		for _, line := range readLines(f, file) {
+			f.Add([]byte(line))
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var ev session.Event
+		status, reason := Parse(payload, &ev)
+		switch status {
+		case Accepted:
+			if ev.Server == "" || ev.Directory == "" || ev.UserID == "" || ev.Command == session.Unknown {
+				t.Fatalf("accepted an incomplete event %+v from %q", ev, payload)
+			}
+		case Ignored, Malformed:
+			if reason == "" {
+				t.Fatalf("no reason for status %d of %q", status, payload)
+			}
+		default:
+			t.Fatalf("unknown status %d", status)
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	for name, payload := range map[string]string{
+		"sos":    `/qseow-proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;Start session for user 'LAB\user000123'`,
+		"butler": `/proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/hub/;Start session for user 'LAB\user000123'`,
+		"legacy": `SENSE01;Start session;LAB;user000123`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			p := []byte(payload)
+			var ev session.Event
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				Parse(p, &ev)
+			}
+		})
+	}
+}
