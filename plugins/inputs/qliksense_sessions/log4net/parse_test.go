@@ -105,17 +105,17 @@ func TestParse(t *testing.T) {
 
 func TestAppID(t *testing.T) {
 	for context, want := range map[string]string{
-		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d":                      "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
-		"/app/6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D/":                     "6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D",
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d":                       "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
+		"/app/6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D/":                      "6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D",
 		"/sense/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d/sheet/x/state/a": "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
 		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=/app/x":      "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
 		"/app/notaguid/then/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d":     "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d",
-		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d0":                     "", // 37 hex: not a GUID
-		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4":                       "", // too short
-		"/app/6a0b1c2d_3e4f-4a5b-8c7d-9e0f1a2b3c4d":                      "",
-		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4z":                      "",
-		"/hub/":                                                          "",
-		"":                                                               "",
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d0":                      "", // 37 hex: not a GUID
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4":                        "", // too short
+		"/app/6a0b1c2d_3e4f-4a5b-8c7d-9e0f1a2b3c4d":                       "",
+		"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4z":                       "",
+		"/hub/": "",
+		"":      "",
 	} {
 		require.Equal(t, want, AppID(context), context)
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 const (
-	start = session.StartSession
-	stop  = session.StopSession
-	open  = session.OpenConnection
+	start     = session.StartSession
+	stop      = session.StopSession
+	open      = session.OpenConnection
 	closeConn = session.CloseConnection
 )
 
