@@ -277,7 +277,7 @@ func (q *QlikSenseSessions) readDatagrams() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			q.Log.Errorf("Reading from %s failed: %v", q.ServiceAddress, err)
+			q.throttle.log("read", "Reading from %s failed: %v", q.ServiceAddress, err)
 			continue
 		}
 		q.handleDatagram(buf[:n], source.Addr(), time.Now())
