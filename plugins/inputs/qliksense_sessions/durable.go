@@ -15,7 +15,7 @@ func (q *QlikSenseSessions) loadState(now time.Time) {
 	}
 	file, err := statefile.Load(q.StateFile)
 	if err != nil {
-		q.Log.Errorf("%v", err)
+		q.Log.Errorf("%v; starting with no sessions (the file is replaced at the next save)", err)
 		return
 	}
 	skipped := q.state.Restore(file.Sessions)

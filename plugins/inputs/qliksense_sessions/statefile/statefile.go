@@ -76,7 +76,7 @@ func Load(path string) (*File, error) {
 		Version *int `json:"version"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("state file %q is corrupt (%w): delete it or fix it; the plugin starts empty", path, err)
+		return nil, fmt.Errorf("state file %q is corrupt (%w): delete it or fix it", path, err)
 	}
 	if probe.Version == nil {
 		return nil, fmt.Errorf("state file %q has no version: it is not a qliksense_sessions state file; delete it or point state_file elsewhere", path)
@@ -86,7 +86,7 @@ func Load(path string) (*File, error) {
 	}
 	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("state file %q is corrupt (%w): delete it or fix it; the plugin starts empty", path, err)
+		return nil, fmt.Errorf("state file %q is corrupt (%w): delete it or fix it", path, err)
 	}
 	return &f, nil
 }
