@@ -104,7 +104,6 @@ func Parse(payload []byte, ev *session.Event) (Status, string) {
 	ev.Origin = strings.TrimSpace(fields[5])
 	ev.Context = strings.TrimSpace(fields[6])
 	ev.Message = strings.TrimSpace(fields[7])
-	ev.AppID = AppID(ev.Context)
 	switch {
 	case ev.Server == "":
 		return Malformed, ReasonEmptyServer

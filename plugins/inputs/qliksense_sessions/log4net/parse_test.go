@@ -30,7 +30,7 @@ func TestParse(t *testing.T) {
 			name:    "Butler SOS connection with app and user agent",
 			payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/" + app + "?reloadUri=x;connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'",
 			event: session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna",
-				Origin: "AppAccess", Context: "/app/" + app + "?reloadUri=x", AppID: app,
+				Origin: "AppAccess", Context: "/app/" + app + "?reloadUri=x",
 				Message: "connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'"},
 		},
 		{

@@ -99,8 +99,7 @@ type Event struct {
 	Directory string // UserDirectory
 	UserID    string
 	Origin    string // e.g. AppAccess
-	Context   string // e.g. /hub/ or /app/<GUID>
-	AppID     string // the app GUID named by Context, if any
+	Context   string // e.g. /hub/ or /app/<GUID> (log4net.AppID extracts the GUID)
 	Message   string
 }
 
