@@ -141,11 +141,14 @@ func AppID(context string) string {
 		if i < 0 {
 			return ""
 		}
-		context = context[i+len(prefix):]
-		if len(context) >= guidLength && isGUID(context[:guidLength]) &&
-			(len(context) == guidLength || !isHex(context[guidLength])) {
-			return context[:guidLength]
+		rest := context[i+len(prefix):]
+		if len(rest) >= guidLength && isGUID(rest[:guidLength]) &&
+			(len(rest) == guidLength || !isHex(rest[guidLength])) {
+			return rest[:guidLength]
 		}
+		// Search on from the prefix's closing '/': it may open the next
+		// /app/, as in /app/app/<GUID> behind a virtual proxy named app.
+		context = context[i+len(prefix)-1:]
 	}
 }
 

@@ -1,0 +1,550 @@
+package log4net
+
+// These tests complement parse_test.go (TestParse, TestAppID,
+// TestTestdataFiles, TestParseDoesNotAllocate, FuzzParse, BenchmarkParse):
+// exact events for every format and command, byte-level edge cases that a
+// line file cannot hold, an independent reference parser that every sample
+// and every fuzz input must agree with, and the AppID contract.
+
+import (
+	"bufio"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+const (
+	guid      = "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d"
+	guidUpper = "6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D"
+	userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+
+func TestParseExactEvents(t *testing.T) {
+	type ev = session.Event
+	tests := []struct {
+		name    string
+		payload string
+		status  Status
+		reason  string
+		event   session.Event // checked only when Accepted
+	}{
+		// Butler SOS, all four commands.
+		{
+			name:    "sos start session",
+			payload: `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+			event:   ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
+		},
+		{
+			name:    "sos stop session",
+			payload: `/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;Stop session for user 'LAB\anna'`,
+			event:   ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'LAB\anna'`},
+		},
+		{
+			name: "sos open connection with reloadUri and user agent",
+			payload: "/qseow-proxy-connection/;sense1.lab.example;Open connection;LAB;anna;AppAccess;/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid +
+				";connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'",
+			event: ev{Server: "sense1.lab.example", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
+				Context: "/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid,
+				Message: "connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'"},
+		},
+		{
+			name:    "sos close connection on a sheet",
+			payload: "/qseow-proxy-connection/;SENSE1;Close connection;LAB;anna;AppAccess;/sense/app/" + guid + "/sheet/JqPbXk/state/analysis;connection Closed for session 's'",
+			event: ev{Server: "SENSE1", Command: session.CloseConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
+				Context: "/sense/app/" + guid + "/sheet/JqPbXk/state/analysis", Message: "connection Closed for session 's'"},
+		},
+		// Butler 5.x-6.x, all four commands.
+		{
+			name:    "butler start session",
+			payload: `/proxy-session/;SENSE2;Start session;CORP;bob;AppAccess;/hub/;Start session for user 'CORP\bob'`,
+			event:   ev{Server: "SENSE2", Command: session.StartSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'CORP\bob'`},
+		},
+		{
+			name:    "butler stop session",
+			payload: `/proxy-session/;SENSE2;Stop session;CORP;bob;AppAccess;/hub/;Stop session for user 'CORP\bob'`,
+			event:   ev{Server: "SENSE2", Command: session.StopSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'CORP\bob'`},
+		},
+		{
+			name:    "butler open connection",
+			payload: "/proxy-connection/;SENSE2;Open connection;CORP;bob;AppAccess;/app/" + guidUpper + ";connection Opened for session 'b'; UserAgent: 'curl/8.5.0'",
+			event: ev{Server: "SENSE2", Command: session.OpenConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess",
+				Context: "/app/" + guidUpper, Message: "connection Opened for session 'b'; UserAgent: 'curl/8.5.0'"},
+		},
+		{
+			name:    "butler close connection",
+			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;connection Closed for session 'b'`,
+			event:   ev{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: "connection Closed for session 'b'"},
+		},
+		// Legacy, all four commands: no origin, context or message.
+		{name: "legacy start session", payload: `SENSE3;Start session;LAB;carl`, event: ev{Server: "SENSE3", Command: session.StartSession, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy stop session", payload: `SENSE3;Stop session;LAB;carl`, event: ev{Server: "SENSE3", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy open connection", payload: `SENSE3;Open connection;LAB;carl`, event: ev{Server: "SENSE3", Command: session.OpenConnection, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy close connection", payload: `SENSE3;Close connection;LAB;carl`, event: ev{Server: "SENSE3", Command: session.CloseConnection, Directory: "LAB", UserID: "carl"}},
+
+		// Mixed-case commands; names keep their case.
+		{name: "command all lower", payload: `/qseow-proxy-session/;S;start session;lab;Anna;o;c;m`, event: ev{Server: "S", Command: session.StartSession, Directory: "lab", UserID: "Anna", Origin: "o", Context: "c", Message: "m"}},
+		{name: "command all upper", payload: `S;CLOSE CONNECTION;LAB;anna`, event: ev{Server: "S", Command: session.CloseConnection, Directory: "LAB", UserID: "anna"}},
+		{name: "command camel", payload: `S;oPeN cOnNeCtIoN;LAB;anna`, event: ev{Server: "S", Command: session.OpenConnection, Directory: "LAB", UserID: "anna"}},
+
+		// Non-ASCII names.
+		{name: "umlauts", payload: `/proxy-session/;SENSE1;Start session;MÜNCHEN;Jürgen.Weiß;AppAccess;/hub/;Start session for user 'MÜNCHEN\Jürgen.Weiß'`,
+			event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'MÜNCHEN\Jürgen.Weiß'`}},
+		{name: "cyrillic and CJK", payload: `SENSE1;Stop session;ОТДЕЛ;李雷`, event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "ОТДЕЛ", UserID: "李雷"}},
+		{name: "apostrophe in the user id", payload: `SENSE1;Start session;LAB;o'brien`, event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "o'brien"}},
+
+		// The message keeps every ';' and quote, and its inner blanks.
+		{name: "message of many semicolons", payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;;;;;;;;",
+			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: ";;;;;;;"}},
+		{name: "message with semicolons, quotes and inner CR LF", payload: "/proxy-session/;S;Stop session;D;u;o;c;a; 'b;c' ;\r\n\"d\";;e",
+			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a; 'b;c' ;\r\n\"d\";;e"}},
+		{name: "empty message, origin and context", payload: "/qseow-proxy-session/;S;Start session;D;u;;;",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u"}},
+
+		// Blanks around the payload and the fields.
+		{name: "trailing CR LF", payload: "SENSE1;Stop session;LAB;carl\r\n", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing LF only", payload: "SENSE1;Stop session;LAB;carl\n", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing CR only", payload: "SENSE1;Stop session;LAB;carl\r", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing spaces and tabs", payload: "SENSE1;Stop session;LAB;carl \t  ", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "leading blanks before a marker", payload: " \r\n\t/qseow-proxy-session/;S;Start session;D;u;o;c;m\r\n",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+		{name: "message trailing CR LF trimmed", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;Start session for user 'D\\u'   \r\n",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: `Start session for user 'D\u'`}},
+		{name: "blanks around every field", payload: "/proxy-connection/;\tSENSE1\t; Open connection ;  LAB ; anna\r;\nAppAccess ; /hub/ ;  m  ",
+			event: ev{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "m"}},
+		{name: "non-breaking spaces around a field", payload: "SENSE1;Start session;LAB;\u00a0anna\u00a0", event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"}},
+
+		// Empty and blank payloads.
+		{name: "empty", payload: "", status: Malformed, reason: ReasonEmpty},
+		{name: "one space", payload: " ", status: Malformed, reason: ReasonEmpty},
+		{name: "CR LF", payload: "\r\n", status: Malformed, reason: ReasonEmpty},
+		{name: "tabs and newlines", payload: "\t\n\t\r", status: Malformed, reason: ReasonEmpty},
+
+		// Invalid UTF-8 anywhere, including in fields that would be ignored.
+		{name: "invalid byte in host", payload: "SEN\xffSE1;Start session;LAB;anna", status: Malformed, reason: ReasonNotUTF8},
+		{name: "invalid byte in message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;m\xc3", status: Malformed, reason: ReasonNotUTF8},
+		{name: "invalid byte before trailing CR LF", payload: "S;Start session;D;u\xe2\x82\r\n", status: Malformed, reason: ReasonNotUTF8},
+		{name: "Latin-1 directory", payload: "S;Start session;M\xdcNCHEN;u", status: Malformed, reason: ReasonNotUTF8},
+		{name: "overlong slash", payload: "\xc0\xafqseow-proxy-session/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonNotUTF8},
+		{name: "UTF-16 surrogate half", payload: "S;Start session;D;\xed\xa0\x80", status: Malformed, reason: ReasonNotUTF8},
+		{name: "invalid byte in an untracked command", payload: "S;Log\xffin;D;u", status: Malformed, reason: ReasonNotUTF8},
+		{name: "only an invalid byte", payload: "\xff", status: Malformed, reason: ReasonNotUTF8},
+		{name: "UTF-16LE payload", payload: "S\x00;\x00S\x00", status: Malformed, reason: ReasonLegacyFields},
+
+		// Broken structure, each reason.
+		{name: "unknown marker", payload: "/qseow-proxy-app/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "marker in upper case", payload: "/PROXY-SESSION/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "marker with a blank before the separator", payload: "/proxy-session/ ;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "lone slash", payload: "/", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "marker only", payload: "/proxy-connection/", status: Malformed, reason: ReasonMissingFields},
+		{name: "marker, 7 fields", payload: "/proxy-connection/;S;Open connection;D;u;o;c", status: Malformed, reason: ReasonMissingFields},
+		{name: "legacy, 1 field", payload: "SENSE1", status: Malformed, reason: ReasonLegacyFields},
+		{name: "legacy, 3 fields", payload: "S;Stop session;D", status: Malformed, reason: ReasonLegacyFields},
+		{name: "legacy, 5 fields", payload: "S;Stop session;D;u;", status: Malformed, reason: ReasonLegacyFields},
+		{name: "legacy, 8 fields", payload: "S;Start session;D;u;o;c;m;x", status: Malformed, reason: ReasonLegacyFields},
+		{name: "only separators, 2 fields", payload: ";", status: Malformed, reason: ReasonLegacyFields},
+		{name: "only separators, 8 fields", payload: ";;;;;;;", status: Malformed, reason: ReasonLegacyFields},
+		{name: "empty host", payload: "/qseow-proxy-session/;;Start session;D;u;o;c;m", status: Malformed, reason: ReasonEmptyServer},
+		{name: "blank host", payload: "\t ;Start session;D;u", status: Malformed, reason: ReasonEmptyServer},
+		{name: "empty directory", payload: "/proxy-connection/;S;Close connection;;u;o;c;m", status: Malformed, reason: ReasonEmptyDirectory},
+		{name: "blank directory", payload: "S;Close connection; ;u", status: Malformed, reason: ReasonEmptyDirectory},
+		{name: "empty user", payload: "/proxy-session/;S;Stop session;D;;o;c;m", status: Malformed, reason: ReasonEmptyUser},
+		{name: "empty user at the end of a legacy payload", payload: "S;Open connection;D;", status: Malformed, reason: ReasonEmptyUser},
+		{name: "user of non-breaking spaces", payload: "S;Open connection;D;\u00a0\u3000", status: Malformed, reason: ReasonEmptyUser},
+
+		// Well formed but untracked.
+		{name: "login", payload: "SENSE1;Login;LAB;anna", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "empty command", payload: "/qseow-proxy-session/;SENSE1;;LAB;anna;AppAccess;/hub/;m", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "only separators, 4 fields", payload: ";;;", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "same length as Close connection", payload: "S;Start connection;D;u", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "same length as Start session", payload: "S;Stop  session;D;u", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "Unicode case folding is not ASCII", payload: "S;Start \u017Fession;D;u", status: Ignored, reason: ReasonUnknownCommand},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A used event: Parse must not leave anything of it behind.
+			got := session.Event{Server: "stale", Command: session.StopSession, Directory: "stale", UserID: "stale", Origin: "stale", Context: "stale", Message: "stale"}
+			status, reason := Parse([]byte(tt.payload), &got)
+			require.Equal(t, tt.status, status, "reason: %s", reason)
+			require.Equal(t, tt.reason, reason)
+			if status == Accepted {
+				require.Equal(t, tt.event, got)
+			}
+			if status == Ignored {
+				require.Equal(t, session.Unknown, got.Command)
+			}
+			// The reference parser agrees on every case of the table.
+			refStatus, refEvent := referenceParse([]byte(tt.payload))
+			require.Equal(t, tt.status, refStatus, "reference parser")
+			if status == Accepted {
+				require.Equal(t, tt.event, refEvent, "reference parser")
+			}
+		})
+	}
+}
+
+// TestParseOverwritesAStaleEvent reuses one Event across payloads of
+// different formats, as the UDP reader does.
+func TestParseOverwritesAStaleEvent(t *testing.T) {
+	var ev session.Event
+	status, _ := Parse([]byte(`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`), &ev)
+	require.Equal(t, Accepted, status)
+	status, _ = Parse([]byte(`SENSE2;Stop session;CORP;bob`), &ev)
+	require.Equal(t, Accepted, status)
+	require.Equal(t, session.Event{Server: "SENSE2", Command: session.StopSession, Directory: "CORP", UserID: "bob"}, ev)
+
+	status, _ = Parse([]byte(`SENSE2;Login;CORP;bob`), &ev)
+	require.Equal(t, Ignored, status)
+	require.Equal(t, session.Unknown, ev.Command)
+	require.Empty(t, ev.Origin)
+
+	status, _ = Parse(nil, &ev)
+	require.Equal(t, Malformed, status)
+	require.Equal(t, session.Event{}, ev)
+}
+
+// TestParseAliasesThePayload pins the documented zero-copy contract: the
+// event's strings point into the payload.
+func TestParseAliasesThePayload(t *testing.T) {
+	payload := []byte(`/proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;hello`)
+	var ev session.Event
+	status, _ := Parse(payload, &ev)
+	require.Equal(t, Accepted, status)
+	first := uintptr(unsafe.Pointer(&payload[0]))
+	last := first + uintptr(len(payload))
+	for _, s := range []string{ev.Server, ev.Directory, ev.UserID, ev.Origin, ev.Context, ev.Message} {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		require.True(t, p >= first && p+uintptr(len(s)) <= last, "%q does not alias the payload", s)
+	}
+}
+
+func TestAppIDEdgeCases(t *testing.T) {
+	tests := []struct{ context, want string }{
+		{"/app/" + guid, guid},
+		{"/app/" + guidUpper, guidUpper},
+		{"/app/6a0B1c2D-3E4f-4a5B-8C7d-9e0F1a2B3c4D", "6a0B1c2D-3E4f-4a5B-8C7d-9e0F1a2B3c4D"},
+		{"/app/" + guid + "?reloadUri=https://sense1/sense/app/" + guid, guid},
+		{"/app/" + guid + "/", guid},
+		{"/app/" + guid + "#anchor", guid},
+		{"/app/" + guid + "&x=1", guid},
+		{"/app/" + guid + "-", guid},
+		{"/sense/app/" + guid + "/sheet/JqPbXk/state/analysis", guid},
+		{"/sense/app/" + guidUpper + "/sheet/x", guidUpper},
+		{"/virtualproxy/sense/app/" + guid, guid},
+		// GUID followed by more hex: 37 or more hex digits are no GUID.
+		{"/app/" + guid + "0", ""},
+		{"/app/" + guid + "F", ""},
+		{"/app/" + guid + "abcdef", ""},
+		// ... but a later /app/ may still name one.
+		{"/app/" + guid + "0/then/app/" + guidUpper, guidUpper},
+		{"/app/not-a-guid/app/" + guid, guid},
+		// Overlapping /app/: the engine path behind a virtual proxy named app.
+		{"/app/app/" + guid, guid},
+		{"/app/app/app/" + guidUpper + "?reloadUri=x", guidUpper},
+		{"/sense/app/app/" + guid + "/sheet/x", guid},
+		// Not GUIDs.
+		{"/app/6a0b1c2d3e4f4a5b8c7d9e0f1a2b3c4d", ""},     // no dashes
+		{"/app/{" + guid + "}", ""},                       // braces
+		{"/app/6a0b1c2d-3e4f-4a5b-8c7d9-e0f1a2b3c4d", ""}, // dash misplaced
+		{"/app/6a0b1c2g-3e4f-4a5b-8c7d-9e0f1a2b3c4d", ""}, // not hex
+		{"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4", ""},  // too short
+		{"/app/６a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d", ""}, // full-width digit
+		{"/app/ " + guid, ""},                             // blank first
+		{"/hub/?app=" + guid, ""},                         // not after /app/
+		{"/apps/" + guid, ""},                             // another path
+		{"app/" + guid, ""},                               // no leading slash
+		{"/app/", ""},
+		{"/app", ""},
+		{"/hub/", ""},
+		{"/qmc/", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, AppID(tt.context), "AppID(%q)", tt.context)
+		if tt.want != "" {
+			require.Contains(t, tt.context, "/app/"+tt.want)
+		}
+	}
+}
+
+func TestAppIDDoesNotAllocate(t *testing.T) {
+	for _, context := range []string{"/app/" + guid + "?reloadUri=x", "/sense/app/" + guid + "0/app/x", "/hub/"} {
+		require.Zero(t, testing.AllocsPerRun(100, func() { AppID(context) }), context)
+	}
+}
+
+// TestParseDoesNotAllocateOnAnyPath covers the paths parse_test.go leaves
+// out: blanks, non-ASCII, invalid UTF-8, ignored and each malformed reason.
+func TestParseDoesNotAllocateOnAnyPath(t *testing.T) {
+	payloads := []string{
+		"/proxy-connection/;SENSE1;Open connection;MÜNCHEN;Jürgen;AppAccess;/app/" + guid + ";a;b;c\r\n",
+		" SENSE1 ; stop SESSION ; LAB ; anna \r\n",
+		"",
+		" \r\n",
+		"S;Start session;D;\xff",
+		"S;Login;D;u",
+		"/proxy-session/;S",
+		"S;Start session;D",
+		"S;Start session;;u",
+	}
+	var ev session.Event
+	for _, p := range payloads {
+		b := []byte(p)
+		require.Zero(t, testing.AllocsPerRun(100, func() { Parse(b, &ev) }), "%q", p)
+	}
+}
+
+// sampleFile reads a testdata payload file: one payload per line, blank
+// lines and # comments skipped; it keeps line numbers for messages.
+type sample struct {
+	line    int
+	payload string
+}
+
+func sampleFile(t testing.TB, name string) []sample {
+	t.Helper()
+	f, err := os.Open("../../../../testdata/datagrams/" + name)
+	require.NoError(t, err)
+	defer f.Close()
+	var samples []sample
+	scanner := bufio.NewScanner(f)
+	for n := 1; scanner.Scan(); n++ {
+		line := scanner.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		samples = append(samples, sample{line: n, payload: line})
+	}
+	require.NoError(t, scanner.Err())
+	return samples
+}
+
+// TestSampleFiles requires every sample to have its file's status, agrees
+// with the reference parser on each, and checks what each file covers.
+func TestSampleFiles(t *testing.T) {
+	files := []struct {
+		name     string
+		status   Status
+		atLeast  int
+		wantWhys []string // reasons that must each occur at least once
+	}{
+		{name: "valid.txt", status: Accepted, atLeast: 20},
+		{name: "ignored.txt", status: Ignored, atLeast: 10, wantWhys: []string{ReasonUnknownCommand}},
+		{name: "malformed.txt", status: Malformed, atLeast: 30, wantWhys: []string{
+			ReasonUnknownMarker, ReasonMissingFields, ReasonLegacyFields, ReasonEmptyServer, ReasonEmptyDirectory, ReasonEmptyUser,
+		}},
+	}
+	for _, file := range files {
+		t.Run(file.name, func(t *testing.T) {
+			samples := sampleFile(t, file.name)
+			require.GreaterOrEqual(t, len(samples), file.atLeast)
+			seen := map[string]bool{}
+			reasons := map[string]int{}
+			for _, s := range samples {
+				require.False(t, seen[s.payload], "line %d repeats %q", s.line, s.payload)
+				seen[s.payload] = true
+				var ev session.Event
+				status, reason := Parse([]byte(s.payload), &ev)
+				require.Equal(t, file.status, status, "line %d %q: %s", s.line, s.payload, reason)
+				reasons[reason]++
+				refStatus, refEvent := referenceParse([]byte(s.payload))
+				require.Equal(t, status, refStatus, "line %d: reference parser", s.line)
+				if status == Accepted {
+					require.Equal(t, refEvent, ev, "line %d", s.line)
+					require.NotEmpty(t, ev.Server, "line %d", s.line)
+					require.NotEmpty(t, ev.Directory, "line %d", s.line)
+					require.NotEmpty(t, ev.UserID, "line %d", s.line)
+				}
+			}
+			for _, why := range file.wantWhys {
+				require.NotZero(t, reasons[why], "no sample is malformed for %q", why)
+			}
+		})
+	}
+}
+
+// TestValidSamplesCover checks that valid.txt holds every format with every
+// command and the features the parser must cope with.
+func TestValidSamplesCover(t *testing.T) {
+	formatOf := func(p string) string {
+		switch {
+		case strings.HasPrefix(p, "/qseow-proxy-"):
+			return "sos"
+		case strings.HasPrefix(p, "/proxy-"):
+			return "butler"
+		default:
+			return "legacy"
+		}
+	}
+	type combo struct {
+		format string
+		cmd    session.Command
+	}
+	combos := map[combo]bool{}
+	features := map[string]bool{}
+	for _, s := range sampleFile(t, "valid.txt") {
+		var ev session.Event
+		status, reason := Parse([]byte(s.payload), &ev)
+		require.Equal(t, Accepted, status, "line %d: %s", s.line, reason)
+		combos[combo{formatOf(s.payload), ev.Command}] = true
+		fields := strings.SplitN(s.payload, ";", 8)
+		rawCommand := strings.TrimSpace(fields[1])
+		if formatOf(s.payload) != "legacy" {
+			rawCommand = strings.TrimSpace(fields[2])
+		}
+		note := func(feature string, ok bool) {
+			if ok {
+				features[feature] = true
+			}
+		}
+		note("mixed-case command", rawCommand != ev.Command.String())
+		note("non-ASCII user", !isASCII(ev.UserID))
+		note("non-ASCII directory", !isASCII(ev.Directory))
+		note("';' in message", strings.Contains(ev.Message, ";"))
+		note("quote in message", strings.Contains(ev.Message, "'"))
+		note("user agent", strings.Contains(ev.Message, "UserAgent: '"))
+		note("/hub/ context", ev.Context == "/hub/")
+		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && AppID(ev.Context) != "" && strings.Contains(ev.Context, "?reloadUri="))
+		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && AppID(ev.Context) != "" && strings.Contains(ev.Context, "/sheet/"))
+		note("Qlik start message", strings.HasPrefix(ev.Message, "Start session for user '"))
+		note("Qlik open message", strings.HasPrefix(ev.Message, "connection Opened for session '"))
+		note("Qlik close message", strings.HasPrefix(ev.Message, "connection Closed for session '"))
+	}
+	for _, format := range []string{"sos", "butler", "legacy"} {
+		for _, cmd := range []session.Command{session.StartSession, session.StopSession, session.OpenConnection, session.CloseConnection} {
+			require.True(t, combos[combo{format, cmd}], "valid.txt has no %s %q", format, cmd)
+		}
+	}
+	for _, feature := range []string{
+		"mixed-case command", "non-ASCII user", "non-ASCII directory", "';' in message", "quote in message", "user agent",
+		"/hub/ context", "/app/<GUID>?reloadUri= context", "/sense/app/<GUID>/sheet/ context",
+		"Qlik start message", "Qlik open message", "Qlik close message",
+	} {
+		require.True(t, features[feature], "valid.txt has no sample with %s", feature)
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// referenceParse is a plain reading of DESIGN.md section 1, written without
+// regard for allocations, to check Parse against: trim blanks, require
+// UTF-8, a known marker and 8 fields (the message keeps its ';') or exactly
+// 4 legacy fields, an ASCII case-insensitive command, fields trimmed of
+// Unicode spaces, and a host, a directory and a user id.
+func referenceParse(payload []byte) (Status, session.Event) {
+	s := strings.Trim(string(payload), " \t\r\n")
+	if s == "" || !utf8.ValidString(s) {
+		return Malformed, session.Event{}
+	}
+	var f []string
+	if strings.HasPrefix(s, "/") {
+		f = strings.SplitN(s, ";", 8)
+		if !slices.Contains([]string{"/qseow-proxy-session/", "/qseow-proxy-connection/", "/proxy-session/", "/proxy-connection/"}, f[0]) ||
+			len(f) != 8 {
+			return Malformed, session.Event{}
+		}
+	} else {
+		f = strings.Split(s, ";")
+		if len(f) != 4 {
+			return Malformed, session.Event{}
+		}
+		f = append([]string{""}, append(f, "", "", "")...)
+	}
+	for i := range f {
+		f[i] = strings.TrimFunc(f[i], unicode.IsSpace)
+	}
+	commands := map[string]session.Command{
+		"start session": session.StartSession, "stop session": session.StopSession,
+		"open connection": session.OpenConnection, "close connection": session.CloseConnection,
+	}
+	lowered := []byte(f[2])
+	for i, c := range lowered {
+		if 'A' <= c && c <= 'Z' {
+			lowered[i] = c + 'a' - 'A'
+		}
+	}
+	cmd, ok := commands[string(lowered)]
+	if !ok {
+		return Ignored, session.Event{}
+	}
+	if f[1] == "" || f[3] == "" || f[4] == "" {
+		return Malformed, session.Event{}
+	}
+	return Accepted, session.Event{Server: f[1], Command: cmd, Directory: f[3], UserID: f[4], Origin: f[5], Context: f[6], Message: f[7]}
+}
+
+// FuzzParseMatchesReference checks Parse against referenceParse on any
+// payload: same status, same event when accepted, a reason when not.
+func FuzzParseMatchesReference(f *testing.F) {
+	for _, file := range []string{"valid.txt", "ignored.txt", "malformed.txt"} {
+		for _, s := range sampleFile(f, file) {
+			f.Add([]byte(s.payload))
+			f.Add([]byte(s.payload + "\r\n"))
+		}
+	}
+	f.Add([]byte(""))
+	f.Add([]byte("S;Start session;D;\xff"))
+	f.Add([]byte("S;Start session;D;\u00a0"))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		original := string(payload)
+		var ev session.Event
+		status, reason := Parse(payload, &ev)
+		require.Equal(t, original, string(payload), "Parse changed its payload")
+		refStatus, refEvent := referenceParse(payload)
+		require.Equal(t, refStatus, status, "%q: %s", payload, reason)
+		switch status {
+		case Accepted:
+			require.Empty(t, reason)
+			require.Equal(t, refEvent, ev, "%q", payload)
+			require.NotEmpty(t, ev.Server)
+			require.NotEmpty(t, ev.Directory)
+			require.NotEmpty(t, ev.UserID)
+			require.NotEqual(t, session.Unknown, ev.Command)
+		default:
+			require.NotEmpty(t, reason, "%q", payload)
+		}
+	})
+}
+
+// FuzzAppID checks that AppID returns "" or a GUID that follows "/app/" in
+// the context and is not followed by another hex digit.
+func FuzzAppID(f *testing.F) {
+	for _, c := range []string{"/app/" + guid, "/sense/app/" + guidUpper + "/sheet/x", "/app/" + guid + "0", "/app/x/app/" + guid, "/hub/", ""} {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, context string) {
+		id := AppID(context)
+		if id == "" {
+			// No /app/<GUID> that ends there may occur in the context.
+			for i := 0; ; {
+				j := strings.Index(context[i:], "/app/")
+				if j < 0 {
+					return
+				}
+				rest := context[i+j+len("/app/"):]
+				if len(rest) >= 36 && isGUID(rest[:36]) {
+					require.False(t, len(rest) == 36 || !isHex(rest[36]), "AppID(%q) missed %q", context, rest[:36])
+				}
+				i += j + 1
+			}
+		}
+		require.Len(t, id, 36)
+		require.True(t, isGUID(id))
+		i := strings.Index(context, "/app/"+id)
+		require.GreaterOrEqual(t, i, 0)
+	})
+}
