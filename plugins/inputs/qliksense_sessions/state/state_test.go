@@ -1,0 +1,730 @@
+package state
+
+// These tests complement apply_test.go (TestApplyScenarios,
+// TestFinalZeroOnlyOnce, TestAgainstReferenceModel, BenchmarkApply,
+// BenchmarkSnapshot, ...): stories with a Snapshot after each chapter,
+// non-ASCII names, the state's independence from the events' buffers, and a
+// randomized comparison of everything Apply and Snapshot report with an
+// independent model.
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+// A story is events, each with the outcome it must have, and snapshots,
+// each with the summaries it must give.
+type (
+	happens struct {
+		server string
+		cmd    session.Command
+		user   string // DIR\id
+		want   Outcome
+	}
+	summarises struct {
+		site    Summary
+		servers []Summary
+	}
+)
+
+// users is a summary's user list; it keeps an empty list non-nil, as the
+// users field must encode as [] and never as null.
+func users(names ...string) []string {
+	if names == nil {
+		return []string{}
+	}
+	return names
+}
+
+func zero(server string) Summary { return Summary{Server: server, Users: users()} }
+
+func TestStories(t *testing.T) {
+	tests := []struct {
+		name     string
+		story    []any
+		counters Counters
+	}{
+		{
+			name: "a user with several sessions on one server stays until the last stop",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}},
+				},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
+				},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, OrphanStop},
+				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
+				summarises{site: Summary{Users: users()}},
+			},
+			counters: Counters{StopsWithoutStart: 1},
+		},
+		{
+			name: "one user on several servers is one user on the site",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE2", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE3", session.OpenConnection, `LAB\anna`, Changed},
+				happens{"SENSE2", session.StartSession, `LAB\anna`, Changed},
+				summarises{
+					site: Summary{ActiveUsers: 1, ActiveSessions: 4, Users: users(`LAB\anna`)},
+					servers: []Summary{
+						{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+						{Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
+						{Server: "SENSE3", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+					},
+				},
+				// Leaving one server leaves her active on the others.
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE3", session.StopSession, `LAB\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
+					servers: []Summary{zero("SENSE1"), {Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}, zero("SENSE3")},
+				},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}},
+				},
+			},
+			counters: Counters{SessionsInferred: 1},
+		},
+		{
+			name: "duplicate and orphan stops are counted and change nothing",
+			story: []any{
+				happens{"SENSE9", session.StopSession, `LAB\ghost`, OrphanStop}, // unknown server
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StopSession, `LAB\bob`, OrphanStop},  // known server, unknown user
+				happens{"SENSE2", session.StopSession, `LAB\anna`, OrphanStop}, // known user, other server
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, OrphanStop}, // duplicate
+				happens{"sense1", session.StopSession, `lab\ANNA`, OrphanStop}, // duplicate, other case
+				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
+				},
+			},
+			counters: Counters{StopsWithoutStart: 5},
+		},
+		{
+			name: "users and servers compare case-insensitively and show as first seen",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `LAB\Anna`, Changed},
+				happens{"sense1", session.StartSession, `lab\ANNA`, Changed},
+				happens{"Sense1", session.OpenConnection, `Lab\aNNa`, Unchanged},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\Anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\Anna`)}},
+				},
+				happens{"sense1", session.StopSession, `lab\anna`, Changed},
+				happens{"SENSE1", session.StopSession, `LAB\ANNA`, Changed},
+				// Gone and back: the new first sighting names her.
+				happens{"sense1", session.StartSession, `lab\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`lab\anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`lab\anna`)}},
+				},
+			},
+		},
+		{
+			name: "a server back after its final zero is named anew",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
+				happens{"sense1", session.StartSession, `LAB\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "sense1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
+				},
+			},
+		},
+		{
+			name: "two admins in two directories are two users",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `LAB\admin`, Changed},
+				happens{"SENSE1", session.StartSession, `CORP\admin`, Changed},
+				happens{"SENSE1", session.StartSession, `corp\Admin`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 2, ActiveSessions: 3, Users: users(`CORP\admin`, `LAB\admin`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 2, ActiveSessions: 3, Users: users(`CORP\admin`, `LAB\admin`)}},
+				},
+				happens{"SENSE1", session.StopSession, `LAB\admin`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`CORP\admin`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`CORP\admin`)}},
+				},
+			},
+		},
+		{
+			name: "an open connection infers a session only when none is known on that server",
+			story: []any{
+				happens{"SENSE1", session.OpenConnection, `LAB\early`, Changed},
+				happens{"SENSE1", session.OpenConnection, `LAB\early`, Unchanged},
+				happens{"sense1", session.OpenConnection, `lab\EARLY`, Unchanged},
+				happens{"SENSE1", session.StartSession, `LAB\bob`, Changed},
+				happens{"SENSE1", session.OpenConnection, `LAB\bob`, Unchanged},
+				// A session on SENSE1 says nothing of SENSE2.
+				happens{"SENSE2", session.OpenConnection, `LAB\bob`, Changed},
+				summarises{
+					site: Summary{ActiveUsers: 2, ActiveSessions: 3, Users: users(`LAB\bob`, `LAB\early`)},
+					servers: []Summary{
+						{Server: "SENSE1", ActiveUsers: 2, ActiveSessions: 2, Users: users(`LAB\bob`, `LAB\early`)},
+						{Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)},
+					},
+				},
+				// An inferred session closes like any other.
+				happens{"SENSE1", session.StopSession, `LAB\early`, Changed},
+				happens{"SENSE2", session.StopSession, `LAB\bob`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)}, zero("SENSE2")},
+				},
+			},
+			counters: Counters{SessionsInferred: 2},
+		},
+		{
+			name: "close connection changes nothing, known or not",
+			story: []any{
+				happens{"SENSE1", session.CloseConnection, `LAB\nobody`, Unchanged}, // unknown server
+				summarises{site: Summary{Users: users()}},
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.CloseConnection, `LAB\anna`, Unchanged},
+				happens{"SENSE1", session.CloseConnection, `LAB\anna`, Unchanged},
+				happens{"SENSE1", session.CloseConnection, `LAB\bob`, Unchanged},
+				happens{"SENSE2", session.CloseConnection, `LAB\anna`, Unchanged},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
+				},
+			},
+		},
+		{
+			name: "final zeros come once, in server order, among the active servers",
+			story: []any{
+				happens{"bravo", session.StartSession, `LAB\b`, Changed},
+				happens{"Alpha", session.StartSession, `LAB\a`, Changed},
+				happens{"CHARLIE", session.StartSession, `LAB\c`, Changed},
+				happens{"delta", session.StartSession, `LAB\d`, Changed},
+				summarises{
+					site: Summary{ActiveUsers: 4, ActiveSessions: 4, Users: users(`LAB\a`, `LAB\b`, `LAB\c`, `LAB\d`)},
+					servers: []Summary{
+						{Server: "Alpha", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\a`)},
+						{Server: "bravo", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\b`)},
+						{Server: "CHARLIE", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\c`)},
+						{Server: "delta", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\d`)},
+					},
+				},
+				happens{"BRAVO", session.StopSession, `LAB\b`, Changed},
+				happens{"delta", session.StopSession, `lab\D`, Changed},
+				summarises{
+					site: Summary{ActiveUsers: 2, ActiveSessions: 2, Users: users(`LAB\a`, `LAB\c`)},
+					servers: []Summary{
+						{Server: "Alpha", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\a`)},
+						zero("bravo"),
+						{Server: "CHARLIE", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\c`)},
+						zero("delta"),
+					},
+				},
+				summarises{
+					site: Summary{ActiveUsers: 2, ActiveSessions: 2, Users: users(`LAB\a`, `LAB\c`)},
+					servers: []Summary{
+						{Server: "Alpha", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\a`)},
+						{Server: "CHARLIE", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\c`)},
+					},
+				},
+				// Everyone leaves: every server gets its zero, then nothing.
+				happens{"alpha", session.StopSession, `LAB\a`, Changed},
+				happens{"charlie", session.StopSession, `LAB\c`, Changed},
+				summarises{site: Summary{Users: users()}, servers: []Summary{zero("Alpha"), zero("CHARLIE")}},
+				summarises{site: Summary{Users: users()}},
+			},
+		},
+		{
+			name: "a server emptied and refilled before the summary gets no zero",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
+				},
+				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"sense1", session.OpenConnection, `LAB\bob`, Changed},
+				summarises{
+					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)},
+					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)}},
+				},
+			},
+			counters: Counters{SessionsInferred: 1},
+		},
+		{
+			name: "users sort case-insensitively, not by bytes",
+			story: []any{
+				happens{"SENSE1", session.StartSession, `lab\zoe`, Changed},
+				happens{"SENSE1", session.StartSession, `LAB\Zed`, Changed},
+				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", session.StartSession, `Lab\Bob`, Changed},
+				happens{"SENSE2", session.StartSession, `corp\Yann`, Changed},
+				happens{"SENSE2", session.StartSession, `CORP\xavier`, Changed},
+				happens{"SENSE2", session.StartSession, `LAB\ZED`, Changed},
+				summarises{
+					site: Summary{ActiveUsers: 6, ActiveSessions: 7, Users: users(`CORP\xavier`, `corp\Yann`, `LAB\anna`, `Lab\Bob`, `LAB\Zed`, `lab\zoe`)},
+					servers: []Summary{
+						{Server: "SENSE1", ActiveUsers: 4, ActiveSessions: 4, Users: users(`LAB\anna`, `Lab\Bob`, `LAB\Zed`, `lab\zoe`)},
+						{Server: "SENSE2", ActiveUsers: 3, ActiveSessions: 3, Users: users(`CORP\xavier`, `corp\Yann`, `LAB\Zed`)},
+					},
+				},
+			},
+		},
+		{
+			name: "non-ASCII names fold and sort",
+			story: []any{
+				happens{"ZÜRICH", session.StartSession, `LAB\Jörg`, Changed},
+				happens{"zürich", session.StartSession, `lab\JÖRG`, Changed},
+				happens{"Zürich", session.StartSession, `lab\joe`, Changed},
+				happens{"ZÜRICH", session.StartSession, `ÅRHUS\Åsa`, Changed},
+				happens{"zürich", session.OpenConnection, `århus\åSA`, Unchanged},
+				happens{"ZÜRICH", session.StartSession, `ΑΘΗΝΑ\Σοφία`, Changed},
+				happens{"zürich", session.StopSession, `αθηνα\σοφία`, Changed},
+				happens{"ZÜRICH", session.StartSession, `MÜNCHEN\Jürgen.Weiß`, Changed},
+				happens{"zürich", session.StartSession, `münchen\JÜRGEN.WEIß`, Changed},
+				summarises{
+					// å (U+00E5) sorts after every ASCII letter.
+					site: Summary{ActiveUsers: 4, ActiveSessions: 6, Users: users(`lab\joe`, `LAB\Jörg`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
+					servers: []Summary{
+						{Server: "ZÜRICH", ActiveUsers: 4, ActiveSessions: 6, Users: users(`lab\joe`, `LAB\Jörg`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
+					},
+				},
+				happens{"ZüRiCh", session.StopSession, `Lab\jÖrG`, Changed},
+				happens{"ZÜRICH", session.StopSession, `LAB\JöRG`, Changed},
+				happens{"ZÜRICH", session.StopSession, `LAB\JöRG`, OrphanStop},
+				summarises{
+					site:    Summary{ActiveUsers: 3, ActiveSessions: 4, Users: users(`lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
+					servers: []Summary{{Server: "ZÜRICH", ActiveUsers: 3, ActiveSessions: 4, Users: users(`lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)}},
+				},
+			},
+			counters: Counters{StopsWithoutStart: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New()
+			for i, beat := range tt.story {
+				switch beat := beat.(type) {
+				case happens:
+					dir, id, ok := strings.Cut(beat.user, `\`)
+					require.True(t, ok)
+					ev := session.Event{Server: beat.server, Command: beat.cmd, Directory: dir, UserID: id}
+					require.Equal(t, beat.want, s.Apply(&ev, t0), "beat %d: %+v", i, beat)
+				case summarises:
+					site, servers := s.Snapshot()
+					require.Equal(t, beat.site, site, "beat %d", i)
+					require.NotNil(t, site.Users, "beat %d: site users must encode as []", i)
+					if len(beat.servers) == 0 {
+						require.Empty(t, servers, "beat %d", i)
+					} else {
+						require.Equal(t, beat.servers, servers, "beat %d", i)
+					}
+					for _, srv := range servers {
+						require.NotNil(t, srv.Users, "beat %d: %s users must encode as []", i, srv.Server)
+					}
+				default:
+					t.Fatalf("beat %d: %T", i, beat)
+				}
+			}
+			require.Equal(t, tt.counters, s.Counters())
+		})
+	}
+}
+
+func TestGauges(t *testing.T) {
+	s := New()
+	require.Zero(t, s.ActiveUsers())
+	require.Zero(t, s.ActiveSessions())
+	require.Zero(t, s.Servers())
+	require.Zero(t, s.UserServerPairs())
+	for _, e := range []session.Event{
+		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
+		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
+		{Server: "SENSE2", Command: session.StartSession, Directory: "lab", UserID: "ANNA"},
+		{Server: "SENSE2", Command: session.OpenConnection, Directory: "CORP", UserID: "bob"},
+		{Server: "SENSE3", Command: session.StopSession, Directory: "CORP", UserID: "bob"},
+		{Server: "SENSE3", Command: session.CloseConnection, Directory: "CORP", UserID: "bob"},
+	} {
+		s.Apply(&e, t0)
+	}
+	require.Equal(t, 2, s.ActiveUsers())
+	require.Equal(t, 4, s.ActiveSessions())
+	require.Equal(t, 2, s.Servers())
+	require.Equal(t, 3, s.UserServerPairs())
+}
+
+// TestStateKeepsNoPartOfTheEvent: events alias the receive buffer, which is
+// reused for the next datagram; the state must have copied what it keeps.
+func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
+	buf := []byte(`SENSE1LABAnna`)
+	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
+	s := New()
+	ev := session.Event{Server: view(0, 6), Command: session.StartSession, Directory: view(6, 9), UserID: view(9, 13)}
+	require.Equal(t, Changed, s.Apply(&ev, t0))
+	copy(buf, `XXXXXXXXXXXXX`)
+
+	site, servers := s.Snapshot()
+	require.Equal(t, users(`LAB\Anna`), site.Users)
+	require.Equal(t, []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\Anna`)}}, servers)
+
+	// The keys were copied too: the user is still found, under any case.
+	stop := session.Event{Server: "sense1", Command: session.StopSession, Directory: "lab", UserID: "anna"}
+	require.Equal(t, Changed, s.Apply(&stop, t0))
+	require.Zero(t, s.ActiveUsers())
+}
+
+// TestSnapshotSharesNothing: a caller may keep or change what Snapshot
+// returns without touching the state or the next Snapshot.
+func TestSnapshotSharesNothing(t *testing.T) {
+	s := New()
+	for _, name := range []string{"anna", "bob", "carl"} {
+		ev := session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: name}
+		s.Apply(&ev, t0)
+	}
+	site, servers := s.Snapshot()
+	site.Users[0] = "changed"
+	servers[0].Users[1] = "changed"
+	servers[0].Server = "changed"
+
+	ev := session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "aaron"}
+	s.Apply(&ev, t0)
+	site2, servers2 := s.Snapshot()
+	require.Equal(t, users(`LAB\aaron`, `LAB\anna`, `LAB\bob`, `LAB\carl`), site2.Users)
+	require.Equal(t, []Summary{{Server: "SENSE1", ActiveUsers: 4, ActiveSessions: 4, Users: users(`LAB\aaron`, `LAB\anna`, `LAB\bob`, `LAB\carl`)}}, servers2)
+	require.Equal(t, "changed", site.Users[0], "the earlier summary is the caller's")
+}
+
+func TestApplyToKnownUserAndServerDoesNotAllocate(t *testing.T) {
+	s := New()
+	for _, e := range []session.Event{
+		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
+		{Server: "ZÜRICH", Command: session.StartSession, Directory: "MÜNCHEN", UserID: "Jörg"},
+		{Server: "SENSE2", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
+	} {
+		s.Apply(&e, t0)
+	}
+	tests := []struct {
+		name   string
+		events []session.Event
+	}{
+		{"start and stop", []session.Event{
+			{Server: "sense1", Command: session.StartSession, Directory: "lab", UserID: "ANNA"},
+			{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "anna"},
+		}},
+		{"start and stop, non-ASCII in other case", []session.Event{
+			{Server: "zürich", Command: session.StartSession, Directory: "münchen", UserID: "JÖRG"},
+			{Server: "ZüRiCh", Command: session.StopSession, Directory: "München", UserID: "jöRG"},
+		}},
+		{"open connection", []session.Event{{Server: "Sense2", Command: session.OpenConnection, Directory: "Lab", UserID: "Anna"}}},
+		{"close connection", []session.Event{{Server: "SENSE2", Command: session.CloseConnection, Directory: "LAB", UserID: "anna"}}},
+		{"orphan stop on a known server", []session.Event{{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "nobody"}}},
+		{"close connection of an unknown user", []session.Event{{Server: "ZÜRICH", Command: session.CloseConnection, Directory: "LAB", UserID: "nobody"}}},
+		{"untracked command", []session.Event{{Server: "SENSE1", Command: session.Unknown, Directory: "LAB", UserID: "anna"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			allocs := testing.AllocsPerRun(200, func() {
+				for _, e := range tt.events {
+					s.Apply(&e, t0)
+				}
+			})
+			require.Zero(t, allocs)
+		})
+	}
+	require.Equal(t, 2, s.ActiveUsers())
+	require.Equal(t, 3, s.ActiveSessions())
+}
+
+// refState is an independent model of the state: plain maps keyed by
+// strings.ToLower, no pointers shared between servers and users.
+type refState struct {
+	sessions   map[string]map[string]int // server key -> user key -> open sessions
+	userName   map[string][2]string      // user key -> directory and id, while active
+	serverName map[string]string         // server key -> name, while active or awaiting its zero
+	emptied    map[string]bool           // servers whose last user left since the last summary
+	counters   Counters
+}
+
+func newRefState() *refState {
+	return &refState{
+		sessions:   map[string]map[string]int{},
+		userName:   map[string][2]string{},
+		serverName: map[string]string{},
+		emptied:    map[string]bool{},
+	}
+}
+
+func (m *refState) userActive(key string) bool {
+	for _, users := range m.sessions {
+		if users[key] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// apply returns the outcome and the names Apply must have written into the
+// event.
+func (m *refState) apply(server string, cmd session.Command, dir, id string) (Outcome, [3]string) {
+	sk, uk := strings.ToLower(server), strings.ToLower(dir+`\`+id)
+	names := [3]string{server, dir, id}
+	n := m.sessions[sk][uk]
+	if n > 0 {
+		names = [3]string{m.serverName[sk], m.userName[uk][0], m.userName[uk][1]}
+	} else if len(m.sessions[sk]) > 0 {
+		names[0] = m.serverName[sk]
+	}
+	open := func() {
+		if len(m.sessions[sk]) == 0 {
+			if m.emptied[sk] {
+				delete(m.emptied, sk) // back before its zero: keeps its name
+			} else {
+				m.serverName[sk] = server
+			}
+			m.sessions[sk] = map[string]int{}
+		}
+		if !m.userActive(uk) {
+			m.userName[uk] = [2]string{dir, id}
+		}
+		m.sessions[sk][uk]++
+		names = [3]string{m.serverName[sk], m.userName[uk][0], m.userName[uk][1]}
+	}
+	switch cmd {
+	case session.StartSession:
+		open()
+		return Changed, names
+	case session.StopSession:
+		if n == 0 {
+			m.counters.StopsWithoutStart++
+			return OrphanStop, names
+		}
+		if m.sessions[sk][uk]--; m.sessions[sk][uk] == 0 {
+			delete(m.sessions[sk], uk)
+			if !m.userActive(uk) {
+				delete(m.userName, uk)
+			}
+			if len(m.sessions[sk]) == 0 {
+				delete(m.sessions, sk)
+				m.emptied[sk] = true
+			}
+		}
+		return Changed, names
+	case session.OpenConnection:
+		if n == 0 {
+			open()
+			m.counters.SessionsInferred++
+			return Changed, names
+		}
+	}
+	return Unchanged, names
+}
+
+func (m *refState) snapshot() (Summary, []Summary) {
+	byFold := func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) }
+	site := Summary{Users: []string{}}
+	seen := map[string]bool{}
+	servers := []Summary{}
+	for sk, userSessions := range m.sessions {
+		summary := Summary{Server: m.serverName[sk], Users: []string{}}
+		for uk, n := range userSessions {
+			name := m.userName[uk][0] + `\` + m.userName[uk][1]
+			summary.ActiveUsers++
+			summary.ActiveSessions += n
+			summary.Users = append(summary.Users, name)
+			site.ActiveSessions += n
+			if !seen[uk] {
+				seen[uk] = true
+				site.Users = append(site.Users, name)
+			}
+		}
+		slices.SortFunc(summary.Users, byFold)
+		servers = append(servers, summary)
+	}
+	for sk := range m.emptied {
+		servers = append(servers, Summary{Server: m.serverName[sk], Users: []string{}})
+		delete(m.serverName, sk)
+	}
+	clear(m.emptied)
+	site.ActiveUsers = len(site.Users)
+	slices.SortFunc(site.Users, byFold)
+	slices.SortFunc(servers, func(a, b Summary) int { return byFold(a.Server, b.Server) })
+	return site, servers
+}
+
+// respell writes a name with each letter in a random case.
+func respell(rng *rand.Rand, s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch rng.IntN(3) {
+		case 0:
+			r = unicode.ToUpper(r)
+		case 1:
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// TestRandomTrafficAgainstModel applies random events, with names in random
+// case, over a few users, directories and servers, and compares every
+// outcome, every rewritten event, the gauges and counters after every event
+// and every Snapshot with refState. Phases of mostly starts and mostly
+// stops empty and refill servers, so that final zeros and returns happen.
+func TestRandomTrafficAgainstModel(t *testing.T) {
+	servers := []string{"SENSE1", "sense2.lab.example", "Zürich", "ΑΘΗΝΑ"}
+	dirs := []string{"LAB", "corp", "MÜNCHEN"}
+	ids := []string{"anna", "Bob", "jörg", "åsa", "admin", "Σοφία", "李雷"}
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 2026))
+			s, m := New(), newRefState()
+			snapshots := 0
+			for i := 0; i < 4000; i++ {
+				server := respell(rng, servers[rng.IntN(len(servers))])
+				dir := respell(rng, dirs[rng.IntN(len(dirs))])
+				id := respell(rng, ids[rng.IntN(len(ids))])
+				// Phases of 400 events: filling (few stops), then draining (many).
+				weights := [4]int{45, 25, 20, 10}
+				if (i/400)%2 == 1 {
+					weights = [4]int{10, 70, 5, 15}
+				}
+				cmd, r := session.StartSession, rng.IntN(100)
+				for c, w := range weights {
+					if r < w {
+						cmd = session.Command(1 + c)
+						break
+					}
+					r -= w
+				}
+				if rng.IntN(50) == 0 {
+					cmd = session.Unknown
+				}
+
+				wantOutcome, wantNames := m.apply(server, cmd, dir, id)
+				ev := session.Event{Server: server, Command: cmd, Directory: dir, UserID: id, Origin: "AppAccess"}
+				require.Equal(t, wantOutcome, s.Apply(&ev, t0), "event %d: %+v", i, ev)
+				require.Equal(t, session.Event{Server: wantNames[0], Command: cmd, Directory: wantNames[1], UserID: wantNames[2], Origin: "AppAccess"}, ev,
+					"event %d: names written back", i)
+
+				pairs, sessions := 0, 0
+				for _, users := range m.sessions {
+					pairs += len(users)
+					for _, n := range users {
+						sessions += n
+					}
+				}
+				require.Equal(t, len(m.userName), s.ActiveUsers(), "event %d", i)
+				require.Equal(t, sessions, s.ActiveSessions(), "event %d", i)
+				require.Equal(t, len(m.sessions), s.Servers(), "event %d", i)
+				require.Equal(t, pairs, s.UserServerPairs(), "event %d", i)
+				require.Equal(t, m.counters, s.Counters(), "event %d", i)
+
+				if rng.IntN(20) == 0 {
+					snapshots++
+					wantSite, wantServers := m.snapshot()
+					site, gotServers := s.Snapshot()
+					require.Equal(t, wantSite, site, "event %d", i)
+					if len(wantServers) == 0 {
+						require.Empty(t, gotServers, "event %d", i)
+					} else {
+						require.Equal(t, wantServers, gotServers, "event %d", i)
+					}
+				}
+			}
+			require.Greater(t, snapshots, 100)
+			require.NotZero(t, m.counters.StopsWithoutStart)
+			require.NotZero(t, m.counters.SessionsInferred)
+		})
+	}
+}
+
+// fill starts one session for each of n users, spread over 10 servers.
+func fill(s *State, n int) {
+	for u := 0; u < n; u++ {
+		ev := session.Event{Server: fmt.Sprintf("SENSE%02d", u%10), Command: session.StartSession, Directory: "LAB", UserID: fmt.Sprintf("user%06d", u)}
+		s.Apply(&ev, t0)
+	}
+}
+
+// BenchmarkApplyByCommand times each kind of event against a state of
+// 100,000 users; names come in another case than first seen, as they do.
+func BenchmarkApplyByCommand(b *testing.B) {
+	const users = 100_000
+	s := New()
+	fill(s, users)
+	for _, bench := range []struct {
+		name    string
+		cmds    []session.Command
+		newUser bool // a user not in the state
+	}{
+		{"start+stop", []session.Command{session.StartSession, session.StopSession}, false},
+		{"open", []session.Command{session.OpenConnection}, false},
+		{"close", []session.Command{session.CloseConnection}, false},
+		{"orphan_stop", []session.Command{session.StopSession}, true},
+		{"new_user_start+stop", []session.Command{session.StartSession, session.StopSession}, true},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			// A ring of prepared events, so that no name is built in the loop.
+			const ring = 4096
+			events := make([][]session.Event, ring)
+			for i := range events {
+				u := i * 24 % users
+				id := fmt.Sprintf("USER%06d", u)
+				if bench.newUser {
+					id = fmt.Sprintf("NEW%06d", i)
+				}
+				for _, cmd := range bench.cmds {
+					events[i] = append(events[i], session.Event{Server: fmt.Sprintf("sense%02d", u%10), Command: cmd, Directory: "lab", UserID: id})
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, e := range events[i%ring] {
+					s.Apply(&e, t0)
+				}
+			}
+		})
+	}
+	if s.ActiveUsers() != users || s.ActiveSessions() != users {
+		b.Fatalf("%d users, %d sessions after the benchmark, want %d", s.ActiveUsers(), s.ActiveSessions(), users)
+	}
+}
+
+// BenchmarkSnapshotIdle is a summary at 100,000 users when nothing changed
+// since the last one, as on a quiet site between gathers.
+func BenchmarkSnapshotIdle(b *testing.B) {
+	s := New()
+	fill(s, 100_000)
+	s.Snapshot()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Snapshot()
+	}
+}
