@@ -7,125 +7,153 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/qps/qpstest"
 )
 
-// emittedNames runs the real binary on the sample day with a proxy block
-// and emit_events, and returns every measurement with its fields and tags,
-// and every value of the event tag: what the plugin really emits.
-func emittedNames(t *testing.T) (map[string]map[string]bool, map[string]bool) {
-	t.Helper()
-	bin := binDir(t)
-	server := qpstest.NewServer(t, map[string]string{"": `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"}]`})
-	port := freeUDPPort(t)
-	conf := pluginConfig(t, t.TempDir(), port, fmt.Sprintf(`  event_message = true
-  [[inputs.qliksense_sessions.proxy]]
-    url = %q
-    server = "SENSE1"
-    tls_cert = %q
-    tls_key = %q
-    tls_ca = %q
-`, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
-	p := startPluginPoll(t, bin, conf, "1s")
-	replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-file", repoFile(t, "testdata/sample-day.txt"))
-
-	names := make(map[string]map[string]bool)
-	events := make(map[string]bool)
-	require.Eventually(t, func() bool {
-		for _, m := range p.snapshot() {
-			if names[m.Name()] == nil {
-				names[m.Name()] = make(map[string]bool)
-			}
-			for _, f := range m.FieldList() {
-				names[m.Name()][f.Key] = true
-			}
-			for _, tag := range m.TagList() {
-				names[m.Name()][tag.Key] = true
-			}
-			if e, ok := m.GetTag("event"); ok {
-				events[e] = true
-			}
-		}
-		return names["qliksense_sessions_internal"] != nil && names["qliksense_users_virtual_proxy"] != nil && len(events) == 4
-	}, 30*time.Second, 100*time.Millisecond, "the plugin did not emit every measurement")
-	return names, events
+type dashboardPanel struct {
+	Title   string `json:"title"`
+	Targets []struct {
+		RawQuery bool   `json:"rawQuery"`
+		Query    string `json:"query"`
+	} `json:"targets"`
+	Panels []dashboardPanel `json:"panels"` // inside rows
 }
 
-// TestGrafanaDashboardNamesRealMetrics: every measurement, field, tag and
-// event value that examples/grafana/qliksense-sessions.json queries is one the
-// plugin emits.
-func TestGrafanaDashboardNamesRealMetrics(t *testing.T) {
+// dashboardQuery is one InfluxQL query of the Grafana dashboard.
+type dashboardQuery struct{ panel, query string }
+
+// dashboardQueries returns every query of examples/grafana/qliksense-sessions.json
+// and the names of its template variables (with the $).
+func dashboardQueries(t *testing.T) ([]dashboardQuery, map[string]bool) {
+	t.Helper()
 	data, err := os.ReadFile(repoFile(t, "examples/grafana/qliksense-sessions.json"))
 	require.NoError(t, err)
 	var dashboard struct {
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Query string `json:"query"`
-			} `json:"targets"`
-		} `json:"panels"`
+		Panels     []dashboardPanel `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name string `json:"name"`
+			} `json:"list"`
+		} `json:"templating"`
 	}
 	require.NoError(t, json.Unmarshal(data, &dashboard))
-	require.NotEmpty(t, dashboard.Panels)
-
-	names, events := emittedNames(t)
-	var measurements []string
-	for m := range names {
-		measurements = append(measurements, m)
+	vars := map[string]bool{"$timeFilter": true, "$__interval": true}
+	for _, v := range dashboard.Templating.List {
+		vars["$"+v.Name] = true
 	}
-	sort.Strings(measurements)
-	t.Logf("emitted measurements: %v", measurements)
-
-	queries := 0
-	for _, panel := range dashboard.Panels {
-		for _, target := range panel.Targets {
-			queries++
-			require.NoError(t, checkQuery(names, events, target.Query), panel.Title)
+	var queries []dashboardQuery
+	var walk func([]dashboardPanel)
+	walk = func(panels []dashboardPanel) {
+		for _, p := range panels {
+			for _, target := range p.Targets {
+				require.True(t, target.RawQuery, "panel %q: a query built in Grafana's editor is not checked; write it as raw InfluxQL", p.Title)
+				queries = append(queries, dashboardQuery{p.Title, target.Query})
+			}
+			walk(p.Panels)
 		}
 	}
-	require.GreaterOrEqual(t, queries, 10)
+	walk(dashboard.Panels)
+	return queries, vars
+}
+
+// TestGrafanaDashboardNamesRealMetrics: every measurement, field, tag and
+// event value that examples/grafana/qliksense-sessions.json queries is in
+// metricContract (which TestMetricContract holds the binary to), and the
+// check catches invented names.
+func TestGrafanaDashboardNamesRealMetrics(t *testing.T) {
+	queries, vars := dashboardQueries(t)
+	require.GreaterOrEqual(t, len(queries), 10)
+	measurements := map[string]bool{}
+	for _, dq := range queries {
+		m, err := checkQuery(dq.query, vars)
+		require.NoError(t, err, "panel %q", dq.panel)
+		measurements[m] = true
+	}
+	// Every measurement but the per virtual proxy one (which needs the
+	// proxy session API) has a panel.
+	for m := range metricContract {
+		if m != "qliksense_users_virtual_proxy" {
+			require.True(t, measurements[m], "no panel shows %s", m)
+		}
+	}
 
 	// The check itself catches invented names.
-	require.Error(t, checkQuery(names, events, `SELECT last("active_users") FROM "qliksense_users_total"`))
-	require.Error(t, checkQuery(names, events, `SELECT last("active_user") FROM "qliksense_users"`))
-	require.Error(t, checkQuery(names, events, `SELECT count("user") FROM "qliksense_session_event" WHERE "event" = 'login'`))
-	require.Error(t, checkQuery(names, events, `SELECT last("active_users") FROM "qliksense_users" GROUP BY "servers"`))
+	for _, q := range []string{
+		`SELECT last("active_users") FROM "qliksense_users_total" WHERE $timeFilter`,
+		`SELECT last("active_user") FROM "qliksense_users" WHERE $timeFilter`,
+		`SELECT last(active_user) FROM "qliksense_users" WHERE $timeFilter`,
+		`SELECT last("active_users") FROM qliksense_users WHERE $timeFilter`,
+		`SELECT count("user") FROM "qliksense_session_event" WHERE "event" = 'login'`,
+		`SELECT count("user") FROM "$events_rp"."qliksense_session_event" WHERE $timeFilter`,
+		`SELECT last("active_users") FROM "qliksense_users" WHERE $timeFilter GROUP BY "servers"`,
+		`SELECT last("active_users") FROM "qliksense_users" WHERE $timeFilter GROUP BY server`,
+		`SELECT last("app_id") FROM "qliksense_users" WHERE $timeFilter`,
+	} {
+		_, err := checkQuery(q, vars)
+		require.Error(t, err, q)
+	}
 }
 
 var (
-	fromClause = regexp.MustCompile(`FROM "([^"]+)"`)
-	aliasName  = regexp.MustCompile(`AS "[^"]*"`)
-	quotedName = regexp.MustCompile(`"([^"]+)"`)
-	eventValue = regexp.MustCompile(`"event" = '([^']*)'`)
+	fromClause   = regexp.MustCompile(`FROM (?:"(\$\w+)"\.)?"([^"]+)"`)
+	aliasName    = regexp.MustCompile(`AS "[^"]*"`)
+	quotedName   = regexp.MustCompile(`"([^"]+)"`)
+	stringValue  = regexp.MustCompile(`'[^']*'`)
+	variableName = regexp.MustCompile(`\$\w+`)
+	eventValue   = regexp.MustCompile(`"event" = '([^']*)'`)
+	bareWord     = regexp.MustCompile(`\b[A-Za-z_]\w*\b`)
 )
 
-// checkQuery fails an InfluxQL query that names a measurement, field, tag
-// or event value the plugin does not emit.
-func checkQuery(names map[string]map[string]bool, events map[string]bool, q string) error {
+// influxQLWords are the keywords and functions the dashboard may use
+// unquoted; any other bare word would be an unchecked name.
+var influxQLWords = map[string]bool{
+	"select": true, "from": true, "where": true, "and": true, "or": true, "group": true, "by": true, "as": true,
+	"time": true, "now": true, "fill": true, "previous": true, "null": true, "none": true, "linear": true,
+	"order": true, "desc": true, "asc": true, "limit": true,
+	"last": true, "first": true, "max": true, "min": true, "mean": true, "median": true, "count": true, "sum": true,
+	"distinct": true, "spread": true, "non_negative_derivative": true, "derivative": true, "difference": true,
+}
+
+// checkQuery returns the measurement an InfluxQL query reads, or an error if
+// it names a measurement, field, tag, event value or variable that does not
+// exist, or names anything unquoted (where it could not be checked).
+func checkQuery(q string, vars map[string]bool) (string, error) {
 	match := fromClause.FindStringSubmatch(q)
 	if match == nil {
-		return fmt.Errorf("no FROM in %q", q)
+		return "", fmt.Errorf(`no FROM "measurement" in %q`, q)
 	}
-	measurement := match[1]
-	fields := names[measurement]
+	measurement := match[2]
+	fields := metricContract[measurement]
 	if fields == nil {
-		return fmt.Errorf("measurement %q is not emitted by the plugin", measurement)
+		return "", fmt.Errorf("measurement %q is not emitted by the plugin", measurement)
 	}
-	for _, name := range quotedName.FindAllStringSubmatch(aliasName.ReplaceAllString(q, ""), -1) {
-		if name[1] != measurement && !fields[name[1]] {
-			return fmt.Errorf("%q is no field or tag of %s (query %q)", name[1], measurement, q)
+	for _, v := range variableName.FindAllString(q, -1) {
+		if !vars[v] {
+			return "", fmt.Errorf("variable %s is not defined in the dashboard (query %q)", v, q)
+		}
+	}
+	withoutAliases := aliasName.ReplaceAllString(q, "")
+	for _, name := range quotedName.FindAllStringSubmatch(withoutAliases, -1) {
+		if name[1] == measurement || strings.HasPrefix(name[1], "$") {
+			continue
+		}
+		if _, ok := fields[name[1]]; !ok {
+			return "", fmt.Errorf("%q is no field or tag of %s (query %q)", name[1], measurement, q)
 		}
 	}
 	for _, value := range eventValue.FindAllStringSubmatch(q, -1) {
-		if !events[value[1]] {
-			return fmt.Errorf("the event tag never has the value %q", value[1])
+		if measurement != "qliksense_session_event" || !eventContract[value[1]] {
+			return "", fmt.Errorf("the event tag never has the value %q", value[1])
 		}
 	}
-	return nil
+	bare := variableName.ReplaceAllString(stringValue.ReplaceAllString(quotedName.ReplaceAllString(withoutAliases, ""), ""), "")
+	for _, word := range bareWord.FindAllString(bare, -1) {
+		if !influxQLWords[strings.ToLower(word)] {
+			return "", fmt.Errorf("unquoted name %q cannot be checked; quote it (query %q)", word, q)
+		}
+	}
+	return measurement, nil
 }

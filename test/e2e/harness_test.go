@@ -109,8 +109,15 @@ func startTelegraf(t *testing.T, bin, configFile string) *telegrafProcess {
 // ("NAME=value"), which the example configs read.
 func startTelegrafEnv(t *testing.T, bin, configFile string, env []string) *telegrafProcess {
 	t.Helper()
+	return startTelegrafArgs(t, bin, configFile, env)
+}
+
+// startTelegrafArgs is startTelegrafEnv with more command-line flags, e.g.
+// "--strict-env-handling".
+func startTelegrafArgs(t *testing.T, bin, configFile string, env []string, flags ...string) *telegrafProcess {
+	t.Helper()
 	tg := &telegrafProcess{done: make(chan error, 1)}
-	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", configFile)
+	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), append([]string{"--config", configFile}, flags...)...)
 	tg.cmd.Env = append(os.Environ(), env...)
 	tg.cmd.Stdout = lockedWriter{tg}
 	tg.cmd.Stderr = lockedWriter{tg}
@@ -292,6 +299,12 @@ func serverBinary(t *testing.T, name, debianPackage string) string {
 	path, err := exec.LookPath(name)
 	if err == nil {
 		return path
+	}
+	// Debian puts daemons in /usr/sbin, which a user's PATH may lack.
+	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
 	}
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s not found: CI must install the Debian package %s (.ci/install-deps)", name, debianPackage)

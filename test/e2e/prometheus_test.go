@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// scrape reads the Prometheus text exposition: series (name with labels,
-// as printed) to value.
-func scrape(t *testing.T, url string) map[string]float64 {
+// exposition is one scrape of a Prometheus text endpoint.
+type exposition struct {
+	series map[string]float64 // name with labels, as printed, to value
+	types  map[string]string  // metric name to its # TYPE
+}
+
+// scrape reads the Prometheus text exposition; nil while nothing listens.
+func scrape(t *testing.T, url string) *exposition {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -26,21 +32,63 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	series := make(map[string]float64)
+	exp := &exposition{series: make(map[string]float64), types: make(map[string]string)}
 	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name, typ, _ := strings.Cut(rest, " ")
+			exp.types[name] = typ
+			continue
+		}
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		i := strings.LastIndexByte(line, ' ')
 		value, err := strconv.ParseFloat(line[i+1:], 64)
 		require.NoError(t, err, line)
-		series[line[:i]] = value
+		exp.series[line[:i]] = value
 	}
-	return series
+	return exp
+}
+
+// qliksenseTypes returns the plugin's metric names and their types.
+func (exp *exposition) qliksenseTypes() map[string]string {
+	out := make(map[string]string)
+	for name, typ := range exp.types {
+		if strings.HasPrefix(name, "qliksense") {
+			out[name] = typ
+		}
+	}
+	return out
+}
+
+// prometheusSeries is what examples/telegraf-prometheus.conf serves without
+// the proxy session API (which adds qliksense_users_virtual_proxy_*): the
+// numeric fields of metricContract but the events', typed as the example
+// declares (and the README lists).
+func prometheusSeries() map[string]string {
+	want := make(map[string]string)
+	for measurement, fields := range metricContract {
+		if measurement == "qliksense_session_event" || measurement == "qliksense_users_virtual_proxy" {
+			continue
+		}
+		for field, kind := range fields {
+			if kind != "int" {
+				continue
+			}
+			typ := "gauge"
+			if measurement == "qliksense_sessions_internal" && !strings.HasPrefix(field, "tracked_") {
+				typ = "counter"
+			}
+			want[measurement+"_"+field] = typ
+		}
+	}
+	return want
 }
 
 // TestPrometheus runs the shipped examples/telegraf-prometheus.conf and
-// scrapes its endpoint: the gauges carry the replay's expected counts.
+// scrapes its endpoint: the gauges carry the replay's expected counts, the
+// series are exactly the documented ones with their types, and neither the
+// users lists nor the events become series.
 func TestPrometheus(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
@@ -63,11 +111,15 @@ func TestPrometheus(t *testing.T) {
 		want[`qliksense_users_server_active_users{host="`+host+`",server="`+srv.Server+`"}`] = float64(srv.ActiveUsers)
 		want[`qliksense_users_server_active_sessions{host="`+host+`",server="`+srv.Server+`"}`] = float64(srv.ActiveSessions)
 	}
-	var series map[string]float64
+	url := "http://" + listen + "/metrics"
+	var exp *exposition
 	require.Eventually(t, func() bool {
-		series = scrape(t, "http://"+listen+"/metrics")
+		exp = scrape(t, url)
+		if exp == nil {
+			return false
+		}
 		for name, value := range want {
-			if got, ok := series[name]; !ok || got != value {
+			if got, ok := exp.series[name]; !ok || got != value {
 				return false
 			}
 		}
@@ -76,12 +128,23 @@ func TestPrometheus(t *testing.T) {
 
 	// The intake counters come with the first gather (every 10 s).
 	require.Eventually(t, func() bool {
-		series = scrape(t, "http://"+listen+"/metrics")
-		return series[`qliksense_sessions_internal_datagrams_received{host="`+host+`"}`] == float64(expected.EventsSent)
+		exp = scrape(t, url)
+		return exp != nil && exp.series[`qliksense_sessions_internal_datagrams_received{host="`+host+`"}`] == float64(expected.EventsSent)
 	}, 30*time.Second, 250*time.Millisecond, "the intake counters never showed %d datagrams", expected.EventsSent)
-	require.Equal(t, float64(0), series[`qliksense_sessions_internal_malformed{host="`+host+`"}`])
-	for name := range series {
+	require.Equal(t, float64(0), exp.series[`qliksense_sessions_internal_malformed{host="`+host+`"}`])
+	require.Equal(t, float64(expected.ActiveUsers), exp.series[`qliksense_sessions_internal_tracked_users{host="`+host+`"}`])
+
+	got := exp.qliksenseTypes()
+	var names []string
+	for name, typ := range got {
+		names = append(names, name+" "+typ)
+	}
+	sort.Strings(names)
+	t.Logf("served:\n%s", strings.Join(names, "\n"))
+	require.Equal(t, prometheusSeries(), got, "the series and types the README lists")
+	for name := range exp.series {
 		require.NotContains(t, name, "qliksense_session_event", "events are no gauges")
 		require.NotContains(t, name, "users=", "the users list must not become a label")
+		require.NotContains(t, name, "user=", "no label per user")
 	}
 }
