@@ -27,8 +27,44 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# The MQTT leg, when mosquitto is installed: a broker on a free loopback port,
+# a subscriber, and the outputs of the shipped examples/telegraf-mqtt-butler.conf
+# added to the demo's Telegraf, so that the same traffic also goes to Butler's
+# topics.
+tg_configs=(--config "$QSS_DEMO/telegraf.conf")
+mqtt=""
+# Debian installs the broker in /usr/sbin, which a user's PATH may lack.
+mosquitto_bin="$(command -v mosquitto || true)"
+if [ -z "$mosquitto_bin" ] && [ -x /usr/sbin/mosquitto ]; then mosquitto_bin=/usr/sbin/mosquitto; fi
+if [ -n "$mosquitto_bin" ] && command -v mosquitto_sub >/dev/null 2>&1; then
+  mqtt_port="${QSS_DEMO_MQTT_PORT:-18830}"
+  # The first port from there that nothing listens on.
+  while (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null; do mqtt_port=$((mqtt_port + 1)); done
+  step "MQTT leg: mosquitto on 127.0.0.1:$mqtt_port, with the outputs of examples/telegraf-mqtt-butler.conf"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" >"$work/mosquitto.conf"
+  "$mosquitto_bin" -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+  bg_pids+=($!)
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  (exec 3<>"/dev/tcp/127.0.0.1/$mqtt_port") 2>/dev/null || { cat "$work/mosquitto.log"; echo "mosquitto did not start" >&2; exit 1; }
+  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -i qss-demo-sub -v -t 'qliksense/#' >"$work/mqtt.txt" 2>&1 &
+  bg_pids+=($!)
+  for _ in $(seq 1 100); do
+    grep -q "as qss-demo-sub" "$work/mosquitto.log" && break
+    sleep 0.1
+  done
+  # The example's outputs as they ship, without its [agent] and [[inputs.execd]]
+  # (the demo's own run the plugin).
+  sed -n '/^\[\[outputs\.mqtt\]\]/,$p' examples/telegraf-mqtt-butler.conf >"$work/mqtt-outputs.conf"
+  export QSS_MQTT_SERVER="127.0.0.1:$mqtt_port"
+  tg_configs+=(--config "$work/mqtt-outputs.conf")
+  mqtt=yes
+fi
+
 step "Starting Telegraf with the plugin under inputs.execd (UDP port $QSS_DEMO_PORT)"
-"$QSS_BIN/telegraf" --config "$QSS_DEMO/telegraf.conf" >"$out" 2>"$log" &
+"$QSS_BIN/telegraf" "${tg_configs[@]}" >"$out" 2>"$log" &
 tg_pid=$!
 for _ in $(seq 1 300); do
   grep -q "Listening for log4net datagrams" "$log" 2>/dev/null && break
@@ -38,33 +74,7 @@ done
 grep -q "Listening for log4net datagrams" "$log" || { cat "$log"; echo "the plugin did not start" >&2; exit 1; }
 sed 's/^/  telegraf: /' "$log"
 
-# The MQTT leg, when mosquitto is installed: a broker, a subscriber, and a
-# second Telegraf running the shipped examples/telegraf-mqtt-butler.conf.
-mqtt=""
-if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; then
-  mqtt_port="${QSS_DEMO_MQTT_PORT:-18830}"
-  step "MQTT leg: mosquitto on port $mqtt_port, Telegraf with examples/telegraf-mqtt-butler.conf"
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$mqtt_port" >"$work/mosquitto.conf"
-  mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-  bg_pids+=($!)
-  sleep 0.5
-  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -v -t 'qliksense/#' >"$work/mqtt.txt" 2>&1 &
-  bg_pids+=($!)
-  QSS_DEMO_PORT=$((QSS_DEMO_PORT + 1)) QSS_CONFIG="$QSS_DEMO/qliksense_sessions.conf" QSS_MQTT_SERVER="127.0.0.1:$mqtt_port" \
-    "$QSS_BIN/telegraf" --config examples/telegraf-mqtt-butler.conf >/dev/null 2>"$work/telegraf-mqtt.log" &
-  bg_pids+=($!)
-  for _ in $(seq 1 300); do
-    grep -q "Listening for log4net datagrams" "$work/telegraf-mqtt.log" 2>/dev/null && break
-    sleep 0.1
-  done
-  mqtt=yes
-fi
-
 step "Replaying a sample day (testdata/sample-day.txt) at 3000 events/s"
-if [ -n "$mqtt" ]; then
-  "$QSS_BIN/qliksense_replay" -addr "127.0.0.1:$((QSS_DEMO_PORT + 1))" -file testdata/sample-day.txt -rate 3000 -expect /dev/null 2>/dev/null &
-  bg_pids+=($!)
-fi
 "$QSS_BIN/qliksense_replay" -addr "127.0.0.1:$QSS_DEMO_PORT" -file testdata/sample-day.txt -rate 3000 -expect "$work/expected.json"
 
 step "What the replay tool expects (full list in the JSON it wrote)"
@@ -104,14 +114,26 @@ case "$last" in
 esac
 
 if [ -n "$mqtt" ]; then
-  step "What MQTT subscribers see (watch it yourself: mosquitto_sub -h 127.0.0.1 -p $mqtt_port -v -t 'qliksense/#')"
+  step "What a Butler consumer sees on MQTT (the last of each, recorded by mosquitto_sub -v -t 'qliksense/#')"
   grep '^qliksense/users/active/count ' "$work/mqtt.txt" | tail -1
   grep '^qliksense/users/active/usernames ' "$work/mqtt.txt" | tail -1 | show
-  grep '^qliksense/users/activeperserver/' "$work/mqtt.txt" | tail -3
-  grep '^qliksense/session/start ' "$work/mqtt.txt" | head -2
+  # The last count of each server.
+  grep '^qliksense/users/activeperserver/' "$work/mqtt.txt" | awk '{last[$1] = $0} END {for (t in last) print last[t]}' | sort
   for topic in session/start session/stop connection/open connection/close; do
-    printf '%-22s %s messages\n' "qliksense/$topic" "$(grep -c "^qliksense/$topic " "$work/mqtt.txt" || true)"
+    printf '%-27s %5s messages, e.g. %s\n' "qliksense/$topic" "$(grep -c "^qliksense/$topic " "$work/mqtt.txt" || true)" \
+      "$(grep -m1 "^qliksense/$topic " "$work/mqtt.txt" | cut -d' ' -f2-)"
   done
+  mqtt_count=$(grep '^qliksense/users/active/count ' "$work/mqtt.txt" | tail -1 | cut -d' ' -f2)
+  if [ "$mqtt_count" = "$want_users" ]; then
+    echo "OK: qliksense/users/active/count says ${want_users}, as expected."
+  else
+    echo "MISMATCH: qliksense/users/active/count says '${mqtt_count}', expected ${want_users}" >&2
+    exit 1
+  fi
+
+  step "Live: the summaries of the next gather (mosquitto_sub -v -t 'qliksense/users/#' -C 4)"
+  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -v -t 'qliksense/users/#' -C 4 -W 15 | show || true
+  echo "Against your own broker: mosquitto_sub -h <broker> -v -t 'qliksense/#'"
 fi
 
 step "Stopping Telegraf"
