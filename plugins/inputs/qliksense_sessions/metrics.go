@@ -45,10 +45,13 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator) {
 	q.emitMu.Lock()
 	defer q.emitMu.Unlock()
 
+	// Only the hand-over of what changed holds up the intake; merging it
+	// into the sorted user lists does not.
 	q.mu.Lock()
-	site, servers := q.state.Snapshot()
+	changes := q.state.TakeChanges()
 	now := time.Now()
 	q.mu.Unlock()
+	site, servers := q.state.Summarise(changes)
 
 	acc.AddFields("qliksense_users", summaryFields(site), nil, now)
 	for _, srv := range servers {

@@ -1,7 +1,8 @@
 // Package state keeps the open sessions of a Qlik Sense site, reference
 // counted per proxy server and user, and answers who is active. It does no
 // I/O and knows nothing of Telegraf, so it can be tested and benchmarked alone.
-// It is not safe for concurrent use: the caller serialises access.
+// It is not safe for concurrent use: the caller serialises access, except
+// that Summarise may run alongside the other methods (see TakeChanges).
 package state
 
 import (
@@ -46,8 +47,7 @@ type user struct {
 	// servers are those on which the user has at least one session: usually
 	// one or two, so a slice beats a map.
 	servers  []*server
-	gone     bool // removed from State.users; a returning user gets a new *user
-	sessions int  // open sessions over all servers
+	sessions int // open sessions over all servers
 }
 
 // userOnServer is one user's open sessions on one proxy.
@@ -63,6 +63,7 @@ type server struct {
 	key      string // case-folded name
 	name     string // as first seen
 	users    map[string]*userOnServer
+	names    changeLog // of users, for summaries
 	sessions int
 }
 
@@ -77,10 +78,10 @@ type State struct {
 	counters Counters
 	// generation counts changes, for savers; see Generation.
 	generation uint64
-	// sorted holds the users in key order as of the last Snapshot (and some
-	// gone since); unsorted, those added since. Snapshot merges them, so a
-	// summary sorts only the newcomers.
-	sorted, unsorted []*user
+	names      changeLog // of users, for summaries
+	// lists are the user lists of the last summaries; only Summarise
+	// touches them.
+	lists summaryLists
 	// reconciling notes, per server being reconciled, the users that saw
 	// events since BeginReconcile.
 	reconciling map[string]map[string]struct{}
@@ -178,11 +179,12 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 			u = &user{key: key, directory: strings.Clone(directory), id: strings.Clone(userID)}
 			u.name = u.directory + `\` + u.id
 			s.users[key] = u
-			s.unsorted = append(s.unsorted, u)
+			s.names.add(key, u.name, len(s.users))
 		}
 		u.servers = append(u.servers, srv)
 		us = &userOnServer{server: srv, user: u, firstSeen: firstSeen}
 		srv.users[key] = us
+		srv.names.add(key, u.name, len(srv.users))
 	}
 	us.sessions += n
 	us.user.sessions += n
@@ -204,6 +206,7 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 		return
 	}
 	delete(srv.users, us.user.key)
+	srv.names.remove(us.user.key, len(srv.users))
 	u := us.user
 	for i, other := range u.servers {
 		if other == srv {
@@ -215,7 +218,7 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	}
 	if len(u.servers) == 0 {
 		delete(s.users, u.key)
-		u.gone = true
+		s.names.remove(u.key, len(s.users))
 	}
 	if len(srv.users) == 0 {
 		delete(s.servers, srv.key)
@@ -294,63 +297,92 @@ type Summary struct {
 // final zero for each server whose last user left since the previous
 // Snapshot. Servers come in case-insensitive order of their names.
 func (s *State) Snapshot() (site Summary, servers []Summary) {
-	users := s.sortUsers()
-	site = Summary{ActiveUsers: len(users), ActiveSessions: s.sessions, Users: make([]string, len(users))}
-	index := make(map[*server]int, len(s.servers))
-	servers = make([]Summary, 0, len(s.servers)+len(s.emptied))
-	for _, srv := range s.servers {
-		index[srv] = len(servers)
-		servers = append(servers, Summary{
-			Server:         srv.name,
-			ActiveUsers:    len(srv.users),
-			ActiveSessions: srv.sessions,
-			Users:          make([]string, 0, len(srv.users)),
+	return s.Summarise(s.TakeChanges())
+}
+
+// Changes is what a summary needs of the state: the counts, and who joined
+// or left each user list since the previous TakeChanges.
+type Changes struct {
+	site      Summary // without Users
+	siteNames listChanges
+	servers   []serverChanges
+}
+
+type serverChanges struct {
+	key     string
+	summary Summary // without Users
+	names   listChanges
+	final   bool // the server's last user left: a zero, then it is forgotten
+}
+
+// summaryLists are the lists Summarise keeps between summaries.
+type summaryLists struct {
+	site    sortedNames
+	servers map[string]*sortedNames // by server key
+}
+
+// TakeChanges is Snapshot's first half, for a caller whose lock on the
+// State holds up the intake: it only hands over what changed, so it is
+// cheap. Summarise, the expensive half, then needs no lock against the
+// other methods; its calls must not overlap, and each Changes must reach
+// it, in the order taken.
+func (s *State) TakeChanges() Changes {
+	c := Changes{
+		site: Summary{ActiveUsers: len(s.users), ActiveSessions: s.sessions},
+		siteNames: s.names.take(func(yield func(key, name string)) {
+			for key, u := range s.users {
+				yield(key, u.name)
+			}
+		}),
+		servers: make([]serverChanges, 0, len(s.servers)+len(s.emptied)),
+	}
+	for key, srv := range s.servers {
+		c.servers = append(c.servers, serverChanges{
+			key:     key,
+			summary: Summary{Server: srv.name, ActiveUsers: len(srv.users), ActiveSessions: srv.sessions},
+			names: srv.names.take(func(yield func(key, name string)) {
+				for key, us := range srv.users {
+					yield(key, us.user.name)
+				}
+			}),
 		})
 	}
-	// One pass over the sorted users fills every list in order.
-	for i, u := range users {
-		site.Users[i] = u.name
-		for _, srv := range u.servers {
-			summary := &servers[index[srv]]
-			summary.Users = append(summary.Users, u.name)
-		}
-	}
 	for key, srv := range s.emptied {
-		servers = append(servers, Summary{Server: srv.name, Users: []string{}})
+		c.servers = append(c.servers, serverChanges{key: key, summary: Summary{Server: srv.name}, final: true})
 		delete(s.emptied, key)
+	}
+	return c
+}
+
+// Summarise is Snapshot's second half: it merges the changes into the
+// lists of the previous summaries and returns the new summaries.
+func (s *State) Summarise(c Changes) (site Summary, servers []Summary) {
+	lists := &s.lists
+	if lists.servers == nil {
+		lists.servers = make(map[string]*sortedNames)
+	}
+	lists.site.merge(c.siteNames)
+	site = c.site
+	site.Users = lists.site.copyNames()
+	servers = make([]Summary, 0, len(c.servers))
+	for _, sc := range c.servers {
+		summary := sc.summary
+		if sc.final {
+			delete(lists.servers, sc.key)
+			summary.Users = []string{}
+		} else {
+			list := lists.servers[sc.key]
+			if list == nil {
+				list = &sortedNames{}
+				lists.servers[sc.key] = list
+			}
+			list.merge(sc.names)
+			summary.Users = list.copyNames()
+		}
+		servers = append(servers, summary)
 	}
 	slices.SortFunc(servers, func(a, b Summary) int {
 		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
 	})
 	return site, servers
-}
-
-// sortUsers returns the active users in key order: the users sorted at the
-// last call, less those gone, merged with the newcomers, sorted now.
-func (s *State) sortUsers() []*user {
-	byKey := func(a, b *user) int { return strings.Compare(a.key, b.key) }
-	fresh := s.unsorted[:0]
-	for _, u := range s.unsorted {
-		if !u.gone {
-			fresh = append(fresh, u)
-		}
-	}
-	slices.SortFunc(fresh, byKey)
-	merged := make([]*user, 0, len(s.users))
-	old := s.sorted
-	for len(old) > 0 || len(fresh) > 0 {
-		var next *user
-		switch {
-		case len(fresh) == 0 || len(old) > 0 && old[0].key < fresh[0].key:
-			next, old = old[0], old[1:]
-		default:
-			next, fresh = fresh[0], fresh[1:]
-		}
-		if !next.gone {
-			merged = append(merged, next)
-		}
-	}
-	clear(s.unsorted)
-	s.sorted, s.unsorted = merged, s.unsorted[:0]
-	return merged
 }

@@ -595,15 +595,24 @@ func respell(rng *rand.Rand, s string) string {
 // outcome, every rewritten event, the gauges and counters after every event
 // and every Snapshot with refState. Phases of mostly starts and mostly
 // stops empty and refill servers, so that final zeros and returns happen.
+//
+// From seed 4 on, the change logs behind the user lists overflow (they are
+// allowed only a few changes), so that lists sent whole are checked too.
 func TestRandomTrafficAgainstModel(t *testing.T) {
 	servers := []string{"SENSE1", "sense2.lab.example", "Zürich", "ΑΘΗΝΑ"}
 	dirs := []string{"LAB", "corp", "MÜNCHEN"}
 	ids := []string{"anna", "Bob", "jörg", "åsa", "admin", "Σοφία", "李雷"}
+	defer func(limit func(int) int) { changeLogLimit = limit }(changeLogLimit)
+	normalLimit := changeLogLimit
 	for seed := uint64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			changeLogLimit = normalLimit
+			if seed >= 4 {
+				changeLogLimit = func(int) int { return 3 }
+			}
 			rng := rand.New(rand.NewPCG(seed, 2026))
 			s, m := New(), newRefState()
-			snapshots := 0
+			snapshots, overflows := 0, 0
 			for i := 0; i < 4000; i++ {
 				server := respell(rng, servers[rng.IntN(len(servers))])
 				dir := respell(rng, dirs[rng.IntN(len(dirs))])
@@ -646,6 +655,9 @@ func TestRandomTrafficAgainstModel(t *testing.T) {
 
 				if rng.IntN(20) == 0 {
 					snapshots++
+					if s.names.overflow {
+						overflows++
+					}
 					wantSite, wantServers := m.snapshot()
 					site, gotServers := s.Snapshot()
 					require.Equal(t, wantSite, site, "event %d", i)
@@ -657,6 +669,9 @@ func TestRandomTrafficAgainstModel(t *testing.T) {
 				}
 			}
 			require.Greater(t, snapshots, 100)
+			if seed >= 4 {
+				require.NotZero(t, overflows, "the site's change log never overflowed")
+			}
 			require.NotZero(t, m.counters.StopsWithoutStart)
 			require.NotZero(t, m.counters.SessionsInferred)
 		})
