@@ -35,6 +35,7 @@ func main() {
 	bin := flag.String("bin", "bin", "folder with qliksense_sessions, qliksense_replay and telegraf")
 	rates := flag.String("rates", "10000,50000,100000,200000", "comma-separated send rates, events/s")
 	duration := flag.Duration("duration", 10*time.Second, "how long each rate is sent")
+	users := flag.Int("users", 20000, "simulated users: the size of the user lists every summary carries")
 	modes := flag.String("modes", "reader,plugin,telegraf,telegraf-summaries", "what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf), telegraf-summaries (under Telegraf with emit_events = false)")
 	flag.Parse()
 
@@ -50,7 +51,7 @@ func main() {
 			fail(fmt.Errorf("bad rate %q", r))
 		}
 		for _, mode := range strings.Split(*modes, ",") {
-			res, err := measure(dir, strings.TrimSpace(mode), rate, *duration)
+			res, err := measure(dir, strings.TrimSpace(mode), rate, *duration, *users)
 			if err != nil {
 				fail(fmt.Errorf("%s at %d ev/s: %w", mode, rate, err))
 			}
@@ -90,7 +91,7 @@ func fmtDuration(d time.Duration) string {
 }
 
 // measure runs one target at one rate.
-func measure(bin, mode string, rate int, duration time.Duration) (result, error) {
+func measure(bin, mode string, rate int, duration time.Duration, users int) (result, error) {
 	port, err := freePort()
 	if err != nil {
 		return result{}, err
@@ -195,7 +196,7 @@ func measure(bin, mode string, rate int, duration time.Duration) (result, error)
 	}
 	events := int(float64(rate) * duration.Seconds())
 	start := time.Now()
-	replay := exec.Command(filepath.Join(bin, "qliksense_replay"), "-addr", addr, "-users", "20000", "-servers", "10",
+	replay := exec.Command(filepath.Join(bin, "qliksense_replay"), "-addr", addr, "-users", strconv.Itoa(users), "-servers", "10",
 		"-events", strconv.Itoa(events), "-rate", strconv.Itoa(rate), "-stamp", "-seed", "1", "-expect", os.DevNull)
 	if out, err := replay.CombinedOutput(); err != nil {
 		return result{}, fmt.Errorf("replay: %w: %s", err, out)
