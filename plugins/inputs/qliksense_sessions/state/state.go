@@ -72,8 +72,8 @@ type State struct {
 	servers  map[string]*server // by case-folded host name
 	users    map[string]*user   // by case-folded DIR\userid
 	sessions int
-	// emptied are servers whose last user left since the last Snapshot: they
-	// get one final zero summary, then are forgotten.
+	// emptied are servers whose last user left since the last TakeChanges:
+	// they get one final zero summary, then are forgotten.
 	emptied  map[string]*server
 	counters Counters
 	// generation counts changes, for savers; see Generation.
