@@ -1,7 +1,7 @@
 package log4net
 
 // These tests complement parse_test.go (TestParse, TestAppID,
-// TestTestdataFiles, TestParseDoesNotAllocate, FuzzParse, BenchmarkParse):
+// TestParseDoesNotAllocate, FuzzParse, BenchmarkParse):
 // exact events for every format and command, byte-level edge cases that a
 // line file cannot hold, an independent reference parser that every sample
 // and every fuzz input must agree with, and the AppID contract.

@@ -1,9 +1,6 @@
 package log4net
 
 import (
-	"bufio"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,42 +118,6 @@ func TestAppID(t *testing.T) {
 	}
 }
 
-// readLines reads a testdata payload file: one payload per line, blank
-// lines and # comments skipped.
-func readLines(t testing.TB, name string) []string {
-	t.Helper()
-	f, err := os.Open("../../../../testdata/datagrams/" + name)
-	require.NoError(t, err)
-	defer f.Close()
-	var lines []string
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if line := scanner.Text(); strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
-			lines = append(lines, line)
-		}
-	}
-	require.NoError(t, scanner.Err())
-	return lines
-}
-
-func TestTestdataFiles(t *testing.T) {
-	for file, want := range map[string]Status{"valid.txt": Accepted, "ignored.txt": Ignored, "malformed.txt": Malformed} {
-		lines := readLines(t, file)
-		require.NotEmpty(t, lines, file)
-		for _, line := range lines {
-			var ev session.Event
-			status, reason := Parse([]byte(line), &ev)
-			require.Equal(t, want, status, "%s: %q (%s)", file, line, reason)
-			if status == Accepted {
-				require.NotEmpty(t, ev.Server, line)
-				require.NotEmpty(t, ev.Directory, line)
-				require.NotEmpty(t, ev.UserID, line)
-			}
-		}
-	}
-	require.GreaterOrEqual(t, len(readLines(t, "malformed.txt")), 30)
-}
-
 func TestParseDoesNotAllocate(t *testing.T) {
 	payloads := [][]byte{
 		[]byte(`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;m`),
@@ -171,8 +132,8 @@ func TestParseDoesNotAllocate(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, file := range []string{"valid.txt", "ignored.txt", "malformed.txt"} {
-		for _, line := range readLines(f, file) {
-			f.Add([]byte(line))
+		for _, s := range sampleFile(f, file) {
+			f.Add([]byte(s.payload))
 		}
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
