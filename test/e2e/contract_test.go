@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/qps/qpstest"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps/qpstest"
 )
 
 // metricContract is everything the plugin emits (DESIGN.md section 2, the
@@ -30,7 +30,7 @@ var metricContract = map[string]map[string]string{
 	}, "server", "event", "user_directory"),
 	"qliksense_sessions_internal": {
 		"datagrams_received": "int", "events_accepted": "int", "events_ignored": "int", "events_excluded": "int",
-		"malformed": "int", "rejected_source": "int", "oversize": "int",
+		"malformed": "int", "rejected_source": "int", "oversize": "int", "datagrams_dropped": "int",
 		"stops_without_start": "int", "sessions_inferred": "int", "sessions_expired": "int",
 		"proxy_polls": "int", "proxy_poll_errors": "int", "reconcile_sessions_added": "int", "reconcile_sessions_removed": "int",
 		"state_save_errors": "int", "tracked_servers": "int", "tracked_users": "int", "tracked_user_server_pairs": "int",

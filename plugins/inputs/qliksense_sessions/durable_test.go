@@ -13,13 +13,13 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/qps/qpstest"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps/qpstest"
 )
 
 func newFakeProxy(t *testing.T) *qpstest.Server {
 	t.Helper()
 	read := func(name string) string {
-		data, err := os.ReadFile(filepath.Join("qps", "testdata", name))
+		data, err := os.ReadFile(filepath.Join("sources", "qps", "testdata", name))
 		require.NoError(t, err)
 		return string(data)
 	}

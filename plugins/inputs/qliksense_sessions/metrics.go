@@ -9,7 +9,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/log4net"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -112,5 +112,8 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	fields["proxy_polls"] = int64(q.stats.proxyPolls.Load())
 	fields["proxy_poll_errors"] = int64(q.stats.proxyPollErrors.Load())
 	fields["state_save_errors"] = int64(q.stats.stateSaveErrors.Load())
+	if dropped, ok := q.listener.Dropped(); ok {
+		fields["datagrams_dropped"] = int64(dropped)
+	}
 	acc.AddFields("qliksense_sessions_internal", fields, nil)
 }

@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -19,8 +18,9 @@ import (
 	"github.com/influxdata/telegraf/filter"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/log4net"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/udp"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -48,12 +48,12 @@ type QlikSenseSessions struct {
 
 	network        string // udp, udp4 or udp6
 	address        string // host:port
-	allowedSources []netip.Prefix
+	allowedSources udp.Sources
 	excludes       []filter.Filter
 	excludeBuf     []byte
 
 	acc      telegraf.Accumulator
-	conn     *net.UDPConn
+	listener *udp.Listener
 	wg       sync.WaitGroup
 	done     chan struct{}
 	changed  chan struct{} // a summary is due; capacity 1 coalesces bursts
@@ -92,21 +92,17 @@ func (*QlikSenseSessions) SampleConfig() string {
 // Init validates the configuration.
 func (q *QlikSenseSessions) Init() error {
 	var err error
-	if q.network, q.address, err = parseServiceAddress(q.ServiceAddress); err != nil {
+	if q.network, q.address, err = udp.ParseAddress(q.ServiceAddress); err != nil {
 		return err
 	}
-	for _, source := range q.AllowedSources {
-		prefix, err := parseSource(source)
-		if err != nil {
-			return err
-		}
-		q.allowedSources = append(q.allowedSources, prefix)
+	if q.allowedSources, err = udp.ParseSources(q.AllowedSources); err != nil {
+		return err
 	}
 	if q.ReadBufferSize < 0 {
 		return fmt.Errorf("read_buffer_size %d is negative: give a size such as \"8MiB\", or \"0\" for the OS default", q.ReadBufferSize)
 	}
 	if q.MaxDatagramSize <= 0 {
-		return fmt.Errorf("max_datagram_size %d must be positive: give a size such as \"8KiB\"", q.MaxDatagramSize)
+		return fmt.Errorf("max_datagram_size %d must be positive: give a size such as \"64KiB\"", q.MaxDatagramSize)
 	}
 	if q.SummaryInterval < 0 {
 		return fmt.Errorf("summary_interval %s is negative: use a duration such as \"1s\", or \"0s\" for summaries on gathers only", time.Duration(q.SummaryInterval))
@@ -129,45 +125,6 @@ func (q *QlikSenseSessions) Init() error {
 		q.excludes = append(q.excludes, f)
 	}
 	return nil
-}
-
-func parseServiceAddress(address string) (network, hostPort string, err error) {
-	const fix = `use udp://:9997, udp4://0.0.0.0:9997 or udp6://[::]:9997`
-	if address == "" {
-		return "", "", errors.New("service_address is empty: " + fix)
-	}
-	network, hostPort, found := strings.Cut(address, "://")
-	if !found {
-		return "", "", fmt.Errorf("service_address %q has no protocol: %s", address, fix)
-	}
-	switch network {
-	case "udp", "udp4", "udp6":
-	default:
-		return "", "", fmt.Errorf("service_address %q: protocol %q is not supported (log4net's UdpAppender sends UDP): %s", address, network, fix)
-	}
-	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil {
-		return "", "", fmt.Errorf("service_address %q: %w: %s", address, err, fix)
-	}
-	if _, err := net.LookupPort(network, port); err != nil || port == "" {
-		return "", "", fmt.Errorf("service_address %q: bad port %q: %s", address, port, fix)
-	}
-	return network, net.JoinHostPort(host, port), nil
-}
-
-func parseSource(source string) (netip.Prefix, error) {
-	prefix, err := netip.ParsePrefix(source)
-	if !strings.Contains(source, "/") {
-		var addr netip.Addr
-		if addr, err = netip.ParseAddr(source); err == nil {
-			addr = addr.Unmap()
-			prefix = netip.PrefixFrom(addr, addr.BitLen())
-		}
-	}
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("allowed_sources: %q is not an IP address or CIDR range (e.g. \"10.0.0.11\" or \"10.0.1.0/24\"): %w", source, err)
-	}
-	return prefix.Masked(), nil
 }
 
 // compileUserGlob compiles one exclude_users pattern. Matching ignores case;
@@ -214,13 +171,16 @@ func appendLower(dst []byte, s string) []byte {
 
 // Start opens the UDP socket and starts the summary loop.
 func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
-	conn, err := listenUDP(q.network, q.address, int(q.ReadBufferSize), q.Log)
+	listener, warning, err := udp.Listen(q.network, q.address, int(q.ReadBufferSize))
 	if err != nil {
 		return fmt.Errorf("listening on service_address %q failed: %w (is another program using the port?)", q.ServiceAddress, err)
 	}
-	q.Log.Infof("Listening for log4net datagrams on %s", conn.LocalAddr())
+	if warning != "" {
+		q.Log.Warn(warning)
+	}
+	q.Log.Infof("Listening for log4net datagrams on %s", listener.LocalAddr())
 	q.acc = acc
-	q.conn = conn
+	q.listener = listener
 	q.state = state.New()
 	q.throttle = newThrottledLog(q.Log, time.Minute)
 	q.done = make(chan struct{})
@@ -249,13 +209,13 @@ func (q *QlikSenseSessions) goRun(f func()) {
 
 // Stop closes the socket and waits for the goroutines.
 func (q *QlikSenseSessions) Stop() {
-	if q.conn == nil {
+	if q.listener == nil {
 		return
 	}
 	close(q.done)
-	q.conn.Close()
+	q.listener.Close()
 	q.wg.Wait()
-	q.conn = nil
+	q.listener = nil
 	q.saveState()
 }
 
@@ -270,25 +230,16 @@ func (q *QlikSenseSessions) Gather(acc telegraf.Accumulator) error {
 }
 
 func (q *QlikSenseSessions) readDatagrams() {
-	buf := make([]byte, 64*1024)
-	for {
-		n, source, err := q.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			q.throttle.log("read", "Reading from %s failed: %v", q.ServiceAddress, err)
-			continue
-		}
-		q.handleDatagram(buf[:n], source.Addr(), time.Now())
-	}
+	q.listener.Run(q.handleDatagram, func(err error) {
+		q.throttle.log("read", "Reading from %s failed: %v", q.ServiceAddress, err)
+	})
 }
 
 // handleDatagram runs one datagram through parser, excludes and state. The
 // payload is only valid during the call.
 func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, received time.Time) {
 	q.stats.datagramsReceived.Add(1)
-	if !q.sourceAllowed(source) {
+	if !q.allowedSources.Allowed(source) {
 		q.stats.rejectedSource.Add(1)
 		q.throttle.log("rejected", "Dropped datagram from %s, which is not in allowed_sources", source)
 		return
@@ -353,19 +304,6 @@ func (q *QlikSenseSessions) summaryDue() {
 	}
 }
 
-func (q *QlikSenseSessions) sourceAllowed(source netip.Addr) bool {
-	if len(q.allowedSources) == 0 {
-		return true
-	}
-	source = source.Unmap()
-	for _, prefix := range q.allowedSources {
-		if prefix.Contains(source) {
-			return true
-		}
-	}
-	return false
-}
-
 // summariseChanges emits summaries after changes, at most once per
 // summary_interval.
 func (q *QlikSenseSessions) summariseChanges() {
@@ -399,7 +337,7 @@ func init() {
 		return &QlikSenseSessions{
 			ServiceAddress:    "udp://:9997",
 			ReadBufferSize:    config.Size(8 * 1024 * 1024),
-			MaxDatagramSize:   config.Size(8 * 1024),
+			MaxDatagramSize:   config.Size(udp.MaxPayload),
 			EmitEvents:        true,
 			SummaryInterval:   config.Duration(time.Second),
 			StateSaveInterval: config.Duration(10 * time.Second),

@@ -310,7 +310,7 @@ type sample struct {
 
 func sampleFile(t testing.TB, name string) []sample {
 	t.Helper()
-	f, err := os.Open("../../../../testdata/datagrams/" + name)
+	f, err := os.Open("../../../../../testdata/datagrams/" + name)
 	require.NoError(t, err)
 	defer f.Close()
 	var samples []sample
