@@ -42,7 +42,7 @@ var metricContract = map[string]map[string]string{
 var eventContract = map[string]bool{"session_start": true, "session_stop": true, "connection_open": true, "connection_close": true}
 
 func summaryContract() map[string]string {
-	return map[string]string{"active_users": "int", "active_sessions": "int", "users": "string"}
+	return map[string]string{"active_users": "int", "active_sessions": "int", "users": "string", "trigger": "tag"}
 }
 
 func withTags(fields map[string]string, tags ...string) map[string]string {

@@ -118,7 +118,7 @@ func benchPayloads(format string, n int) [][]byte {
 func BenchmarkSummary(b *testing.B) {
 	plugin := benchPlugin(b, false)
 	acc := &testutil.Accumulator{}
-	plugin.emitSummaries(acc) // the first summary sorts everybody once
+	plugin.emitSummaries(acc, triggerChange) // the first summary sorts everybody once
 	login := []byte("/qseow-proxy-session/;SENSE1;Start session;LAB;newcomer;AppAccess;/hub/;m")
 	logout := []byte("/qseow-proxy-session/;SENSE1;Stop session;LAB;newcomer;AppAccess;/hub/;m")
 	b.ReportAllocs()
@@ -129,7 +129,7 @@ func BenchmarkSummary(b *testing.B) {
 		} else {
 			plugin.handleDatagram(logout, netip.Addr{}, time.Now())
 		}
-		plugin.emitSummaries(acc)
+		plugin.emitSummaries(acc, triggerChange)
 		acc.ClearMetrics()
 	}
 }

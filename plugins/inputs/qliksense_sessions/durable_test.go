@@ -1,6 +1,7 @@
 package qliksense_sessions
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,13 @@ func gatherSummaries(t *testing.T, plugin *QlikSenseSessions) []telegraf.Metric 
 	return out
 }
 
+// summary is a summary metric as a gather emits it.
 func summary(name string, tags map[string]string, users, sessions int64, names string) telegraf.Metric {
+	tags = maps.Clone(tags)
+	if tags == nil {
+		tags = make(map[string]string)
+	}
+	tags["trigger"] = "interval"
 	return metric.New(name, tags, map[string]interface{}{"active_users": users, "active_sessions": sessions, "users": names}, time.Unix(0, 0))
 }
 

@@ -37,9 +37,15 @@ func eventMetric(ev *session.Event, activeUsers int, withMessage bool, at time.T
 	return metric.New("qliksense_session_event", tags, fields, at)
 }
 
+// Values of the summaries' trigger tag: why a summary went out.
+const (
+	triggerChange   = "change"   // the active set changed (coalesced per summary_interval)
+	triggerInterval = "interval" // a gather
+)
+
 // emitSummaries adds qliksense_users and one qliksense_users_server per
-// server to acc.
-func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator) {
+// server to acc, tagged with the trigger.
+func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator, trigger string) {
 	// emitMu keeps snapshots and their metrics in one order, so the last
 	// summary an output sees is the newest.
 	q.emitMu.Lock()
@@ -53,11 +59,11 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator) {
 	q.mu.Unlock()
 	site, servers := q.state.Summarise(changes)
 
-	acc.AddFields("qliksense_users", summaryFields(site), nil, now)
+	acc.AddFields("qliksense_users", summaryFields(site), map[string]string{"trigger": trigger}, now)
 	for _, srv := range servers {
-		acc.AddFields("qliksense_users_server", summaryFields(srv), map[string]string{"server": srv.Server}, now)
+		acc.AddFields("qliksense_users_server", summaryFields(srv), map[string]string{"server": srv.Server, "trigger": trigger}, now)
 	}
-	for _, m := range q.virtualProxySummaries() {
+	for _, m := range q.virtualProxySummaries(trigger) {
 		acc.AddMetric(m)
 	}
 	q.lastSummary = now

@@ -164,7 +164,7 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 }
 
 // virtualProxySummaries summarises each virtual proxy's last answer.
-func (q *QlikSenseSessions) virtualProxySummaries() []telegraf.Metric {
+func (q *QlikSenseSessions) virtualProxySummaries(trigger string) []telegraf.Metric {
 	var metrics []telegraf.Metric
 	now := time.Now()
 	q.mu.Lock()
@@ -184,7 +184,7 @@ func (q *QlikSenseSessions) virtualProxySummaries() []telegraf.Metric {
 			s.Reconcile(p.Server, api, now)
 			site, _ := s.Snapshot()
 			metrics = append(metrics, metric.New("qliksense_users_virtual_proxy",
-				map[string]string{"server": p.Server, "virtual_proxy": virtualProxyTag(vp)}, summaryFields(site), now))
+				map[string]string{"server": p.Server, "virtual_proxy": virtualProxyTag(vp), "trigger": trigger}, summaryFields(site), now))
 		}
 	}
 	return metrics

@@ -224,7 +224,7 @@ func (q *QlikSenseSessions) Gather(acc telegraf.Accumulator) error {
 	if q.state == nil {
 		return nil
 	}
-	q.emitSummaries(acc)
+	q.emitSummaries(acc, triggerInterval)
 	q.emitInternal(acc)
 	return nil
 }
@@ -328,7 +328,7 @@ func (q *QlikSenseSessions) summariseChanges() {
 			case <-timer.C:
 			}
 		}
-		q.emitSummaries(q.acc)
+		q.emitSummaries(q.acc, triggerChange)
 	}
 }
 
