@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/log4net"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 )
 

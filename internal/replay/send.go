@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/log4net"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )

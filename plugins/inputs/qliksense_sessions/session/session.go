@@ -3,6 +3,8 @@
 // on which proxy.
 package session
 
+import "time"
+
 // Command is what a Qlik Sense proxy reported.
 type Command uint8
 
@@ -101,6 +103,12 @@ type Event struct {
 	Origin    string // e.g. AppAccess
 	Context   string // e.g. /hub/ or /app/<GUID> (log4net.AppID extracts the GUID)
 	Message   string
+	// SessionID is the proxy session id (the log files' ProxySessionId), or
+	// "" where the source does not give it.
+	SessionID string
+	// Time is when the proxy logged the event, where the source says (the
+	// log files); zero otherwise, and the time it was received stands.
+	Time time.Time
 }
 
 // UserName returns the user as Qlik Sense writes it: DIRECTORY\userid.
