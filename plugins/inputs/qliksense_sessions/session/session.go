@@ -93,6 +93,19 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
+// Status says what a parser made of a line or payload.
+type Status uint8
+
+const (
+	// Accepted: a session or connection event.
+	Accepted Status = iota
+	// Ignored: well formed, but nothing the plugin tracks (another command,
+	// a failed request).
+	Ignored
+	// Malformed: it cannot be read as any known format.
+	Malformed
+)
+
 // Event is one thing a proxy reported about a user's session. Its strings may
 // alias a receive buffer: whoever keeps one beyond the buffer's life clones it.
 type Event struct {

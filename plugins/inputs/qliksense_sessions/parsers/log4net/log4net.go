@@ -13,16 +13,11 @@ import (
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 )
 
-// Status says what became of a payload.
-type Status uint8
-
+// What became of a payload (see session.Status).
 const (
-	// Accepted: the payload is a session or connection event.
-	Accepted Status = iota
-	// Ignored: well formed, but a command the plugin does not track.
-	Ignored
-	// Malformed: the payload cannot be read as any known format.
-	Malformed
+	Accepted  = session.Accepted
+	Ignored   = session.Ignored
+	Malformed = session.Malformed
 )
 
 // Reasons for Ignored and Malformed payloads. They are constants so that
@@ -56,7 +51,7 @@ const (
 // Parse reads one datagram into ev. It does not allocate: ev's strings alias
 // payload, so payload must not change while ev is in use, and anything kept
 // beyond that must be cloned.
-func Parse(payload []byte, ev *session.Event) (Status, string) {
+func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 	*ev = session.Event{}
 	if len(payload) == 0 {
 		return Malformed, ReasonEmpty

@@ -32,7 +32,7 @@ func TestParseExactEvents(t *testing.T) {
 	tests := []struct {
 		name    string
 		payload string
-		status  Status
+		status  session.Status
 		reason  string
 		event   session.Event // checked only when Accepted
 	}{
@@ -331,7 +331,7 @@ func sampleFile(t testing.TB, name string) []sample {
 func TestSampleFiles(t *testing.T) {
 	files := []struct {
 		name     string
-		status   Status
+		status   session.Status
 		atLeast  int
 		wantWhys []string // reasons that must each occur at least once
 	}{
@@ -445,7 +445,7 @@ func isASCII(s string) bool {
 // UTF-8, a known marker and 8 fields (the message keeps its ';') or exactly
 // 4 legacy fields, an ASCII case-insensitive command, fields trimmed of
 // Unicode spaces, and a host, a directory and a user id.
-func referenceParse(payload []byte) (Status, session.Event) {
+func referenceParse(payload []byte) (session.Status, session.Event) {
 	s := strings.Trim(string(payload), " \t\r\n")
 	if s == "" || !utf8.ValidString(s) {
 		return Malformed, session.Event{}

@@ -13,7 +13,7 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name    string
 		payload string
-		status  Status
+		status  session.Status
 		reason  string
 		event   session.Event
 	}{
