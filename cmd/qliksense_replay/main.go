@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
 )
 
 func main() {
@@ -49,7 +50,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	expect := flags.String("expect", "-", "where to write the expected active set as JSON (- for stdout)")
 	stamp := flags.Bool("stamp", false, "append ' sent=<Unix ns>' to each message, for latency measurements (sos and butler)")
 	exclude := flags.String("exclude", "", "comma-separated DIR\\user service accounts: ~5% of events are theirs, and they are not expected (configure exclude_users to match)")
+	showVersion := flags.Bool("version", false, "print the version and exit")
 	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(stdout, version.String("qliksense_replay"))
 		return err
 	}
 
