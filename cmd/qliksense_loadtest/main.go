@@ -4,6 +4,8 @@
 // plugin binary alone (stdout read by this tool), and the plugin under the
 // real Telegraf (outputs.file to stdout). It prints a Markdown table: events
 // sent and accepted, lost, CPU, peak RSS, and datagram-to-stdout latency.
+// CPU and peak RSS come from /proc, so only on Linux; elsewhere the table
+// says "n/a" and a note below it says why.
 //
 //	qliksense_loadtest -bin ./bin -rates 10000,50000,100000,200000 -duration 10s
 package main
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +28,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
 )
 
 func main() {
@@ -37,7 +42,12 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long each rate is sent")
 	users := flag.Int("users", 20000, "simulated users: the size of the user lists every summary carries")
 	modes := flag.String("modes", "reader,plugin,telegraf,telegraf-summaries", "what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf), telegraf-summaries (under Telegraf with emit_events = false)")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String("qliksense_loadtest"))
+		return
+	}
 
 	dir, err := filepath.Abs(*bin)
 	if err != nil {
@@ -57,6 +67,9 @@ func main() {
 			}
 			fmt.Println(res.row())
 		}
+	}
+	if !procStats {
+		fmt.Printf("\nCPU and peak RSS: not measured on %s (this tool reads them from Linux's /proc).\n", runtime.GOOS)
 	}
 }
 
@@ -79,8 +92,12 @@ func (r result) row() string {
 	if r.latencies {
 		lat50, lat99 = fmtDuration(r.p50), fmtDuration(r.p99)
 	}
-	return fmt.Sprintf("| %s | %d | %d | %d | %d | %.0f | %.0f | %.0f | %s | %s |",
-		r.target, r.rate, r.sent, r.got, r.sent-r.got, float64(r.got)/r.elapsed.Seconds(), r.cpuPercent, r.rssMiB, lat50, lat99)
+	cpu, rss := "n/a", "n/a"
+	if procStats {
+		cpu, rss = fmt.Sprintf("%.0f", r.cpuPercent), fmt.Sprintf("%.0f", r.rssMiB)
+	}
+	return fmt.Sprintf("| %s | %d | %d | %d | %d | %.0f | %s | %s | %s | %s |",
+		r.target, r.rate, r.sent, r.got, r.sent-r.got, float64(r.got)/r.elapsed.Seconds(), cpu, rss, lat50, lat99)
 }
 
 func fmtDuration(d time.Duration) string {
@@ -169,7 +186,9 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 		return result{}, err
 	}
 	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // best effort
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			cmd.Process.Kill() //nolint:errcheck // Windows has no SIGTERM
+		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }() //nolint:errcheck // stopping
 		select {

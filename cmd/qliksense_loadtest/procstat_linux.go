@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// procStats says that CPU time and peak RSS are measured here.
+const procStats = true
+
 // clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
 const clockTicks = 100.0
 
