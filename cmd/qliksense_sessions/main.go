@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -15,22 +16,28 @@ import (
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/execdrun"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/shimlog"
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
 	_ "github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "E! %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("qliksense_sessions", flag.ContinueOnError)
 	configFile := flags.String("config", "", "path to the plugin config file (see sample.conf); required")
 	pollInterval := flags.Duration("poll_interval", 10*time.Second, "how often to gather summaries and counters")
 	debug := flags.Bool("debug", false, "log debug messages too")
+	showVersion := flags.Bool("version", false, "print the version and exit")
 	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(stdout, version.String("qliksense_sessions"))
 		return err
 	}
 	if *configFile == "" {
@@ -54,5 +61,5 @@ func run(args []string) error {
 	if s.Input == nil {
 		return fmt.Errorf("-config %q has no [[inputs.qliksense_sessions]] section", *configFile)
 	}
-	return execdrun.Run(s.Input, *pollInterval, os.Stdin, os.Stdout)
+	return execdrun.Run(s.Input, *pollInterval, os.Stdin, stdout)
 }
