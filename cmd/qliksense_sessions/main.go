@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -22,7 +23,10 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintf(os.Stderr, "E! %v\n", err)
+		// One E! line per problem, so that Telegraf logs each as an error.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(os.Stderr, "E! %s\n", line)
+		}
 		os.Exit(1)
 	}
 }
@@ -50,6 +54,16 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if _, err := shimlog.Setup(os.Stderr, level); err != nil {
 		return err
+	}
+
+	// The shim ignores what it does not know; a misspelt option must not
+	// run with its default.
+	if err := checkConfig(*configFile); err != nil {
+		lines := strings.Split(err.Error(), "\n")
+		for i, line := range lines {
+			lines[i] = fmt.Sprintf("-config %q: %s", *configFile, line)
+		}
+		return errors.New(strings.Join(lines, "\n"))
 	}
 
 	// The shim loads the config and initialises the plugin; execdrun runs
