@@ -6,22 +6,35 @@ TELEGRAF_VERSION := v1.37.2
 # A trimmed Telegraf with just what the demo, the examples and the tests use.
 TELEGRAF_TAGS   := custom,inputs.execd,outputs.file,outputs.mqtt,outputs.influxdb,outputs.influxdb_v2,outputs.prometheus_client,parsers.influx,serializers.influx,serializers.template,serializers.json
 
-.PHONY: all build test unit-test e2e-test vet demo bench bench-load clean
+# What the binaries' -version reports and the archives of `make dist` are
+# named by: `git describe` without the tag's "v" (0.3.0, 0.3.0-2-gabc1234-dirty),
+# "dev" outside a git work tree. `make dist VERSION=0.3.0` overrides it.
+VERSION         := $(patsubst v%,%,$(shell git describe --tags --always --dirty 2>/dev/null || echo dev))
+COMMIT          := $(shell git describe --always --dirty --exclude '*' 2>/dev/null || echo unknown)
+VERSION_PKG     := github.com/qliksense-telegraf/qliksense-sessions/internal/version
+LDFLAGS         := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+DIST_TARGETS    := windows/amd64,linux/amd64,linux/arm64
+
+.PHONY: all build test unit-test e2e-test vet demo bench bench-load dist clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/qliksense_sessions ./cmd/qliksense_sessions
-	$(GO) build -o $(BIN)/qliksense_replay ./cmd/qliksense_replay
-	$(GO) build -o $(BIN)/qliksense_loadtest ./cmd/qliksense_loadtest
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/qliksense_sessions ./cmd/qliksense_sessions
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/qliksense_replay ./cmd/qliksense_replay
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/qliksense_loadtest ./cmd/qliksense_loadtest
 
 # Telegraf itself, built once (about 45 s on two cores).
 $(BIN)/telegraf:
 	GOBIN=$(BIN) $(GO) install -tags "$(TELEGRAF_TAGS)" github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
 
+# Windows too: the binary ships for it (make dist).
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/...
+	GOOS=windows $(GO) vet ./...
+	GOOS=windows $(GO) vet -tags e2e ./test/...
+	GOOS=windows $(GO) build ./...
 
 unit-test:
 	$(GO) test -race ./...
@@ -41,5 +54,13 @@ bench:
 bench-load: build $(BIN)/telegraf
 	$(BIN)/qliksense_loadtest -bin $(BIN) -rates 10000,50000,100000,200000 -duration 10s
 
+# Release archives: dist/qliksense_sessions_<version>_<os>_<arch>.zip (the
+# binary, sample.conf, README.md, examples) and dist/SHA256SUMS. Files in them
+# carry the commit's time, so a commit rebuilds to the same archives.
+dist:
+	rm -rf dist
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null) $(GO) run ./internal/dist -go "$(GO)" \
+		-version "$(VERSION)" -ldflags "-s -w $(LDFLAGS)" -targets "$(DIST_TARGETS)" -out dist
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
