@@ -1,22 +1,89 @@
 package qliksense_sessions
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/statefile"
 )
 
+// initStateFile checks at Init that state_file can be kept: its folder
+// exists and takes new files, and the file, if there is one, can be read.
+// Init fails on these rather than Start, where the sessions would be lost
+// without anyone noticing.
+func (q *QlikSenseSessions) initStateFile() error {
+	if q.StateFile == "" {
+		return nil
+	}
+	dir := filepath.Dir(q.StateFile)
+	shown := dir
+	if abs, err := filepath.Abs(dir); err == nil {
+		shown = abs // a relative path is relative to Telegraf's working folder
+	}
+	const fix = "create it, or point state_file elsewhere"
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("state_file %q: folder %q does not exist: %s (the user Telegraf runs as must be able to write in it)", q.StateFile, shown, fix)
+	case err != nil:
+		return fmt.Errorf("state_file %q: folder %q cannot be used (%v): %s", q.StateFile, shown, pathErr(err), fix)
+	case !info.IsDir():
+		return fmt.Errorf("state_file %q: %q is not a folder: point state_file to a file in a folder", q.StateFile, shown)
+	}
+	if info, err := os.Stat(q.StateFile); err == nil && info.IsDir() {
+		return fmt.Errorf("state_file %q is a folder: give a file name in it, e.g. %q", q.StateFile, filepath.Join(q.StateFile, "qliksense_sessions.json"))
+	}
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(q.StateFile)+".probe-*")
+	if err != nil {
+		return fmt.Errorf("state_file %q: cannot create files in folder %q (%v): give the user Telegraf runs as write access to it, or point state_file elsewhere", q.StateFile, shown, pathErr(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	if f, err := os.Open(q.StateFile); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state_file %q cannot be read (%v): give the user Telegraf runs as read and write access to it", q.StateFile, pathErr(err))
+	}
+	return nil
+}
+
+// pathErr is the cause of a file system error without the path, which the
+// messages above name themselves.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // loadState restores the sessions saved by a previous run. A file that
-// cannot be read is reported and ignored: the plugin starts empty rather
-// than not at all.
+// cannot be used is kept aside, so that the next save does not replace it,
+// and reported; the plugin starts empty rather than not at all.
 func (q *QlikSenseSessions) loadState(now time.Time) {
 	if q.StateFile == "" {
 		return
 	}
 	file, err := statefile.Load(q.StateFile)
-	if err != nil {
-		q.Log.Errorf("%v; starting with no sessions (the file is replaced at the next save)", err)
+	if errors.Is(err, fs.ErrNotExist) {
+		q.Log.Infof("No state file yet at %q; starting empty", q.StateFile)
 		return
+	}
+	if err != nil {
+		aside, asideErr := statefile.SetAside(q.StateFile, now)
+		if asideErr != nil {
+			q.Log.Errorf("%v; starting with no sessions. Keeping the file aside failed too (%v): the next save replaces it, so copy it elsewhere now to keep it", err, asideErr)
+			return
+		}
+		q.Log.Errorf("%v; kept it as %q and starting with no sessions (the next save writes a new state file); delete the copy when you no longer need it", err, aside)
+		return
+	}
+	if file.Skipped.Total() > 0 {
+		q.Log.Warnf("State file %q: %s; restoring the other %d", q.StateFile, file.Skipped, len(file.Sessions))
 	}
 	skipped := q.state.Restore(file.Sessions)
 	if skipped > 0 {
@@ -32,6 +99,8 @@ func (q *QlikSenseSessions) loadState(now time.Time) {
 }
 
 // saveState writes the state file if the state changed since the last save.
+// A failure while running goes through the throttled log (the next tick
+// retries); the last save, after Stop closed done, is always logged.
 func (q *QlikSenseSessions) saveState() {
 	if q.StateFile == "" {
 		return
@@ -47,12 +116,30 @@ func (q *QlikSenseSessions) saveState() {
 
 	if err := statefile.Save(q.StateFile, records, time.Now()); err != nil {
 		q.stats.stateSaveErrors.Add(1)
+		if q.stopping() {
+			sessions := 0
+			for _, r := range records {
+				sessions += r.Sessions
+			}
+			q.Log.Errorf("Saving state_file at shutdown failed: %v; the next start will not know the %d sessions open now", err, sessions)
+			return
+		}
 		q.throttle.log("save", "Saving state_file failed, will retry: %v", err)
 		return
 	}
 	q.mu.Lock()
 	q.savedGeneration = generation
 	q.mu.Unlock()
+}
+
+// stopping tells whether Stop has begun.
+func (q *QlikSenseSessions) stopping() bool {
+	select {
+	case <-q.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // expireSessions drops sessions with no event for session_max_age.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -199,15 +200,193 @@ func TestStateFileSavedPeriodically(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond, "state file was not written while running")
 }
 
-func TestCorruptStateFileStartsEmpty(t *testing.T) {
+func TestUnreadableStateFileIsKeptAside(t *testing.T) {
+	for name, content := range map[string]string{
+		"truncated":     `{"version":1,"sessions":[{"ser`,
+		"newer version": `{"version":2,"saved_at":"2027-01-01T00:00:00Z","servers":{}}`,
+		"not ours":      `[{"server":"SENSE1"}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "state.json")
+			require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+			plugin := newTestPlugin(t)
+			log := &testutil.CaptureLogger{}
+			plugin.Log = log
+			plugin.StateFile = path
+			var acc testutil.Accumulator
+			conn := startPlugin(t, plugin, &acc)
+			site := gatherSummaries(t, plugin)[0]
+			require.Equal(t, int64(0), site.Fields()["active_users"])
+
+			// The file was moved aside before anything could replace it, and the
+			// error says where it went.
+			copies, err := filepath.Glob(path + ".unreadable-*")
+			require.NoError(t, err)
+			require.Len(t, copies, 1)
+			require.Regexp(t, `\.unreadable-\d{8}T\d{6}Z$`, copies[0])
+			kept, err := os.ReadFile(copies[0])
+			require.NoError(t, err)
+			require.Equal(t, content, string(kept))
+			errs := log.Errors()
+			require.Len(t, errs, 1)
+			require.Contains(t, errs[0], strconv.Quote(copies[0]))
+			require.Contains(t, errs[0], "starting with no sessions")
+
+			// The plugin goes on and writes a new file; the copy stays.
+			send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
+			waitForDatagrams(t, plugin, 1)
+			plugin.Stop()
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Contains(t, string(data), `"user_id":"anna"`)
+			kept, err = os.ReadFile(copies[0])
+			require.NoError(t, err)
+			require.Equal(t, content, string(kept))
+		})
+	}
+}
+
+func TestMissingStateFileIsAFirstRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	require.NoError(t, os.WriteFile(path, []byte(`{"version":1,"sessions":[{"ser`), 0o600))
 	plugin := newTestPlugin(t)
+	log := &testutil.CaptureLogger{}
+	plugin.Log = log
+	plugin.StateFile = path
+	var acc testutil.Accumulator
+	startPlugin(t, plugin, &acc)
+	var infos []string
+	for _, m := range log.Messages() {
+		if m.Level == testutil.LevelInfo && strings.Contains(m.Text, "state") {
+			infos = append(infos, m.Text)
+		}
+	}
+	require.Equal(t, []string{"No state file yet at " + strconv.Quote(path) + "; starting empty"}, infos)
+	require.Empty(t, log.Errors())
+}
+
+func TestStateFileRecordsAreChecked(t *testing.T) {
+	// Two records of MaxInt64 sessions once restored as -2 sessions.
+	path := filepath.Join(t.TempDir(), "state.json")
+	now := time.Now().UTC().Format(time.RFC3339)
+	record := func(user, sessions string) string {
+		return `{"server":"SENSE1","directory":"LAB","user_id":"` + user + `","sessions":` + sessions + `,"first_seen":"` + now + `","last_seen":"` + now + `"}`
+	}
+	data := `{"version":1,"saved_at":"` + now + `","sessions":[` +
+		record("anna", "2") + "," + record("huge1", "9223372036854775807") + "," + record("huge2", "9223372036854775807") + "]}"
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o600))
+	plugin := newTestPlugin(t)
+	log := &testutil.CaptureLogger{}
+	plugin.Log = log
 	plugin.StateFile = path
 	var acc testutil.Accumulator
 	startPlugin(t, plugin, &acc)
 	site := gatherSummaries(t, plugin)[0]
-	require.Equal(t, int64(0), site.Fields()["active_users"])
+	require.Equal(t, int64(2), site.Fields()["active_sessions"])
+	require.Equal(t, `["LAB\\anna"]`, site.Fields()["users"])
+	var warnings []string
+	for _, w := range log.Warnings() {
+		if strings.Contains(w, "State file") {
+			warnings = append(warnings, w)
+		}
+	}
+	require.Len(t, warnings, 1)
+	require.Contains(t, warnings[0], "2 records skipped: 2 with sessions not a whole number from 1 to 100000; restoring the other 1")
+}
+
+func TestInitChecksTheStateFileFolder(t *testing.T) {
+	dir := t.TempDir()
+	notAFolder := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(notAFolder, nil, 0o600))
+	tests := []struct {
+		name   string
+		path   string
+		errMsg []string
+	}{
+		{"missing folder", filepath.Join(dir, "no", "such", "state.json"),
+			[]string{"state_file", `folder "` + filepath.Join(dir, "no", "such") + `" does not exist`, "create it, or point state_file elsewhere"}},
+		{"folder is a file", filepath.Join(notAFolder, "state.json"), []string{"state_file", "is not a folder"}},
+		{"file is a folder", dir, []string{"state_file", "is a folder", "qliksense_sessions.json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plugin := newTestPlugin(t)
+			plugin.StateFile = tt.path
+			err := plugin.Init()
+			for _, msg := range tt.errMsg {
+				require.ErrorContains(t, err, msg)
+			}
+		})
+	}
+
+	// A relative path is shown as the folder it resolves to.
+	plugin := newTestPlugin(t)
+	plugin.StateFile = filepath.Join("no_such_folder", "state.json")
+	abs, err := filepath.Abs("no_such_folder")
+	require.NoError(t, err)
+	require.ErrorContains(t, plugin.Init(), strconv.Quote(abs))
+
+	// A writable folder passes and keeps no probe file.
+	plugin = newTestPlugin(t)
+	plugin.StateFile = filepath.Join(dir, "state.json")
+	require.NoError(t, plugin.Init())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1) // "file"
+}
+
+func TestInitChecksStateFilePermissions(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write and read anything")
+	}
+	readOnly := t.TempDir()
+	require.NoError(t, os.Chmod(readOnly, 0o500))
+	t.Cleanup(func() { os.Chmod(readOnly, 0o700) })
+	plugin := newTestPlugin(t)
+	plugin.StateFile = filepath.Join(readOnly, "state.json")
+	err := plugin.Init()
+	require.ErrorContains(t, err, "cannot create files in folder "+strconv.Quote(readOnly))
+	require.ErrorContains(t, err, "write access")
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	require.NoError(t, os.WriteFile(path, []byte("{}"), 0o200))
+	plugin = newTestPlugin(t)
+	plugin.StateFile = path
+	require.ErrorContains(t, plugin.Init(), "cannot be read")
+}
+
+func TestFailedSaveAtShutdownIsLogged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	plugin := newTestPlugin(t)
+	log := &testutil.CaptureLogger{}
+	plugin.Log = log
+	plugin.StateFile = filepath.Join(dir, "state.json")
+	plugin.StateSaveInterval = config.Duration(10 * time.Millisecond)
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+
+	// The folder goes away: the periodic saves fail, and their log line is
+	// throttled to one a minute.
+	require.NoError(t, os.RemoveAll(dir))
+	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
+	require.Eventually(t, func() bool { return plugin.stats.stateSaveErrors.Load() >= 2 }, 5*time.Second, time.Millisecond)
+	saveWarnings := 0
+	for _, w := range log.Warnings() {
+		if strings.Contains(w, "Saving state_file failed") {
+			saveWarnings++
+		}
+	}
+	require.Equal(t, 1, saveWarnings)
+	require.Empty(t, log.Errors())
+
+	// The last save's failure is logged all the same.
+	plugin.Stop()
+	errs := log.Errors()
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0], "Saving state_file at shutdown failed")
+	require.Contains(t, errs[0], "1 sessions open now")
 }
 
 func TestStateFileDropsOldSessionsOnLoad(t *testing.T) {

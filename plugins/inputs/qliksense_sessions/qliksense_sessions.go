@@ -116,6 +116,9 @@ func (q *QlikSenseSessions) Init() error {
 	if err := q.initProxies(); err != nil {
 		return err
 	}
+	if err := q.initStateFile(); err != nil {
+		return err
+	}
 	q.excludes = q.excludes[:0]
 	for _, pattern := range q.ExcludeUsers {
 		f, err := compileUserGlob(pattern)

@@ -1,15 +1,28 @@
 // Package statefile keeps the open sessions on disk across restarts: a
 // versioned JSON file, replaced atomically so that a crash at any moment
 // leaves either the old or the new file.
+//
+// The format is versioned. A change that an older build would misread (new
+// content such as per-session ids or log offsets, a changed meaning) bumps
+// Version; Load goes on reading every older version, each pinned by a file
+// testdata/v<N>.json and its test, and TestSaveWritesVersion pins what Save
+// writes. A file this build cannot use is never overwritten unseen: the
+// caller keeps it aside with SetAside.
 package statefile
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -17,11 +30,76 @@ import (
 // Version is the file format this build writes and reads.
 const Version = 1
 
+// Limits that Load holds every record to. A record outside them is skipped
+// and counted; the rest of the file is used.
+const (
+	// MaxSessions is the most sessions one record (one user on one server)
+	// may hold. A user has one session per browser and virtual proxy; even a
+	// script that opens a new session on every call and never logs out stays
+	// far below it within the 30-minute inactivity timeout. A larger count is
+	// a corrupt or hand-made file.
+	MaxSessions = 100_000
+	// MaxTotalSessions bounds the sum over all records, so that the state's
+	// counters (int, 32 bits on 386 and arm builds) cannot overflow.
+	MaxTotalSessions = math.MaxInt32
+	// MaxAhead is how far first_seen or last_seen may lie after the clock at
+	// Load. Times come from this machine's clock, so a later time means the
+	// clock was wrong when the file was written (or is now); such a session
+	// would outlive session_max_age by that much.
+	MaxAhead = time.Hour
+)
+
 // File is the state file's content.
 type File struct {
 	Version  int            `json:"version"`
 	SavedAt  time.Time      `json:"saved_at"`
 	Sessions []state.Record `json:"sessions"`
+	// Skipped counts the records Load left out, by reason.
+	Skipped Skipped `json:"-"`
+}
+
+// Reasons why Load skips a record.
+const (
+	ReasonInvalid   = "not a record of server, directory, user_id, sessions, first_seen and last_seen"
+	ReasonEmptyName = "an empty server, directory or user_id"
+	ReasonControl   = "a control character in server, directory or user_id"
+	ReasonSessions  = "sessions not a whole number from 1 to 100000"
+	ReasonFuture    = "first_seen or last_seen more than 1h after the clock"
+	ReasonDuplicate = "the same server and user as an earlier record"
+	ReasonTotal     = "sessions that would take the total past 2147483647"
+)
+
+// reasons is the order in which Skipped lists reasons.
+var reasons = []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate, ReasonTotal}
+
+// Skipped counts skipped records by reason.
+type Skipped map[string]int
+
+// Total is the number of skipped records.
+func (s Skipped) Total() int {
+	n := 0
+	for _, c := range s {
+		n += c
+	}
+	return n
+}
+
+// String says how many records were skipped and why, e.g. "3 records
+// skipped: 2 with sessions not a whole number from 1 to 100000, 1 with the
+// same server and user as an earlier record".
+func (s Skipped) String() string {
+	var parts []string
+	for _, r := range reasons {
+		if n := s[r]; n > 0 {
+			parts = append(parts, strconv.Itoa(n)+" with "+r)
+		}
+	}
+	total := s.Total()
+	noun := "records"
+	if total == 1 {
+		noun = "record"
+	}
+	return fmt.Sprintf("%d %s skipped: %s", total, noun, strings.Join(parts, ", "))
 }
 
 // ErrVersion marks a file written in another format version.
@@ -30,6 +108,9 @@ var ErrVersion = errors.New("unsupported state file version")
 // Save writes the records to path atomically: a temporary file in the same
 // folder, fsync, rename over path, fsync of the folder.
 func Save(path string, records []state.Record, savedAt time.Time) error {
+	if records == nil {
+		records = []state.Record{}
+	}
 	data, err := json.Marshal(File{Version: Version, SavedAt: savedAt.UTC(), Sessions: records})
 	if err != nil {
 		return fmt.Errorf("encoding the state failed: %w", err)
@@ -62,12 +143,21 @@ func Save(path string, records []state.Record, savedAt time.Time) error {
 	return nil
 }
 
-// Load reads a state file. A missing file is no error: it returns no
-// records and os.ErrNotExist-wrapping errors are not returned.
+// Load reads a state file and checks every record against the limits above:
+// records outside them are left out and counted in File.Skipped.
+//
+// When there is no file, the error wraps fs.ErrNotExist. Any other error
+// means that a file is there but cannot be used (unreadable, corrupt,
+// truncated, another format or version): keep it aside with SetAside before
+// the next Save replaces it.
 func Load(path string) (*File, error) {
+	return load(path, time.Now())
+}
+
+func load(path string, now time.Time) (*File, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return &File{Version: Version}, nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no state file at %q: %w", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading state file %q failed: %w", path, err)
@@ -76,17 +166,140 @@ func Load(path string) (*File, error) {
 		Version *int `json:"version"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("state file %q is corrupt (%w): delete it or fix it", path, err)
+		return nil, fmt.Errorf("state file %q is corrupt (%w)", path, err)
 	}
 	if probe.Version == nil {
-		return nil, fmt.Errorf("state file %q has no version: it is not a qliksense_sessions state file; delete it or point state_file elsewhere", path)
+		return nil, fmt.Errorf("state file %q has no version: it is not a qliksense_sessions state file", path)
 	}
-	if *probe.Version != Version {
-		return nil, fmt.Errorf("state file %q: %w %d (this build reads version %d): delete it, or run the release that wrote it", path, ErrVersion, *probe.Version, Version)
+	switch *probe.Version {
+	case 1:
+		return loadV1(path, data, now)
 	}
-	var f File
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("state file %q is corrupt (%w): delete it or fix it", path, err)
+	return nil, fmt.Errorf("state file %q: %w %d (this build reads version %d; the release that wrote it can read it)", path, ErrVersion, *probe.Version, Version)
+}
+
+// recordV1 is a record of a version 1 file as written, before it is checked.
+type recordV1 struct {
+	Server    string      `json:"server"`
+	Directory string      `json:"directory"`
+	UserID    string      `json:"user_id"`
+	Sessions  json.Number `json:"sessions"`
+	FirstSeen time.Time   `json:"first_seen"`
+	LastSeen  time.Time   `json:"last_seen"`
+}
+
+func loadV1(path string, data []byte, now time.Time) (*File, error) {
+	var file struct {
+		Version  int        `json:"version"`
+		SavedAt  time.Time  `json:"saved_at"`
+		Sessions []recordV1 `json:"sessions"`
 	}
-	return &f, nil
+	if err := json.Unmarshal(data, &file); err != nil {
+		// A record that does not decode (a string for a number, a malformed
+		// time) costs that record, not the file: decode them one by one.
+		var raw struct {
+			Version  int               `json:"version"`
+			SavedAt  time.Time         `json:"saved_at"`
+			Sessions []json.RawMessage `json:"sessions"`
+		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("state file %q is corrupt (%w)", path, err)
+		}
+		file.Version, file.SavedAt, file.Sessions = raw.Version, raw.SavedAt, make([]recordV1, len(raw.Sessions))
+		for i, msg := range raw.Sessions {
+			if json.Unmarshal(msg, &file.Sessions[i]) != nil {
+				file.Sessions[i] = recordV1{Sessions: invalid}
+			}
+		}
+	}
+	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: Skipped{}}
+	seen := make(map[string]struct{}, len(file.Sessions))
+	latest := now.Add(MaxAhead)
+	var total int64
+	var key []byte
+	for _, r := range file.Sessions {
+		if r.Sessions == invalid {
+			f.Skipped[ReasonInvalid]++
+			continue
+		}
+		if r.Server == "" || r.Directory == "" || r.UserID == "" {
+			f.Skipped[ReasonEmptyName]++
+			continue
+		}
+		if hasControl(r.Server) || hasControl(r.Directory) || hasControl(r.UserID) {
+			f.Skipped[ReasonControl]++
+			continue
+		}
+		sessions, err := strconv.ParseInt(r.Sessions.String(), 10, 64)
+		if err != nil || sessions < 1 || sessions > MaxSessions {
+			f.Skipped[ReasonSessions]++
+			continue
+		}
+		if r.FirstSeen.After(latest) || r.LastSeen.After(latest) {
+			f.Skipped[ReasonFuture]++
+			continue
+		}
+		// The key the state merges records by: server, and DIRECTORY\userid,
+		// both ignoring case.
+		key = appendLower(key[:0], r.Server)
+		key = append(key, 0)
+		key = appendLower(key, r.Directory)
+		key = append(key, '\\')
+		key = appendLower(key, r.UserID)
+		if _, dup := seen[string(key)]; dup {
+			f.Skipped[ReasonDuplicate]++
+			continue
+		}
+		if total+sessions > MaxTotalSessions {
+			f.Skipped[ReasonTotal]++
+			continue
+		}
+		seen[string(key)] = struct{}{}
+		total += sessions
+		f.Sessions = append(f.Sessions, state.Record{
+			Server: r.Server, Directory: r.Directory, UserID: r.UserID, Sessions: int(sessions),
+			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+		})
+	}
+	return f, nil
+}
+
+// invalid marks a record that did not decode.
+const invalid = json.Number("invalid")
+
+// appendLower appends s in lower case, rune by rune as the state folds
+// names.
+func appendLower(dst []byte, s string) []byte {
+	for _, r := range s {
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+	}
+	return dst
+}
+
+// hasControl tells whether s holds a control character (C0, DEL or C1),
+// which no Qlik Sense server, directory or user name carries.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// SetAside renames a state file that cannot be used to
+// <path>.unreadable-<UTC time>, e.g. state.json.unreadable-20261124T075500Z,
+// so that the next Save does not replace it, and returns the new name. It
+// never replaces an earlier copy.
+func SetAside(path string, now time.Time) (string, error) {
+	base := path + ".unreadable-" + now.UTC().Format("20060102T150405Z")
+	target := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if i > 100 {
+			return "", fmt.Errorf("keeping %q aside failed: %q and 99 more names like it exist", path, base)
+		}
+		target = base + "-" + strconv.Itoa(i)
+	}
+	if err := os.Rename(path, target); err != nil {
+		return "", fmt.Errorf("keeping %q aside as %q failed: %w", path, target, err)
+	}
+	return target, nil
 }
