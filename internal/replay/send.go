@@ -60,9 +60,10 @@ func Send(ctx context.Context, conn net.Conn, next func(stamp time.Time) ([]byte
 }
 
 // ExpectFromPayloads is the active set the plugin shows after receiving
-// these payloads: they run through the plugin's own parser and state.
+// these payloads, sent at once: they run through the plugin's own parser
+// and state, with its default reorder window.
 func ExpectFromPayloads(payloads [][]byte) Expected {
-	s := state.New()
+	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
 	var ev session.Event
 	for _, p := range payloads {
 		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {

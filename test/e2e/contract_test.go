@@ -26,11 +26,12 @@ var metricContract = map[string]map[string]string{
 	// message only with event_message = true
 	"qliksense_session_event": withTags(map[string]string{
 		"user": "string", "user_id": "string", "origin": "string", "context": "string", "app_id": "string",
-		"message": "string", "active_users": "int",
+		"message": "string", "active_users": "int", "session_duration_s": "float",
 	}, "server", "event", "user_directory"),
 	"qliksense_sessions_internal": {
 		"datagrams_received": "int", "events_accepted": "int", "events_ignored": "int", "events_excluded": "int",
-		"malformed": "int", "rejected_source": "int", "oversize": "int", "datagrams_dropped": "int",
+		"malformed": "int", "rejected_source": "int", "oversize": "int", "datagrams_dropped": "int", "decoded_ansi": "int",
+		"starts_matched": "int", "starts_cancelled": "int", "events_refused_max_users": "int", "events_refused_max_servers": "int",
 		"stops_without_start": "int", "sessions_inferred": "int", "sessions_expired": "int",
 		"proxy_polls": "int", "proxy_poll_errors": "int", "reconcile_sessions_added": "int", "reconcile_sessions_removed": "int",
 		"state_save_errors": "int", "tracked_servers": "int", "tracked_users": "int", "tracked_user_server_pairs": "int",
@@ -85,6 +86,8 @@ func emitted(t *testing.T) (map[string]map[string]string, map[string]bool) {
 					kind = "int"
 				case string:
 					kind = "string"
+				case float64:
+					kind = "float"
 				}
 				names[m.Name()][f.Key] = kind
 			}

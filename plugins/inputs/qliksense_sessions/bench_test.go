@@ -78,7 +78,7 @@ func benchPlugin(b *testing.B, emitEvents bool) *QlikSenseSessions {
 		b.Fatal(err)
 	}
 	plugin.acc = &testutil.Accumulator{}
-	plugin.state = state.New()
+	plugin.state = state.New(state.Config{})
 	plugin.throttle = newThrottledLog(plugin.Log, time.Minute)
 	plugin.changed = make(chan struct{}, 1)
 	for i, p := range benchPayloads("sos", 100000) {

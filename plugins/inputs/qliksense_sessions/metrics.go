@@ -31,6 +31,9 @@ func eventMetric(ev *session.Event, activeUsers int, withMessage bool, at time.T
 			fields[f.name] = f.value
 		}
 	}
+	if ev.Command == session.StopSession && ev.Duration > 0 {
+		fields["session_duration_s"] = ev.Duration.Seconds()
+	}
 	if withMessage && ev.Message != "" {
 		fields["message"] = ev.Message
 	}
@@ -106,6 +109,10 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 		"sessions_expired":           int64(counters.SessionsExpired),
 		"reconcile_sessions_added":   int64(counters.ReconcileAdded),
 		"reconcile_sessions_removed": int64(counters.ReconcileRemoved),
+		"starts_matched":             int64(counters.StartsMatched),
+		"starts_cancelled":           int64(counters.StartsCancelled),
+		"events_refused_max_users":   int64(counters.RefusedMaxUsers),
+		"events_refused_max_servers": int64(counters.RefusedMaxServers),
 	}
 	q.mu.Unlock()
 	fields["datagrams_received"] = int64(q.stats.datagramsReceived.Load())
@@ -115,6 +122,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	fields["malformed"] = int64(q.stats.malformed.Load())
 	fields["rejected_source"] = int64(q.stats.rejectedSource.Load())
 	fields["oversize"] = int64(q.stats.oversize.Load())
+	fields["decoded_ansi"] = int64(q.stats.decodedANSI.Load())
 	fields["proxy_polls"] = int64(q.stats.proxyPolls.Load())
 	fields["proxy_poll_errors"] = int64(q.stats.proxyPollErrors.Load())
 	fields["state_save_errors"] = int64(q.stats.stateSaveErrors.Load())

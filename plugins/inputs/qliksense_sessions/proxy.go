@@ -45,7 +45,10 @@ func (p *Proxy) init(index int) error {
 		return fmt.Errorf("%s: url is empty: set it to the proxy's session API, e.g. url = \"https://sense1.example.com:4243\"", name)
 	}
 	u, err := url.Parse(p.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+	if err == nil && u.Scheme == "http" {
+		return fmt.Errorf("%s: url %q is plain http: the session API answers on https only, and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", name, p.URL, u.Host)
+	}
+	if err != nil || u.Host == "" || u.Scheme != "https" {
 		return fmt.Errorf("%s: url %q is not https://<host>:<port>, e.g. \"https://sense1.example.com:4243\"", name, p.URL)
 	}
 	if p.Server == "" {
@@ -148,7 +151,7 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 		}
 		answers[vp] = sessions
 		for _, s := range sessions {
-			all = append(all, state.APISession{Directory: s.UserDirectory, UserID: s.UserID})
+			all = append(all, state.APISession{Directory: s.UserDirectory, UserID: s.UserID, SessionID: s.SessionID})
 		}
 	}
 
@@ -175,10 +178,10 @@ func (q *QlikSenseSessions) virtualProxySummaries(trigger string) []telegraf.Met
 			if !ok {
 				continue
 			}
-			s := state.New()
+			s := state.New(state.Config{})
 			var api []state.APISession
 			for _, session := range sessions {
-				api = append(api, state.APISession{Directory: session.UserDirectory, UserID: session.UserID})
+				api = append(api, state.APISession{Directory: session.UserDirectory, UserID: session.UserID, SessionID: session.SessionID})
 			}
 			s.BeginReconcile(p.Server)
 			s.Reconcile(p.Server, api, now)

@@ -37,6 +37,9 @@ type QlikSenseSessions struct {
 	EmitEvents      bool            `toml:"emit_events"`
 	EventMessage    bool            `toml:"event_message"`
 	SummaryInterval config.Duration `toml:"summary_interval"`
+	ReorderWindow   config.Duration `toml:"reorder_window"`
+	MaxUsers        int             `toml:"max_users"`
+	MaxServers      int             `toml:"max_servers"`
 
 	StateFile         string          `toml:"state_file"`
 	StateSaveInterval config.Duration `toml:"state_save_interval"`
@@ -51,6 +54,7 @@ type QlikSenseSessions struct {
 	allowedSources udp.Sources
 	excludes       []filter.Filter
 	excludeBuf     []byte
+	ansiBuf        []byte // decoded ANSI payloads; only the reader goroutine uses it
 
 	acc      telegraf.Accumulator
 	listener *udp.Listener
@@ -80,6 +84,7 @@ type stats struct {
 	malformed         atomic.Uint64
 	rejectedSource    atomic.Uint64
 	oversize          atomic.Uint64
+	decodedANSI       atomic.Uint64
 	proxyPolls        atomic.Uint64
 	proxyPollErrors   atomic.Uint64
 	stateSaveErrors   atomic.Uint64
@@ -112,6 +117,15 @@ func (q *QlikSenseSessions) Init() error {
 	}
 	if q.SessionMaxAge < 0 {
 		return fmt.Errorf("session_max_age %s is negative: use a duration such as \"8h\", or \"0s\" to never expire sessions", time.Duration(q.SessionMaxAge))
+	}
+	if q.ReorderWindow < 0 {
+		return fmt.Errorf("reorder_window %s is negative: use a duration such as \"5s\", or \"0s\" to count every Start session as a new session", time.Duration(q.ReorderWindow))
+	}
+	if q.MaxUsers <= 0 {
+		return fmt.Errorf("max_users %d must be positive: it bounds the users a sender can make the plugin track; use e.g. 100000, well above your site's users", q.MaxUsers)
+	}
+	if q.MaxServers <= 0 {
+		return fmt.Errorf("max_servers %d must be positive: it bounds the proxy servers a sender can make the plugin track; use e.g. 100, above your site's proxy nodes", q.MaxServers)
 	}
 	if err := q.initProxies(); err != nil {
 		return err
@@ -184,7 +198,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.Log.Infof("Listening for log4net datagrams on %s", listener.LocalAddr())
 	q.acc = acc
 	q.listener = listener
-	q.state = state.New()
+	q.state = state.New(q.stateConfig())
 	q.throttle = newThrottledLog(q.Log, time.Minute)
 	q.done = make(chan struct{})
 	q.changed = make(chan struct{}, 1)
@@ -200,6 +214,10 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 		q.goRun(func() { q.pollProxy(p) })
 	}
 	return nil
+}
+
+func (q *QlikSenseSessions) stateConfig() state.Config {
+	return state.Config{ReorderWindow: time.Duration(q.ReorderWindow), MaxUsers: q.MaxUsers, MaxServers: q.MaxServers}
 }
 
 func (q *QlikSenseSessions) goRun(f func()) {
@@ -256,8 +274,16 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	// Parsed events alias what they are parsed from. To emit an event, parse
 	// a copy: one allocation, where cloning each field would take seven.
 	data := payload
+	if !utf8.Valid(payload) {
+		// The legacy appender sends the Windows ANSI code page.
+		if decoded, ok := log4net.DecodeANSI(q.ansiBuf[:0], payload); ok {
+			q.ansiBuf = decoded
+			data = decoded
+			q.stats.decodedANSI.Add(1)
+		}
+	}
 	if q.EmitEvents {
-		owned := string(payload)
+		owned := string(data)
 		data = unsafe.Slice(unsafe.StringData(owned), len(owned))
 	}
 	var ev session.Event
@@ -288,8 +314,11 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	}
 	q.mu.Unlock()
 
-	if outcome == state.OrphanStop {
+	switch outcome {
+	case state.OrphanStop:
 		q.throttle.log("orphan", "Stop session for %s on %s without an open session (it started before we listened, or its start was lost)", ev.UserName(), ev.Server)
+	case state.Refused:
+		q.throttle.log("refused", "Refused %s for %s on %s: the plugin tracks max_users = %d users on max_servers = %d servers; raise them if your site is that large, else restrict allowed_sources", ev.Command, ev.UserName(), ev.Server, q.MaxUsers, q.MaxServers)
 	}
 	if outcome == state.Changed {
 		q.summaryDue()
@@ -344,6 +373,9 @@ func init() {
 			EmitEvents:        true,
 			SummaryInterval:   config.Duration(time.Second),
 			StateSaveInterval: config.Duration(10 * time.Second),
+			ReorderWindow:     config.Duration(state.DefaultReorderWindow),
+			MaxUsers:          100_000,
+			MaxServers:        100,
 		}
 	})
 }

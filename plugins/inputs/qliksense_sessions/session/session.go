@@ -68,13 +68,15 @@ func ParseCommand(s string) Command {
 	default:
 		return Unknown
 	}
-	if equalFoldASCII(s, commandNames[c]) {
+	if EqualFoldASCII(s, commandNames[c]) {
 		return c
 	}
 	return Unknown
 }
 
-func equalFoldASCII(a, b string) bool {
+// EqualFoldASCII compares two strings ignoring the case of ASCII letters,
+// without allocating.
+func EqualFoldASCII(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -106,6 +108,21 @@ const (
 	Malformed
 )
 
+// ValidHostName tells whether name can be a proxy's host name: letters,
+// digits, '-', '_' (NetBIOS names allow it) and '.', at most 253 bytes.
+func ValidHostName(name string) bool {
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // Event is one thing a proxy reported about a user's session. Its strings may
 // alias a receive buffer: whoever keeps one beyond the buffer's life clones it.
 type Event struct {
@@ -122,6 +139,9 @@ type Event struct {
 	// Time is when the proxy logged the event, where the source says (the
 	// log files); zero otherwise, and the time it was received stands.
 	Time time.Time
+	// Duration is set by the state on a Stop session: how long the session
+	// lasted, where its start was seen; zero otherwise.
+	Duration time.Duration
 }
 
 // UserName returns the user as Qlik Sense writes it: DIRECTORY\userid.

@@ -141,7 +141,7 @@ func TestApplyScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New()
+			s := New(Config{})
 			run(t, s, tt.steps)
 			site, servers := s.Snapshot()
 			require.Equal(t, tt.site, site)
@@ -152,7 +152,7 @@ func TestApplyScenarios(t *testing.T) {
 }
 
 func TestFinalZeroOnlyOnce(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	run(t, s, []step{{"SENSE2", start, `LAB\bob`, Changed}, {"SENSE2", stop, `LAB\bob`, Changed}})
 	_, servers := s.Snapshot()
 	require.Equal(t, []Summary{{Server: "SENSE2", Users: []string{}}}, servers)
@@ -166,7 +166,7 @@ func TestFinalZeroOnlyOnce(t *testing.T) {
 }
 
 func TestApplyRewritesNamesToFirstSeen(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	run(t, s, []step{{"SENSE1", start, `LAB\Anna`, Changed}})
 	ev := session.Event{Server: "sense1", Command: session.CloseConnection, Directory: "lab", UserID: "ANNA"}
 	s.Apply(&ev, t0)
@@ -174,7 +174,7 @@ func TestApplyRewritesNamesToFirstSeen(t *testing.T) {
 }
 
 func TestApplyDoesNotAllocateForKnownUsers(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	run(t, s, []step{{"SENSE1", start, `LAB\anna`, Changed}})
 	startEv := session.Event{Server: "sense1", Command: start, Directory: "lab", UserID: "anna"}
 	stopEv := session.Event{Server: "sense1", Command: stop, Directory: "lab", UserID: "anna"}
@@ -192,7 +192,7 @@ func TestApplyDoesNotAllocateForKnownUsers(t *testing.T) {
 // summary with a plain model: counts per (server, user) in maps.
 func TestAgainstReferenceModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s := New()
+	s := New(Config{})
 	type key struct{ server, user string }
 	model := map[key]int{}
 	display := map[string]string{} // folded user -> shown name
@@ -270,7 +270,7 @@ func TestAgainstReferenceModel(t *testing.T) {
 }
 
 func BenchmarkApply(b *testing.B) {
-	s := New()
+	s := New(Config{})
 	const users = 100_000
 	events := make([]session.Event, 0, 4*users)
 	for u := 0; u < users; u++ {
@@ -306,7 +306,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			newPair := func() pair {
 				return pair{fmt.Sprintf("SENSE%d", rng.IntN(10)), fmt.Sprintf("user%07d", rng.IntN(10_000_000))}
 			}
-			s := New()
+			s := New(Config{})
 			active := make([]pair, 0, 100_000)
 			for s.ActiveUsers() < 100_000 {
 				p := newPair()

@@ -15,6 +15,17 @@ type Record struct {
 	Sessions  int       `json:"sessions"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
+	// StartSeen: FirstSeen is when the first session's Start came.
+	StartSeen bool `json:"start_seen,omitempty"`
+	// Known are those of the sessions whose proxy session id is known.
+	Known []KnownSession `json:"known,omitempty"`
+}
+
+// KnownSession is a session known by its proxy session id.
+type KnownSession struct {
+	ID          string    `json:"id"`
+	Started     time.Time `json:"started,omitzero"` // when its Start came, if it was seen
+	Connections int       `json:"connections,omitempty"`
 }
 
 // Generation changes whenever the state does (an event, a restore, an
@@ -26,14 +37,21 @@ func (s *State) Records() []Record {
 	records := make([]Record, 0, s.UserServerPairs())
 	for _, srv := range s.servers {
 		for _, us := range srv.users {
-			records = append(records, Record{
+			r := Record{
 				Server:    srv.name,
 				Directory: us.user.directory,
 				UserID:    us.user.id,
 				Sessions:  us.sessions,
 				FirstSeen: us.firstSeen,
 				LastSeen:  us.lastSeen,
-			})
+				StartSeen: us.startSeen,
+			}
+			if us.detail != nil {
+				for _, k := range us.detail.known {
+					r.Known = append(r.Known, KnownSession{ID: k.id, Started: k.started, Connections: k.connections})
+				}
+			}
+			records = append(records, r)
 		}
 	}
 	slices.SortFunc(records, func(a, b Record) int {
@@ -46,14 +64,31 @@ func (s *State) Records() []Record {
 }
 
 // Restore adds saved sessions to the state; records without a server, a
-// user or a positive session count are skipped and counted in the result.
+// user or a positive session count, and those the limits refuse, are
+// skipped and counted in the result. A known session beyond the record's
+// count, or known twice, is dropped.
 func (s *State) Restore(records []Record) (skipped int) {
 	for _, r := range records {
 		if r.Server == "" || r.Directory == "" || r.UserID == "" || r.Sessions <= 0 {
 			skipped++
 			continue
 		}
-		s.add(r.Server, r.Directory, r.UserID, r.Sessions, r.FirstSeen, r.LastSeen)
+		_, existed := s.lookup(r.Server, r.Directory, r.UserID)
+		us := s.add(r.Server, r.Directory, r.UserID, r.Sessions, r.FirstSeen, r.LastSeen)
+		if us == nil {
+			skipped++
+			continue
+		}
+		if existed == nil {
+			us.startSeen = r.StartSeen
+		}
+		for _, k := range r.Known {
+			if k.ID == "" || us.detail.find(k.ID) >= 0 || us.detail != nil && len(us.detail.known) >= us.sessions {
+				continue
+			}
+			d := us.details()
+			d.known = append(d.known, knownSession{id: k.ID, started: k.Started, connections: max(k.Connections, 0)})
+		}
 	}
 	s.generation++
 	return skipped
@@ -81,6 +116,7 @@ func (s *State) Expire(cutoff time.Time) (sessions int) {
 type APISession struct {
 	Directory string
 	UserID    string
+	SessionID string // "" if the answer did not give it
 }
 
 // BeginReconcile starts noting which users of a server see events, so that
@@ -94,30 +130,38 @@ func (s *State) BeginReconcile(serverName string) {
 }
 
 // Reconcile makes a server's sessions those of the proxy session API's
-// answer, which was requested after BeginReconcile. Users who saw events in
-// between keep the counts the events gave them: the answer may predate or
-// postdate those events, and the events are certainly newer than the state.
-// It ends the noting that BeginReconcile started.
+// answer, which was requested after BeginReconcile: each user's count, and
+// the sessions by id. Users who saw events in between keep what the events
+// gave them: the answer may predate or postdate those events, and the
+// events are certainly newer than the state. It ends the noting that
+// BeginReconcile started.
 func (s *State) Reconcile(serverName string, answer []APISession, now time.Time) (added, removed int) {
 	srvKey := string(foldCase(nil, serverName))
 	touched := s.reconciling[srvKey]
 	delete(s.reconciling, srvKey)
 
-	// Count the API's sessions per user.
+	// The API's sessions per user.
 	type apiUser struct {
 		directory, id string
 		sessions      int
+		ids           []string
 	}
 	want := make(map[string]*apiUser, len(answer))
+	var order []string // the answer's order, so that limits refuse alike each time
 	for _, a := range answer {
 		if a.Directory == "" || a.UserID == "" {
 			continue
 		}
 		key := string(foldCase(foldCase(nil, a.Directory), `\`+a.UserID))
-		if u := want[key]; u != nil {
-			u.sessions++
-		} else {
-			want[key] = &apiUser{directory: a.Directory, id: a.UserID, sessions: 1}
+		u := want[key]
+		if u == nil {
+			u = &apiUser{directory: a.Directory, id: a.UserID}
+			want[key] = u
+			order = append(order, key)
+		}
+		u.sessions++
+		if a.SessionID != "" && !slices.Contains(u.ids, a.SessionID) {
+			u.ids = append(u.ids, a.SessionID)
 		}
 	}
 
@@ -126,35 +170,59 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 			if _, seen := touched[key]; seen {
 				continue
 			}
-			target := 0
-			if u := want[key]; u != nil {
-				target = u.sessions
-				us.lastSeen = now
+			u := want[key]
+			if u == nil {
+				removed += us.sessions
+				s.remove(srv, us, us.sessions)
+				continue
 			}
+			us.lastSeen = now
+			setKnown(us, u.ids)
 			switch {
-			case target > us.sessions:
-				added += target - us.sessions
-				s.add(serverName, us.user.directory, us.user.id, target-us.sessions, now, now)
-			case target < us.sessions:
-				removed += us.sessions - target
-				s.remove(srv, us, us.sessions-target)
+			case u.sessions > us.sessions:
+				added += u.sessions - us.sessions
+				s.addTo(srv, us, serverName, us.user.directory, us.user.id, u.sessions-us.sessions, now, now)
+			case u.sessions < us.sessions:
+				removed += us.sessions - u.sessions
+				s.remove(srv, us, us.sessions-u.sessions)
 			}
 		}
 	}
-	for key, u := range want {
+	for _, key := range order {
+		u := want[key]
 		if _, seen := touched[key]; seen {
 			continue
 		}
 		if _, us := s.lookup(serverName, u.directory, u.id); us != nil {
 			continue // reconciled above
 		}
-		added += u.sessions
-		s.add(serverName, u.directory, u.id, u.sessions, now, now)
+		if us := s.add(serverName, u.directory, u.id, u.sessions, now, now); us != nil {
+			added += u.sessions
+			setKnown(us, u.ids)
+		}
 	}
 	s.counters.ReconcileAdded += uint64(added)
 	s.counters.ReconcileRemoved += uint64(removed)
 	s.generation++
 	return added, removed
+}
+
+// setKnown makes ids the sessions a pair knows by id, keeping what it knew
+// of those it knew already.
+func setKnown(us *userOnServer, ids []string) {
+	old := us.detail
+	if len(ids) == 0 && old == nil {
+		return
+	}
+	d := &pairDetail{known: make([]knownSession, 0, len(ids))}
+	for _, id := range ids {
+		k := knownSession{id: strings.Clone(id)}
+		if i := old.find(id); i >= 0 {
+			k.started, k.connections = old.known[i].started, old.known[i].connections
+		}
+		d.known = append(d.known, k)
+	}
+	us.detail = d
 }
 
 // noteEvent records that a user saw an event while its server is being

@@ -28,17 +28,23 @@ func sessionsOf(s *State, server string) map[string]int {
 }
 
 func TestRecordsRestoreRoundTrip(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
 	apply(s, "SENSE1", session.StartSession, "lab", "ANNA", t0.Add(time.Minute))
 	apply(s, "SENSE2", session.StartSession, "CORP", "bob", t0.Add(2*time.Minute))
+	// A connection names one of anna's sessions; carl's proves his.
+	s.Apply(&session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", SessionID: "s-anna"}, t0.Add(time.Minute))
+	s.Apply(&session.Event{Server: "SENSE2", Command: session.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl"}, t0.Add(3*time.Minute))
 	records := s.Records()
 	require.Equal(t, []Record{
-		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: t0, LastSeen: t0.Add(time.Minute)},
-		{Server: "SENSE2", Directory: "CORP", UserID: "bob", Sessions: 1, FirstSeen: t0.Add(2 * time.Minute), LastSeen: t0.Add(2 * time.Minute)},
+		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: t0, LastSeen: t0.Add(time.Minute), StartSeen: true,
+			Known: []KnownSession{{ID: "s-anna", Connections: 1}}},
+		{Server: "SENSE2", Directory: "CORP", UserID: "bob", Sessions: 1, FirstSeen: t0.Add(2 * time.Minute), LastSeen: t0.Add(2 * time.Minute), StartSeen: true},
+		{Server: "SENSE2", Directory: "LAB", UserID: "carl", Sessions: 1, FirstSeen: t0.Add(3 * time.Minute), LastSeen: t0.Add(3 * time.Minute),
+			Known: []KnownSession{{ID: "s-carl", Connections: 1}}},
 	}, records)
 
-	restored := New()
+	restored := New(Config{})
 	before := restored.Generation()
 	skipped := restored.Restore(append(records,
 		Record{Server: "", Directory: "LAB", UserID: "x", Sessions: 1},
@@ -47,16 +53,22 @@ func TestRecordsRestoreRoundTrip(t *testing.T) {
 	require.Equal(t, 2, skipped)
 	require.NotEqual(t, before, restored.Generation())
 	require.Equal(t, records, restored.Records())
-	require.Equal(t, 2, restored.ActiveUsers())
-	require.Equal(t, 3, restored.ActiveSessions())
+	require.Equal(t, 3, restored.ActiveUsers())
+	require.Equal(t, 4, restored.ActiveSessions())
 
-	// A restored session closes like any other.
-	apply(restored, "sense2", session.StopSession, "corp", "BOB", t0.Add(time.Hour))
-	require.Equal(t, 1, restored.ActiveUsers())
+	// A restored session closes like any other, and its duration is known
+	// across the restart.
+	stop := session.Event{Server: "sense2", Command: session.StopSession, Directory: "corp", UserID: "BOB"}
+	restored.Apply(&stop, t0.Add(time.Hour))
+	require.Equal(t, time.Hour-2*time.Minute, stop.Duration)
+	require.Equal(t, 2, restored.ActiveUsers())
+	// A restored session known by its id still is.
+	restored.Apply(&session.Event{Server: "SENSE2", Command: session.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl"}, t0.Add(time.Hour))
+	require.Equal(t, 3, restored.ActiveSessions())
 }
 
 func TestExpire(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
 	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
 	apply(s, "SENSE1", session.StartSession, "LAB", "bob", t0)
@@ -80,7 +92,7 @@ func TestExpire(t *testing.T) {
 }
 
 func TestReconcileReplacesAServer(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)  // API agrees
 	apply(s, "SENSE1", session.StartSession, "LAB", "ghost", t0) // its stop was lost
 	apply(s, "SENSE1", session.StartSession, "LAB", "maria", t0) // has 3 sessions really
@@ -113,7 +125,7 @@ func TestReconcileReplacesAServer(t *testing.T) {
 // in its answer; they are newer than the state either way, so the users
 // they name keep what the events say.
 func TestReconcileKeepsEventsDuringThePoll(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
 	apply(s, "SENSE1", session.StartSession, "LAB", "bob", t0)
 
@@ -142,7 +154,7 @@ func TestReconcileKeepsEventsDuringThePoll(t *testing.T) {
 }
 
 func TestCancelReconcile(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	s.BeginReconcile("SENSE1")
 	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
 	s.CancelReconcile("SENSE1")

@@ -23,7 +23,7 @@ func BenchmarkMillionSessions(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		before := heap()
-		s := New()
+		s := New(Config{})
 		now := time.Now()
 		ev := session.Event{Command: session.StartSession, Directory: "LAB"}
 		serverNames := make([]string, servers)

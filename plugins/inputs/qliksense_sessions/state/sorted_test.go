@@ -17,7 +17,7 @@ import (
 // a Snapshot of a twin state fed the same events up to its TakeChanges.
 func TestSummariseOutsideTheLock(t *testing.T) {
 	var mu sync.Mutex
-	s, twin := New(), New()
+	s, twin := New(Config{}), New(Config{})
 	type taken struct {
 		changes      Changes
 		site         Summary

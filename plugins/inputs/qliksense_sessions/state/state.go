@@ -3,6 +3,12 @@
 // I/O and knows nothing of Telegraf, so it can be tested and benchmarked alone.
 // It is not safe for concurrent use: the caller serialises access, except
 // that Summarise may run alongside the other methods (see TakeChanges).
+//
+// A user's sessions on a server are a count. Sessions whose proxy session id
+// is known (from the log files, from a connection event, from the session
+// API) are also kept by id, so that a stop or a connection names the very
+// session; the others are anonymous. See sessions.go for the rules that make
+// the count exact when datagrams arrive out of order.
 package state
 
 import (
@@ -20,14 +26,42 @@ type Outcome uint8
 
 const (
 	// Unchanged: the event changed no count (a connection of a known session,
-	// any Close connection).
+	// any Close connection, a Start whose session was already counted).
 	Unchanged Outcome = iota
 	// Changed: a session was opened or closed.
 	Changed
 	// OrphanStop: a Stop session for a user with no open session on that
 	// server, e.g. one that started before we listened; nothing changed.
 	OrphanStop
+	// Refused: the event would have made a new user or server beyond
+	// Config.MaxUsers or Config.MaxServers; nothing changed.
+	Refused
 )
+
+// Config sets the state's rules and limits. The zero Config has no reorder
+// window and no limits.
+type Config struct {
+	// ReorderWindow is how long an event may arrive after another of the same
+	// session that happened after it. log4net sends sessions and connections
+	// through two UdpAppenders, so a session's Open connection may overtake
+	// its Start session, and its Stop session may overtake its Start. Within
+	// the window, a Start session takes over a session that a connection
+	// proved, and a Stop that came first cancels its Start. Zero turns that
+	// off.
+	ReorderWindow time.Duration
+	// MaxUsers and MaxServers bound what senders can make the state hold;
+	// events that would go beyond them are refused. Zero: no limit.
+	MaxUsers   int
+	MaxServers int
+}
+
+// DefaultReorderWindow is how late a Start session may come after its own
+// Open connection or Stop session and still be recognised as theirs. The two
+// appenders' datagrams overtake each other by milliseconds; seconds leave a
+// wide margin, while a user who really starts a second session on the same
+// server within them is rare, and that session's connections correct the
+// count.
+const DefaultReorderWindow = 5 * time.Second
 
 // Counters are the state's own tallies since it was created.
 type Counters struct {
@@ -36,6 +70,17 @@ type Counters struct {
 	SessionsExpired   uint64 // sessions closed by Expire
 	ReconcileAdded    uint64 // sessions the proxy session API knew and the events had missed
 	ReconcileRemoved  uint64 // sessions the events left open and the API did not know
+	// StartsMatched are Start sessions that arrived after a connection of
+	// their session had proved it, within the reorder window, or that named
+	// a session already known by its id.
+	StartsMatched uint64
+	// StartsCancelled are Start sessions whose Stop session had arrived
+	// first, within the reorder window.
+	StartsCancelled uint64
+	// RefusedMaxUsers and RefusedMaxServers count events refused by the
+	// limits.
+	RefusedMaxUsers   uint64
+	RefusedMaxServers uint64
 }
 
 // user is one DIR\userid across the whole site.
@@ -57,6 +102,13 @@ type userOnServer struct {
 	sessions  int
 	firstSeen time.Time // when the oldest of these sessions was first seen
 	lastSeen  time.Time // the last event for this user on this server
+	// startSeen: the first of these sessions came with its Start session
+	// (not a connection, the session API or a restore), so firstSeen is
+	// when the user's time on this server began.
+	startSeen bool
+	// detail is what only some users need: sessions known by id, sessions
+	// awaiting their Start. Most users never need it.
+	detail *pairDetail
 }
 
 type server struct {
@@ -69,6 +121,7 @@ type server struct {
 
 // State is the set of open sessions of a site.
 type State struct {
+	cfg      Config
 	servers  map[string]*server // by case-folded host name
 	users    map[string]*user   // by case-folded DIR\userid
 	sessions int
@@ -85,56 +138,46 @@ type State struct {
 	// reconciling notes, per server being reconciled, the users that saw
 	// events since BeginReconcile.
 	reconciling map[string]map[string]struct{}
+	// early holds the Stop sessions that arrived before their Start, per
+	// case-folded server and user (see sessions.go).
+	early map[pairKey]*earlyStops
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
 }
 
 // New returns an empty State.
-func New() *State {
+func New(cfg Config) *State {
 	return &State{
+		cfg:     cfg,
 		servers: make(map[string]*server),
 		users:   make(map[string]*user),
 		emptied: make(map[string]*server),
+		early:   make(map[pairKey]*earlyStops),
 	}
 }
 
 // Apply records one event seen at now. When the server or the user is known,
 // it rewrites the event's names to the spellings first seen, so that every
-// metric names them alike.
+// metric names them alike. On a Stop session it sets ev.Duration when it
+// knows how long the session lasted.
 func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
 	srv, us := s.lookup(ev.Server, ev.Directory, ev.UserID)
+	ev.Duration = 0
 	outcome := Unchanged
 	switch ev.Command {
 	case session.StartSession:
-		us = s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now)
-		outcome = Changed
+		outcome, us = s.start(srv, us, ev, now)
 	case session.StopSession:
-		if us == nil {
-			s.counters.StopsWithoutStart++
-			outcome = OrphanStop
-			break
-		}
-		us.lastSeen = now
-		s.remove(srv, us, 1)
-		outcome = Changed
+		outcome = s.stop(srv, us, ev, now)
 	case session.OpenConnection:
-		// A connection proves a session. If we know none, it started before we
-		// listened (or its Start was lost): count it now.
-		if us == nil {
-			us = s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now)
-			s.counters.SessionsInferred++
-			outcome = Changed
-		}
-		us.lastSeen = now
+		outcome, us = s.openConnection(srv, us, ev, now)
 	case session.CloseConnection:
-		// Closing a connection (a tab) does not end the session.
-		if us != nil {
-			us.lastSeen = now
-		}
+		s.closeConnection(us, ev, now)
 	}
 	if len(s.reconciling) > 0 {
 		s.noteEvent(ev.Server, ev.Directory, ev.UserID)
 	}
+	// us may have closed its last session: its names still stand.
 	if us != nil {
 		ev.Server, ev.Directory, ev.UserID = us.server.name, us.user.directory, us.user.id
 	} else if srv != nil {
@@ -154,15 +197,21 @@ func (s *State) lookup(serverName, directory, userID string) (*server, *userOnSe
 	return srv, srv.users[s.userKey(directory, userID)]
 }
 
-// add opens n sessions for a user on a server.
+// add opens n sessions for a user on a server, or returns nil if a limit
+// refuses them.
 func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
 	srv, us := s.lookup(serverName, directory, userID)
 	return s.addTo(srv, us, serverName, directory, userID, n, firstSeen, lastSeen)
 }
 
 // addTo is add for a caller that already looked the server and the user up
-// (either may be nil), which saves a second lookup on the hot path.
+// (either may be nil), which saves a second lookup on the hot path. It
+// returns nil, and counts the refusal, when a limit refuses a new user or
+// server.
 func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
+	if us == nil && !s.admits(srv, directory, userID) {
+		return nil
+	}
 	if srv == nil {
 		key := string(foldCase(nil, serverName))
 		if srv = s.emptied[key]; srv != nil {
@@ -196,6 +245,20 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 	return us
 }
 
+// admits tells whether the limits let a user without sessions on srv (nil:
+// a server without sessions) open one, and counts a refusal.
+func (s *State) admits(srv *server, directory, userID string) bool {
+	if srv == nil && s.cfg.MaxServers > 0 && len(s.servers) >= s.cfg.MaxServers {
+		s.counters.RefusedMaxServers++
+		return false
+	}
+	if s.cfg.MaxUsers > 0 && len(s.users) >= s.cfg.MaxUsers && s.users[s.userKey(directory, userID)] == nil {
+		s.counters.RefusedMaxUsers++
+		return false
+	}
+	return true
+}
+
 // remove closes n of a user's sessions on a server (n <= us.sessions).
 func (s *State) remove(srv *server, us *userOnServer, n int) {
 	us.sessions -= n
@@ -205,6 +268,7 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	if us.sessions > 0 {
 		return
 	}
+	us.detail = nil
 	delete(srv.users, us.user.key)
 	srv.names.remove(us.user.key, len(srv.users))
 	u := us.user

@@ -326,7 +326,7 @@ func TestStories(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New()
+			s := New(Config{})
 			for i, beat := range tt.story {
 				switch beat := beat.(type) {
 				case happens:
@@ -356,7 +356,7 @@ func TestStories(t *testing.T) {
 }
 
 func TestGauges(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	require.Zero(t, s.ActiveUsers())
 	require.Zero(t, s.ActiveSessions())
 	require.Zero(t, s.Servers())
@@ -382,7 +382,7 @@ func TestGauges(t *testing.T) {
 func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
 	buf := []byte(`SENSE1LABAnna`)
 	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
-	s := New()
+	s := New(Config{})
 	ev := session.Event{Server: view(0, 6), Command: session.StartSession, Directory: view(6, 9), UserID: view(9, 13)}
 	require.Equal(t, Changed, s.Apply(&ev, t0))
 	copy(buf, `XXXXXXXXXXXXX`)
@@ -400,7 +400,7 @@ func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
 // TestSnapshotSharesNothing: a caller may keep or change what Snapshot
 // returns without touching the state or the next Snapshot.
 func TestSnapshotSharesNothing(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	for _, name := range []string{"anna", "bob", "carl"} {
 		ev := session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: name}
 		s.Apply(&ev, t0)
@@ -419,7 +419,7 @@ func TestSnapshotSharesNothing(t *testing.T) {
 }
 
 func TestApplyToKnownUserAndServerDoesNotAllocate(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	for _, e := range []session.Event{
 		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
 		{Server: "ZÜRICH", Command: session.StartSession, Directory: "MÜNCHEN", UserID: "Jörg"},
@@ -611,7 +611,7 @@ func TestRandomTrafficAgainstModel(t *testing.T) {
 				changeLogLimit = func(int) int { return 3 }
 			}
 			rng := rand.New(rand.NewPCG(seed, 2026))
-			s, m := New(), newRefState()
+			s, m := New(Config{}), newRefState()
 			snapshots, overflows := 0, 0
 			for i := 0; i < 4000; i++ {
 				server := respell(rng, servers[rng.IntN(len(servers))])
@@ -690,7 +690,7 @@ func fill(s *State, n int) {
 // 100,000 users; names come in another case than first seen, as they do.
 func BenchmarkApplyByCommand(b *testing.B) {
 	const users = 100_000
-	s := New()
+	s := New(Config{})
 	fill(s, users)
 	for _, bench := range []struct {
 		name    string
@@ -734,7 +734,7 @@ func BenchmarkApplyByCommand(b *testing.B) {
 // BenchmarkSnapshotIdle is a summary at 100,000 users when nothing changed
 // since the last one, as on a quiet site between gathers.
 func BenchmarkSnapshotIdle(b *testing.B) {
-	s := New()
+	s := New(Config{})
 	fill(s, 100_000)
 	s.Snapshot()
 	b.ReportAllocs()

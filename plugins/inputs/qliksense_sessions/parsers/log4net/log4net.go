@@ -7,6 +7,9 @@ package log4net
 
 import (
 	"strings"
+
+	"golang.org/x/text/encoding/charmap"
+
 	"unicode/utf8"
 	"unsafe"
 
@@ -33,6 +36,8 @@ const (
 	ReasonEmptyServer    = "empty host name"
 	ReasonEmptyDirectory = "empty user directory"
 	ReasonEmptyUser      = "empty user id"
+	ReasonControl        = "a field holds a control character"
+	ReasonBadServer      = "host name is not a host name (letters, digits, '-', '_' and '.', at most 253 bytes)"
 )
 
 // The markers of the current Butler SOS and the Butler 5.x-6.x formats.
@@ -63,13 +68,13 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 	if !utf8.ValidString(s) {
 		return Malformed, ReasonNotUTF8
 	}
-
 	var fields [markerFields]string
 	if s[0] == '/' {
+		// Butler SOS lower-cases markers; compare them ignoring case.
 		marker, _, _ := strings.Cut(s, ";")
 		known := false
 		for _, m := range markers {
-			if marker == m {
+			if session.EqualFoldASCII(marker, m) {
 				known = true
 				break
 			}
@@ -106,8 +111,49 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 		return Malformed, ReasonEmptyDirectory
 	case ev.UserID == "":
 		return Malformed, ReasonEmptyUser
+	case hasControl(ev.Directory, false) || hasControl(ev.UserID, false) || hasControl(ev.Origin, false) ||
+		hasControl(ev.Context, false) || hasControl(ev.Message, true):
+		return Malformed, ReasonControl
+	case !session.ValidHostName(ev.Server):
+		return Malformed, ReasonBadServer
+	}
+	if ev.Command == session.OpenConnection || ev.Command == session.CloseConnection {
+		ev.SessionID = SessionID(ev.Message)
 	}
 	return Accepted, ReasonNone
+}
+
+// SessionID returns the proxy session id that a connection message such as
+// "connection Opened for session '<id>'" names, or "".
+func SessionID(message string) string {
+	const prefix = "for session '"
+	i := strings.Index(message, prefix)
+	if i < 0 {
+		return ""
+	}
+	id, _, found := strings.Cut(message[i+len(prefix):], "'")
+	if !found {
+		return ""
+	}
+	return strings.TrimSpace(id)
+}
+
+// hasControl tells whether s holds a C0 or C1 control character or DEL.
+// A log message may span lines: with multiline, tabs, CR and LF pass.
+func hasControl(s string, multiline bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c < 0x7f:
+		case c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0:
+			return true
+		case c < 0x20:
+			if !multiline || c != '\t' && c != '\r' && c != '\n' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // splitN splits s on ';' into at most len(into) fields, the last one keeping
@@ -185,3 +231,21 @@ func trimBlanks(s string) string {
 func isBlank(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
 }
+
+// DecodeANSI decodes a payload that is not valid UTF-8 as Windows-1252, the
+// ANSI code page of western Windows systems, which log4net's UdpAppender
+// uses when its encoding parameter is not set (the Butler 1.x-4.x appender
+// sets none). It appends the UTF-8 text to dst; false if a byte has no
+// Windows-1252 character (the payload stays malformed).
+func DecodeANSI(dst, payload []byte) ([]byte, bool) {
+	for _, c := range payload {
+		r := windows1252.DecodeByte(c)
+		if r == utf8.RuneError {
+			return dst, false
+		}
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst, true
+}
+
+var windows1252 = charmap.Windows1252
