@@ -85,6 +85,9 @@ func (q *QlikSenseSessions) loadState(now time.Time) {
 	if file.Skipped.Total() > 0 {
 		q.Log.Warnf("State file %q: %s; restoring the other %d", q.StateFile, file.Skipped, len(file.Sessions))
 	}
+	if file.KnownDropped > 0 {
+		q.Log.Warnf("State file %q: dropped %d session ids with an empty or control character id, connections or start out of range; their sessions count without them", q.StateFile, file.KnownDropped)
+	}
 	skipped := q.state.Restore(file.Sessions)
 	if skipped > 0 {
 		q.Log.Warnf("State file %q: skipped %d records without server, user or sessions", q.StateFile, skipped)

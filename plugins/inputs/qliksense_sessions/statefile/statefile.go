@@ -2,12 +2,14 @@
 // versioned JSON file, replaced atomically so that a crash at any moment
 // leaves either the old or the new file.
 //
-// The format is versioned. A change that an older build would misread (new
-// content such as per-session ids or log offsets, a changed meaning) bumps
-// Version; Load goes on reading every older version, each pinned by a file
-// testdata/v<N>.json and its test, and TestSaveWritesVersion pins what Save
-// writes. A file this build cannot use is never overwritten unseen: the
-// caller keeps it aside with SetAside.
+// The format is versioned. Optional content that an older build may ignore
+// and still restore the right counts (start_seen and known, the sessions'
+// proxy ids, added to version 1) keeps the version: an older build then
+// restores the counts without it. A change that an older build would
+// misread or miscount bumps Version; Load goes on reading every older
+// version, each pinned by a file testdata/v<N>.json and its test, and
+// TestSaveWritesVersion pins what Save writes. A file this build cannot use
+// is never overwritten unseen: the caller keeps it aside with SetAside.
 package statefile
 
 import (
@@ -56,6 +58,11 @@ type File struct {
 	Sessions []state.Record `json:"sessions"`
 	// Skipped counts the records Load left out, by reason.
 	Skipped Skipped `json:"-"`
+	// KnownDropped counts the known sessions (ids) Load left out of records
+	// it kept: an empty id or one with a control character, connections
+	// not from 0 to MaxSessions, or a start more than MaxAhead after the
+	// clock. Their sessions still count, without an id.
+	KnownDropped int `json:"-"`
 }
 
 // Reasons why Load skips a record.
@@ -180,12 +187,14 @@ func load(path string, now time.Time) (*File, error) {
 
 // recordV1 is a record of a version 1 file as written, before it is checked.
 type recordV1 struct {
-	Server    string      `json:"server"`
-	Directory string      `json:"directory"`
-	UserID    string      `json:"user_id"`
-	Sessions  json.Number `json:"sessions"`
-	FirstSeen time.Time   `json:"first_seen"`
-	LastSeen  time.Time   `json:"last_seen"`
+	Server    string               `json:"server"`
+	Directory string               `json:"directory"`
+	UserID    string               `json:"user_id"`
+	Sessions  json.Number          `json:"sessions"`
+	FirstSeen time.Time            `json:"first_seen"`
+	LastSeen  time.Time            `json:"last_seen"`
+	StartSeen bool                 `json:"start_seen"`
+	Known     []state.KnownSession `json:"known"`
 }
 
 func loadV1(path string, data []byte, now time.Time) (*File, error) {
@@ -258,10 +267,29 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 		total += sessions
 		f.Sessions = append(f.Sessions, state.Record{
 			Server: r.Server, Directory: r.Directory, UserID: r.UserID, Sessions: int(sessions),
-			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, StartSeen: r.StartSeen,
+			Known: f.checkKnown(r.Known, latest),
 		})
 	}
 	return f, nil
+}
+
+// checkKnown keeps the known sessions of a record that are in range and
+// counts the others in KnownDropped. The state drops those beyond the
+// record's count and ids known twice.
+func (f *File) checkKnown(known []state.KnownSession, latest time.Time) []state.KnownSession {
+	kept := known[:0]
+	for _, k := range known {
+		if k.ID == "" || hasControl(k.ID) || k.Connections < 0 || k.Connections > MaxSessions || k.Started.After(latest) {
+			f.KnownDropped++
+			continue
+		}
+		kept = append(kept, k)
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return kept
 }
 
 // invalid marks a record that did not decode.

@@ -20,7 +20,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	first := time.Date(2026, 11, 24, 7, 55, 0, 0, time.UTC)
 	records := []state.Record{
-		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: first, LastSeen: first.Add(time.Minute)},
+		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: first, LastSeen: first.Add(time.Minute), StartSeen: true,
+			Known: []state.KnownSession{{ID: "2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01", Started: first, Connections: 3}}},
 		{Server: "SENSE2", Directory: "CORP", UserID: "Jörg", Sessions: 1, FirstSeen: first, LastSeen: first},
 	}
 	require.NoError(t, Save(path, records, first.Add(time.Hour)))
@@ -218,16 +219,29 @@ func TestLoadValidFileSkipsNothing(t *testing.T) {
 func TestSaveWritesVersion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	first := time.Date(2026, 11, 24, 7, 55, 0, 0, time.UTC)
-	require.NoError(t, Save(path, []state.Record{
-		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: first, LastSeen: first.Add(4 * time.Minute)},
+	records := []state.Record{
+		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: first, LastSeen: first.Add(4 * time.Minute), StartSeen: true,
+			Known: []state.KnownSession{
+				{ID: "2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01", Started: first, Connections: 2},
+				{ID: "9b0e2d4c-1f3a-4e5b-8c6d-7e8f9a0b1c2d"},
+			}},
 		{Server: "SENSE2", Directory: "CORP", UserID: "bob", Sessions: 1, FirstSeen: first.Add(-115 * time.Minute), LastSeen: first.Add(-105 * time.Minute)},
-	}, first.Add(5*time.Minute)))
+	}
+	require.NoError(t, Save(path, records, first.Add(5*time.Minute)))
 	written, err := os.ReadFile(path)
 	require.NoError(t, err)
-	golden, err := os.ReadFile(fmt.Sprintf("testdata/v%d_saved.json", Version))
+	goldenFile := fmt.Sprintf("testdata/v%d_saved.json", Version)
+	golden, err := os.ReadFile(goldenFile)
 	require.NoError(t, err)
 	require.JSONEq(t, string(golden), string(written))
 	require.Equal(t, strings.TrimSpace(string(golden)), string(written))
+
+	// And this build reads it back whole.
+	f, err := Load(goldenFile)
+	require.NoError(t, err)
+	require.Equal(t, records, f.Sessions)
+	require.Zero(t, f.Skipped.Total())
+	require.Zero(t, f.KnownDropped)
 
 	// An empty state is an empty list, not null.
 	require.NoError(t, Save(path, nil, first))
@@ -260,4 +274,24 @@ func TestSetAside(t *testing.T) {
 
 	_, err = SetAside(filepath.Join(dir, "none.json"), at)
 	require.ErrorContains(t, err, "keeping")
+}
+
+func TestLoadDropsKnownSessionsOutOfRange(t *testing.T) {
+	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	path := writeFile(t, `{"server":"SENSE1","directory":"LAB","user_id":"anna","sessions":3,"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[
+		{"id":"good","started":"2026-11-24T07:55:00Z","connections":1},
+		{"id":""},
+		{"id":"bad\u0000id"},
+		{"id":"negative","connections":-1},
+		{"id":"many","connections":100001},
+		{"id":"future","started":"2026-11-24T09:00:01Z"}]}`,
+		`{"server":"SENSE1","directory":"LAB","user_id":"bob","sessions":1,"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[{"id":""}]}`)
+	f, err := load(path, now)
+	require.NoError(t, err)
+	require.Len(t, f.Sessions, 2)
+	require.Equal(t, []state.KnownSession{{ID: "good", Started: time.Date(2026, 11, 24, 7, 55, 0, 0, time.UTC), Connections: 1}}, f.Sessions[0].Known)
+	require.Equal(t, 3, f.Sessions[0].Sessions)
+	require.Nil(t, f.Sessions[1].Known)
+	require.Equal(t, 6, f.KnownDropped)
+	require.Zero(t, f.Skipped.Total())
 }
