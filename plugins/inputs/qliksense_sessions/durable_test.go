@@ -106,7 +106,10 @@ func TestProxySeedsTheStateAtStart(t *testing.T) {
 }
 
 func TestProxyFailureLeavesTheStateAlone(t *testing.T) {
-	for name, failure := range map[string]qpstest.Failure{"status": qpstest.Status500, "json": qpstest.BadJSON, "timeout": qpstest.Hang} {
+	for name, failure := range map[string]qpstest.Failure{
+		"status": qpstest.Status500, "json": qpstest.BadJSON, "timeout": qpstest.Hang,
+		"redirect to http": qpstest.RedirectToHTTP, "redirect to another host": qpstest.RedirectToOtherHost,
+	} {
 		t.Run(name, func(t *testing.T) {
 			server := newFakeProxy(t)
 			server.SetFailure(failure)
@@ -139,6 +142,7 @@ func TestInitRejectsBadProxies(t *testing.T) {
 	}{
 		{"no url", []*Proxy{{}}, "proxy #1: url is empty"},
 		{"bad url", []*Proxy{{URL: "sense1:4243"}}, `proxy #1: url "sense1:4243" is not https://`},
+		{"plain http", []*Proxy{{URL: "http://sense1:4243"}}, `proxy #1: url "http://sense1:4243" is plain http`},
 		{"negative interval", []*Proxy{{URL: "https://sense1:4243", Interval: -1}}, "must not be negative"},
 		{"missing cert", []*Proxy{missingCertProxy()}, "TLS settings"},
 		{"same server twice", []*Proxy{{URL: "https://sense1:4243"}, {URL: "https://sense1.example.com:4243"}}, `both have server "SENSE1"`},

@@ -28,9 +28,13 @@ type Session struct {
 // DefaultUserHeader is the X-Qlik-User the API calls are made as.
 const DefaultUserHeader = "UserDirectory=INTERNAL; UserId=sa_api"
 
-// maxAnswer bounds the answer we read: 64 MiB is several hundred thousand
-// sessions.
-const maxAnswer = 64 << 20
+// MaxAnswer bounds the answer we read: 64 MiB is several hundred thousand
+// sessions. A longer answer is refused as such.
+const MaxAnswer = 64 << 20
+
+// maxRedirects is how many redirects within the proxy's own scheme, host and
+// port a request follows; a redirect anywhere else is refused.
+const maxRedirects = 5
 
 // Client calls one proxy's session API.
 type Client struct {
@@ -46,7 +50,10 @@ func NewClient(baseURL string, tlsConfig *tls.Config, timeout time.Duration, use
 	if err != nil {
 		return nil, fmt.Errorf("url %q: %w: use e.g. https://sense1.example.com:4243", baseURL, err)
 	}
-	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+	if u.Scheme == "http" {
+		return nil, fmt.Errorf("url %q is plain http: the session API answers on https only, and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", baseURL, u.Host)
+	}
+	if u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("url %q: want https://<proxy host>:4243", baseURL)
 	}
 	if userHeader == "" {
@@ -54,11 +61,56 @@ func NewClient(baseURL string, tlsConfig *tls.Config, timeout time.Duration, use
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
-	return &Client{
-		base:       u,
-		userHeader: userHeader,
-		http:       &http.Client{Transport: transport, Timeout: timeout},
-	}, nil
+	c := &Client{base: u, userHeader: userHeader}
+	c.http = &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: c.checkRedirect}
+	return c, nil
+}
+
+// redirectError is a redirect the client refused to follow.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// checkRedirect follows a redirect only within the proxy's scheme, host and
+// port: every request carries X-Qlik-User, the xrfkey and the client
+// certificate, and its answer becomes the server's sessions, so neither may
+// go to, or come from, anywhere else.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !sameOrigin(req.URL, c.base) {
+		return &redirectError{fmt.Sprintf("refused a redirect to %s: it leaves %s, and the requests carry X-Qlik-User, the xrfkey and the client certificate (set url to the address the proxy answers on itself)",
+			withoutQuery(req.URL), origin(c.base))}
+	}
+	if len(via) >= maxRedirects {
+		return &redirectError{fmt.Sprintf("stopped after %d redirects (the last to %s)", maxRedirects, withoutQuery(req.URL))}
+	}
+	return nil
+}
+
+// sameOrigin compares scheme, host (ignoring case) and port (the scheme's
+// default when none is given).
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+func origin(u *url.URL) string { return strings.ToLower(u.Scheme) + "://" + u.Host }
+
+func withoutQuery(u *url.URL) string {
+	v := *u
+	v.RawQuery, v.Fragment, v.User = "", "", nil
+	return v.String()
 }
 
 // SessionURL is the session list URL of a virtual proxy ("" = the default
@@ -92,6 +144,10 @@ func (c *Client) Sessions(ctx context.Context, virtualProxy string) ([]Session, 
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)
+	var redirect *redirectError
+	if errors.As(err, &redirect) {
+		return nil, fmt.Errorf("GET %s: %w", c.SessionURL(virtualProxy), redirect)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %s", c.SessionURL(virtualProxy), describe(err))
 	}
@@ -100,8 +156,18 @@ func (c *Client) Sessions(ctx context.Context, virtualProxy string) ([]Session, 
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return nil, fmt.Errorf("GET %s: HTTP status %s: %s%s", c.SessionURL(virtualProxy), resp.Status, strings.TrimSpace(string(body)), statusHint(resp.StatusCode))
 	}
+	if resp.ContentLength > MaxAnswer {
+		return nil, fmt.Errorf("GET %s: the answer of %d bytes is over the size limit of %d MiB (is url the proxy's session API?)", c.SessionURL(virtualProxy), resp.ContentLength, MaxAnswer>>20)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: reading the answer failed: %s", c.SessionURL(virtualProxy), describe(err))
+	}
+	if len(body) > MaxAnswer {
+		return nil, fmt.Errorf("GET %s: the answer is over the size limit of %d MiB (is url the proxy's session API?)", c.SessionURL(virtualProxy), MaxAnswer>>20)
+	}
 	var sessions []Session
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&sessions); err != nil {
+	if err := json.Unmarshal(body, &sessions); err != nil {
 		return nil, fmt.Errorf("GET %s: bad JSON answer (want an array of sessions): %s", c.SessionURL(virtualProxy), describe(err))
 	}
 	return sessions, nil

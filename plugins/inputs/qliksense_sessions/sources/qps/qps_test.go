@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,78 @@ func TestSessionURL(t *testing.T) {
 		_, err := qps.NewClient(bad, nil, time.Second, "")
 		require.Error(t, err, bad)
 	}
+	_, err = qps.NewClient("http://sense1.example.com:4243", nil, time.Second, "")
+	require.ErrorContains(t, err, `url "http://sense1.example.com:4243" is plain http`)
+	require.ErrorContains(t, err, "use https://sense1.example.com:4243")
+}
+
+func TestRedirects(t *testing.T) {
+	server := newServer(t)
+	client, err := qps.NewClient(server.URL, tlsConfig(t, server.CAFile, server.ClientCertFile, server.ClientKeyFile), 5*time.Second, "")
+	require.NoError(t, err)
+	origin := strings.TrimPrefix(server.URL, "https://")
+	port := origin[strings.LastIndex(origin, ":"):]
+
+	t.Run("same origin is followed", func(t *testing.T) {
+		server.SetFailure(qpstest.RedirectSameOrigin)
+		defer server.SetFailure(qpstest.OK)
+		before := len(server.Requests())
+		sessions, err := client.Sessions(context.Background(), "hdr")
+		require.NoError(t, err)
+		require.Equal(t, []qps.Session{{UserDirectory: "CORP", UserID: "carl", SessionID: "0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a"}}, sessions)
+		requests := server.Requests()[before:]
+		require.Len(t, requests, 2)
+		require.Equal(t, "/redirected/qps/hdr/session", requests[1].Path)
+		for _, r := range requests {
+			require.Equal(t, "https", r.Scheme)
+			require.Equal(t, origin, r.Host)
+		}
+	})
+
+	tests := []struct {
+		name    string
+		failure qpstest.Failure
+		target  string
+	}{
+		{"to plain http on another port", qpstest.RedirectToHTTP, "http://127.0.0.1:"},
+		{"to another host name", qpstest.RedirectToOtherHost, "https://127.0.0.1" + port + "/qps/session"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server.SetFailure(tt.failure)
+			defer server.SetFailure(qpstest.OK)
+			before := len(server.Requests())
+			sessions, err := client.Sessions(context.Background(), "")
+			require.Nil(t, sessions)
+			require.ErrorContains(t, err, "refused a redirect to "+tt.target)
+			require.ErrorContains(t, err, "it leaves "+server.URL)
+			require.NotContains(t, err.Error(), "xrfkey=")
+			// Nothing reached the other end: neither the user header and the
+			// key, nor a request whose answer could be taken.
+			requests := server.Requests()[before:]
+			require.Len(t, requests, 1)
+			require.Equal(t, "https", requests[0].Scheme)
+			require.Equal(t, origin, requests[0].Host)
+		})
+	}
+}
+
+func TestOversizeAnswer(t *testing.T) {
+	server := newServer(t)
+	client, err := qps.NewClient(server.URL, tlsConfig(t, server.CAFile, server.ClientCertFile, server.ClientKeyFile), 30*time.Second, "")
+	require.NoError(t, err)
+	for name, failure := range map[string]qpstest.Failure{"chunked": qpstest.Oversize, "with Content-Length": qpstest.OversizeDeclared} {
+		t.Run(name, func(t *testing.T) {
+			server.SetFailure(failure)
+			defer server.SetFailure(qpstest.OK)
+			_, err := client.Sessions(context.Background(), "")
+			require.ErrorContains(t, err, "over the size limit of 64 MiB")
+		})
+	}
+	// The client goes on with the next answer.
+	sessions, err := client.Sessions(context.Background(), "")
+	require.NoError(t, err)
+	require.Len(t, sessions, 3)
 }
 
 func TestXrfKey(t *testing.T) {

@@ -12,19 +12,21 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// Failure makes the server misbehave in one way.
+// Failure makes the server misbehave in one way (or redirect).
 type Failure int
 
 const (
@@ -33,7 +35,30 @@ const (
 	Status403         // answer HTTP 403
 	BadJSON           // answer something that is not a session array
 	Hang              // answer only after the client gave up
+	// RedirectSameOrigin redirects (307) to another path on the same scheme,
+	// host and port, which answers normally: a client may follow it.
+	RedirectSameOrigin
+	// RedirectToHTTP redirects to the same path and query over plain http on
+	// another port, where a second server answers the default sessions to
+	// whoever asks (its requests have Scheme "http").
+	RedirectToHTTP
+	// RedirectToOtherHost redirects to the same server by another name,
+	// 127.0.0.1 instead of localhost; the server certificate is valid for
+	// both, so a client that follows gets an answer.
+	RedirectToOtherHost
+	// Oversize answers a valid session array of OversizeBytes, sent chunked,
+	// without Content-Length.
+	Oversize
+	// OversizeDeclared is Oversize with the Content-Length header set.
+	OversizeDeclared
 )
+
+// OversizeBytes is the length of the Oversize answers: 1 MiB past the
+// client's limit, qps.MaxAnswer (64 MiB).
+const OversizeBytes = 65 << 20
+
+// redirectedPrefix marks the path a same-origin redirect leads to.
+const redirectedPrefix = "/redirected"
 
 // Server is a running fake session API.
 type Server struct {
@@ -45,7 +70,8 @@ type Server struct {
 	// refuses.
 	RogueCertFile, RogueKeyFile string
 
-	srv *httptest.Server
+	srv   *httptest.Server
+	plain *httptest.Server // plain http, the target of RedirectToHTTP
 
 	mu       sync.Mutex
 	answers  map[string]string // by virtual proxy prefix ("" = default)
@@ -57,6 +83,9 @@ type Server struct {
 // Request is what the server saw of one request.
 type Request struct {
 	Path, XrfKeyQuery, XrfKeyHeader, User string
+	// Scheme is "https", or "http" for the plain server; Host is the Host
+	// header (localhost:<port>, 127.0.0.1:<port> after RedirectToOtherHost).
+	Scheme, Host string
 }
 
 // NewServer starts a server; answers maps virtual proxy prefixes to the
@@ -88,9 +117,11 @@ func NewServer(t testing.TB, answers map[string]string) *Server {
 	}
 	s.srv.StartTLS()
 	s.URL = strings.Replace(s.srv.URL, "127.0.0.1", "localhost", 1)
+	s.plain = httptest.NewServer(http.HandlerFunc(s.servePlain))
 	t.Cleanup(func() {
 		s.SetFailure(OK) // release hanging handlers
 		s.srv.Close()
+		s.plain.Close()
 	})
 	return s
 }
@@ -120,20 +151,44 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+// record notes a request and returns the failure mode at its arrival.
+func (s *Server) record(r *http.Request, scheme string) (Failure, chan struct{}) {
 	req := Request{
 		Path:         r.URL.Path,
 		XrfKeyQuery:  r.URL.Query().Get("xrfkey"),
 		XrfKeyHeader: r.Header.Get("X-Qlik-Xrfkey"),
 		User:         r.Header.Get("X-Qlik-User"),
+		Scheme:       scheme,
+		Host:         r.Host,
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.requests = append(s.requests, req)
-	failure, release := s.failure, s.release
+	return s.failure, s.release
+}
+
+// servePlain is the plain http server: it answers the default sessions,
+// as an impostor would, to show whether a client trusts it.
+func (s *Server) servePlain(w http.ResponseWriter, r *http.Request) {
+	s.record(r, "http")
+	s.mu.Lock()
+	body := s.answers[""]
 	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, body)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	failure, release := s.record(r, "https")
+	if path, redirected := strings.CutPrefix(r.URL.Path, redirectedPrefix); redirected {
+		r.URL.Path, failure = path, OK
+	}
+	if failure == RedirectToOtherHost && strings.HasPrefix(r.Host, "127.0.0.1:") {
+		failure = OK // the other host answers
+	}
 
 	// The real API refuses requests whose keys differ or are not 16 chars.
-	if len(req.XrfKeyQuery) != 16 || req.XrfKeyQuery != req.XrfKeyHeader {
+	if key := r.URL.Query().Get("xrfkey"); len(key) != 16 || key != r.Header.Get("X-Qlik-Xrfkey") {
 		http.Error(w, "XSRF prevention check failed", http.StatusForbidden)
 		return
 	}
@@ -144,6 +199,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix = strings.Trim(strings.TrimSuffix(prefix, "session"), "/")
 	switch failure {
+	case RedirectSameOrigin:
+		http.Redirect(w, r, redirectedPrefix+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return
+	case RedirectToHTTP:
+		http.Redirect(w, r, s.plain.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return
+	case RedirectToOtherHost:
+		http.Redirect(w, r, s.srv.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect) // https://127.0.0.1:<port>
+		return
+	case Oversize, OversizeDeclared:
+		if failure == OversizeDeclared {
+			w.Header().Set("Content-Length", strconv.Itoa(OversizeBytes))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		writeSessions(w, OversizeBytes)
+		return
 	case Status500:
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -169,6 +240,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprint(w, body)
+}
+
+// writeSessions writes a valid JSON session array of exactly n bytes, in
+// blocks of 64 KiB.
+func writeSessions(w io.Writer, n int) {
+	const entry = `{"UserDirectory":"LAB","UserId":"user","SessionId":"00000000-0000-4000-8000-000000000000"},`
+	block := []byte(strings.Repeat(entry, 64<<10/len(entry)))
+	w.Write([]byte("[")) //nolint:errcheck // the client may hang up
+	left := n - len("[") - len(entry) - len("]")
+	for left > 0 {
+		b := block[:min(len(block), left)]
+		if len(b) < len(block) {
+			// The last, partial block: whole entries, then blanks (JSON allows
+			// them between elements).
+			whole := len(b) / len(entry) * len(entry)
+			b = append(block[:whole:whole], strings.Repeat(" ", len(b)-whole)...)
+		}
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+		left -= len(b)
+	}
+	w.Write([]byte(strings.TrimSuffix(entry, ",") + " ]")) //nolint:errcheck // as above
 }
 
 type authority struct {
