@@ -9,7 +9,9 @@ package log4net
 import (
 	"bufio"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -25,6 +27,7 @@ const (
 	guid      = "6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d"
 	guidUpper = "6A0B1C2D-3E4F-4A5B-8C7D-9E0F1A2B3C4D"
 	userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	sessionID = "2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01"
 )
 
 func TestParseExactEvents(t *testing.T) {
@@ -53,13 +56,13 @@ func TestParseExactEvents(t *testing.T) {
 				";connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'",
 			event: ev{Server: "sense1.lab.example", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
 				Context: "/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid,
-				Message: "connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'"},
+				Message: "connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'", SessionID: sessionID},
 		},
 		{
 			name:    "sos close connection on a sheet",
 			payload: "/qseow-proxy-connection/;SENSE1;Close connection;LAB;anna;AppAccess;/sense/app/" + guid + "/sheet/JqPbXk/state/analysis;connection Closed for session 's'",
 			event: ev{Server: "SENSE1", Command: session.CloseConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
-				Context: "/sense/app/" + guid + "/sheet/JqPbXk/state/analysis", Message: "connection Closed for session 's'"},
+				Context: "/sense/app/" + guid + "/sheet/JqPbXk/state/analysis", Message: "connection Closed for session 's'", SessionID: "s"},
 		},
 		// Butler 5.x-6.x, all four commands.
 		{
@@ -76,12 +79,12 @@ func TestParseExactEvents(t *testing.T) {
 			name:    "butler open connection",
 			payload: "/proxy-connection/;SENSE2;Open connection;CORP;bob;AppAccess;/app/" + guidUpper + ";connection Opened for session 'b'; UserAgent: 'curl/8.5.0'",
 			event: ev{Server: "SENSE2", Command: session.OpenConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess",
-				Context: "/app/" + guidUpper, Message: "connection Opened for session 'b'; UserAgent: 'curl/8.5.0'"},
+				Context: "/app/" + guidUpper, Message: "connection Opened for session 'b'; UserAgent: 'curl/8.5.0'", SessionID: "b"},
 		},
 		{
 			name:    "butler close connection",
 			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;connection Closed for session 'b'`,
-			event:   ev{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: "connection Closed for session 'b'"},
+			event:   ev{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: "connection Closed for session 'b'", SessionID: "b"},
 		},
 		// Legacy, all four commands: no origin, context or message.
 		{name: "legacy start session", payload: `SENSE3;Start session;LAB;carl`, event: ev{Server: "SENSE3", Command: session.StartSession, Directory: "LAB", UserID: "carl"}},
@@ -140,7 +143,6 @@ func TestParseExactEvents(t *testing.T) {
 
 		// Broken structure, each reason.
 		{name: "unknown marker", payload: "/qseow-proxy-app/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
-		{name: "marker in upper case", payload: "/PROXY-SESSION/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
 		{name: "marker with a blank before the separator", payload: "/proxy-session/ ;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
 		{name: "lone slash", payload: "/", status: Malformed, reason: ReasonUnknownMarker},
 		{name: "marker only", payload: "/proxy-connection/", status: Malformed, reason: ReasonMissingFields},
@@ -166,6 +168,112 @@ func TestParseExactEvents(t *testing.T) {
 		{name: "same length as Close connection", payload: "S;Start connection;D;u", status: Ignored, reason: ReasonUnknownCommand},
 		{name: "same length as Start session", payload: "S;Stop  session;D;u", status: Ignored, reason: ReasonUnknownCommand},
 		{name: "Unicode case folding is not ASCII", payload: "S;Start \u017Fession;D;u", status: Ignored, reason: ReasonUnknownCommand},
+
+		// Markers compare ignoring ASCII case: Butler SOS lower-cases them
+		// before it compares, so an admin's /QSEOW-PROXY-SESSION/ works there.
+		{name: "sos session marker upper case", payload: `/QSEOW-PROXY-SESSION/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+			event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`}},
+		{name: "sos connection marker mixed case", payload: "/Qseow-Proxy-Connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;connection Opened for session '" + sessionID + "'",
+			event: ev{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
+		{name: "butler session marker upper case", payload: "/PROXY-SESSION/;S;Stop session;D;u;o;c;m",
+			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+		{name: "butler connection marker mixed case", payload: "/pRoXy-CoNnEcTiOn/;S;Close connection;D;u;o;c;connection Closed for session 'k'",
+			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session 'k'", SessionID: "k"}},
+		{name: "upper-case marker and command", payload: "/QSEOW-PROXY-CONNECTION/;S;OPEN CONNECTION;D;u;o;c;m",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+		{name: "upper-case marker, one letter too many", payload: "/QSEOW-PROXY-SESSIONS/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "upper-case marker without its closing slash", payload: "/PROXY-SESSION;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "upper-case marker with a blank before the separator", payload: "/PROXY-SESSION/ ;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "Unicode case folding is not ASCII case in markers", payload: "/qseow-proxy-\u017Fession/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "upper-case marker, fields missing", payload: "/QSEOW-PROXY-SESSION/;S;Start session;D;u", status: Malformed, reason: ReasonMissingFields},
+
+		// The session id of a connection: what "for session '<id>'" names.
+		{name: "session id of an open connection", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID + "'",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
+		{name: "session id of a close connection", payload: "/proxy-connection/;S;Close connection;D;u;o;c;connection Closed for session '" + sessionID + "'",
+			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '" + sessionID + "'", SessionID: sessionID}},
+		{name: "session id followed by a user agent with quotes", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''", SessionID: "abc"}},
+		{name: "no session id in the message", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened"}},
+		{name: "empty message, no session id", payload: "/qseow-proxy-connection/;S;Close connection;D;u;o;c;",
+			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c"}},
+		{name: "empty quotes, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session ''",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ''"}},
+		{name: "blank quotes, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '   '",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '   '"}},
+		{name: "unterminated quote, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID,
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID}},
+		{name: "unterminated quote at the very end", payload: "/qseow-proxy-connection/;S;Close connection;D;u;o;c;connection Closed for session '",
+			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '"}},
+		{name: "session id blanks trimmed", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session ' abc '",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ' abc '", SessionID: "abc"}},
+		{name: "session id holding a semicolon", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'a;b'",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'a;b'", SessionID: "a;b"}},
+		{name: "the first for session counts", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'one'; UserAgent: 'x for session 'two''",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'one'; UserAgent: 'x for session 'two''", SessionID: "one"}},
+		{name: "session id with a lower-case message", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection opened for session 'abc'",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection opened for session 'abc'", SessionID: "abc"}},
+		{name: "start session: no session id", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;Start session for user 'D\\u' for session 'abc'",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Start session for user 'D\\u' for session 'abc'"}},
+		{name: "stop session: no session id", payload: "/proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u' for session 'abc'",
+			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u' for session 'abc'"}},
+		{name: "legacy connection: no message, no session id", payload: "S;Open connection;D;u", event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u"}},
+
+		// Control characters. Blanks around fields are trimmed first.
+		{name: "control in the directory", payload: "/qseow-proxy-session/;S;Start session;L\x00AB;u;o;c;m", status: Malformed, reason: ReasonControl},
+		{name: "escape in the user id", payload: "/qseow-proxy-session/;S;Start session;D;anna\x1b[0m;o;c;m", status: Malformed, reason: ReasonControl},
+		{name: "tab inside the user id", payload: "S;Start session;D;an\tna", status: Malformed, reason: ReasonControl},
+		{name: "line feed inside the directory", payload: "S;Start session;L\nAB;anna", status: Malformed, reason: ReasonControl},
+		{name: "DEL in the origin", payload: "/proxy-connection/;S;Open connection;D;u;App\x7fAccess;c;m", status: Malformed, reason: ReasonControl},
+		{name: "C1 control in the context", payload: "/proxy-connection/;S;Open connection;D;u;o;/hub/\u009b31m;m", status: Malformed, reason: ReasonControl},
+		{name: "NEL inside the context", payload: "/proxy-connection/;S;Open connection;D;u;o;/hub/\u0085x;m", status: Malformed, reason: ReasonControl},
+		{name: "NUL in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;m\x00", status: Malformed, reason: ReasonControl},
+		{name: "bell in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\x07b", status: Malformed, reason: ReasonControl},
+		{name: "DEL in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\x7fb", status: Malformed, reason: ReasonControl},
+		{name: "C1 control U+0080 in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\u0080b", status: Malformed, reason: ReasonControl},
+		{name: "C1 control U+009F in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\u009fb", status: Malformed, reason: ReasonControl},
+		{name: "control in a legacy user id", payload: "S;Stop session;D;u\x01", status: Malformed, reason: ReasonControl},
+		{name: "control in the user of a connection", payload: "/qseow-proxy-connection/;S;Close connection;D;\x02u;o;c;connection Closed for session 'k'", status: Malformed, reason: ReasonControl},
+		{name: "control in the command: an untracked command", payload: "S;Start\x00session;D;u", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "control in an ignored payload's user", payload: "S;Login;D;u\x00", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "empty user wins over a control elsewhere", payload: "/qseow-proxy-session/;S;Start session;D;;o\x00;c;m", status: Malformed, reason: ReasonEmptyUser},
+		{name: "a message spanning lines", payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u'\r\n\tat line two\n\tat line three",
+			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u'\r\n\tat line two\n\tat line three"}},
+		{name: "tabs inside the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\tb\tc",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a\tb\tc"}},
+		{name: "blanks around fields are no controls", payload: "/qseow-proxy-connection/;\r\nS\t;Open connection;\tD\r;\nu\n;\to\t;\rc\r;\tconnection Opened for session 'k'\r\n",
+			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'k'", SessionID: "k"}},
+		{name: "non-ASCII letters are no controls", payload: "S;Start session;D;\u00a1\u00bf\u00c0\u00ff\u0100",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "\u00a1\u00bf\u00c0\u00ff\u0100"}},
+		{name: "line separator U+2028 is no control", payload: "S;Start session;D;a\u2028b",
+			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "a\u2028b"}},
+
+		// Host names: letters, digits, '-', '_' and '.', at most 253 bytes.
+		{name: "host with a space", payload: "/qseow-proxy-session/;SENSE 1;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
+		{name: "host with a slash", payload: "/qseow-proxy-session/;sense1/proxy;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
+		{name: "host as a UNC path", payload: `\\SENSE1;Start session;D;u`, status: Malformed, reason: ReasonBadServer},
+		{name: "host with a port", payload: "S:4243;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "host as an IPv6 address", payload: "fe80::1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "host as a URL", payload: "/proxy-session/;https://sense1.lab.example;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
+		{name: "host of 254 bytes", payload: strings.Repeat("a", 254) + ";Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "FQDN of 254 bytes", payload: "/qseow-proxy-session/;" + strings.Repeat("abcdefghi.", 25) + "abcd;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
+		{name: "non-ASCII host", payload: "/qseow-proxy-session/;sénse1;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
+		{name: "Cyrillic host", payload: "СЕРВЕР1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "full-width host", payload: "ＳＥＮＳＥ1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "host with a quote", payload: "SENSE'1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "host with a backslash", payload: `LAB\SENSE1;Start session;D;u`, status: Malformed, reason: ReasonBadServer},
+		{name: "host with a non-breaking space inside", payload: "SENSE\u00a01;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "bad host, empty user: the user is named", payload: "SENSE 1;Start session;D;", status: Malformed, reason: ReasonEmptyUser},
+		{name: "bad host, untracked command: ignored", payload: "SENSE 1;Login;D;u", status: Ignored, reason: ReasonUnknownCommand},
+		{name: "host of 253 bytes", payload: strings.Repeat("a", 253) + ";Start session;D;u",
+			event: ev{Server: strings.Repeat("a", 253), Command: session.StartSession, Directory: "D", UserID: "u"}},
+		{name: "FQDN of 253 bytes", payload: "/qseow-proxy-session/;" + strings.Repeat("abcdefghi.", 25) + "abc;Start session;D;u;o;c;m",
+			event: ev{Server: strings.Repeat("abcdefghi.", 25) + "abc", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+		{name: "host with underscore, hyphen, digits and dots", payload: "qlik_proxy-01.corp.example.com;Start session;D;u",
+			event: ev{Server: "qlik_proxy-01.corp.example.com", Command: session.StartSession, Directory: "D", UserID: "u"}},
+		{name: "host as an IPv4 address", payload: "10.0.0.12;Start session;D;u", event: ev{Server: "10.0.0.12", Command: session.StartSession, Directory: "D", UserID: "u"}},
+		{name: "one-letter host", payload: "s;Start session;D;u", event: ev{Server: "s", Command: session.StartSession, Directory: "D", UserID: "u"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,11 +409,17 @@ func TestParseDoesNotAllocateOnAnyPath(t *testing.T) {
 	}
 }
 
-// sampleFile reads a testdata payload file: one payload per line, blank
-// lines and # comments skipped; it keeps line numbers for messages.
+// sampleFile reads a payload file of testdata/datagrams (README.md there
+// has the format): one payload per line; blank lines and # comments
+// skipped; a line that starts with '"' is a Go string literal, for bytes a
+// line cannot hold (ANSI bytes, controls, CR, LF, outer blanks); a comment
+// "#status: accepted|ignored|malformed" sets the status the payloads after
+// it must have. It keeps line numbers for messages.
 type sample struct {
 	line    int
 	payload string
+	status  session.Status
+	quoted  bool // written as a Go string literal
 }
 
 func sampleFile(t testing.TB, name string) []sample {
@@ -314,16 +428,44 @@ func sampleFile(t testing.TB, name string) []sample {
 	require.NoError(t, err)
 	defer f.Close()
 	var samples []sample
+	status := session.Status(255) // none yet
 	scanner := bufio.NewScanner(f)
+	scanner.Buffer(nil, 1<<20)
 	for n := 1; scanner.Scan(); n++ {
 		line := scanner.Text()
+		if directive, ok := strings.CutPrefix(line, "#status:"); ok {
+			var known bool
+			status, known = statusNames[strings.TrimSpace(directive)]
+			require.True(t, known, "%s:%d: unknown status %q", name, n, directive)
+			continue
+		}
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		samples = append(samples, sample{line: n, payload: line})
+		s := sample{line: n, payload: line, status: status}
+		if strings.HasPrefix(line, `"`) {
+			s.payload, err = strconv.Unquote(line)
+			require.NoError(t, err, "%s:%d: a line that starts with '\"' must be a Go string literal", name, n)
+			s.quoted = true
+		}
+		samples = append(samples, s)
 	}
 	require.NoError(t, scanner.Err())
 	return samples
+}
+
+var statusNames = map[string]session.Status{"accepted": Accepted, "ignored": Ignored, "malformed": Malformed}
+
+// intake is what the plugin does with a payload: a payload that is not
+// UTF-8 is decoded as Windows-1252 first, where it can be.
+func intake(payload []byte, ev *session.Event) (status session.Status, reason string, decoded bool) {
+	if !utf8.Valid(payload) {
+		if text, ok := DecodeANSI(nil, payload); ok {
+			payload, decoded = text, true
+		}
+	}
+	status, reason = Parse(payload, ev)
+	return status, reason, decoded
 }
 
 // TestSampleFiles requires every sample to have its file's status, agrees
@@ -338,7 +480,8 @@ func TestSampleFiles(t *testing.T) {
 		{name: "valid.txt", status: Accepted, atLeast: 20},
 		{name: "ignored.txt", status: Ignored, atLeast: 10, wantWhys: []string{ReasonUnknownCommand}},
 		{name: "malformed.txt", status: Malformed, atLeast: 30, wantWhys: []string{
-			ReasonUnknownMarker, ReasonMissingFields, ReasonLegacyFields, ReasonEmptyServer, ReasonEmptyDirectory, ReasonEmptyUser,
+			ReasonEmpty, ReasonNotUTF8, ReasonUnknownMarker, ReasonMissingFields, ReasonLegacyFields, ReasonEmptyServer,
+			ReasonEmptyDirectory, ReasonEmptyUser, ReasonControl, ReasonBadServer,
 		}},
 	}
 	for _, file := range files {
@@ -350,6 +493,7 @@ func TestSampleFiles(t *testing.T) {
 			for _, s := range samples {
 				require.False(t, seen[s.payload], "line %d repeats %q", s.line, s.payload)
 				seen[s.payload] = true
+				require.Equal(t, session.Status(255), s.status, "line %d: %s takes its status from its name, not from #status:", s.line, file.name)
 				var ev session.Event
 				status, reason := Parse([]byte(s.payload), &ev)
 				require.Equal(t, file.status, status, "line %d %q: %s", s.line, s.payload, reason)
@@ -374,7 +518,7 @@ func TestSampleFiles(t *testing.T) {
 // command and the features the parser must cope with.
 func TestValidSamplesCover(t *testing.T) {
 	formatOf := func(p string) string {
-		switch {
+		switch p = lowerASCII(p); {
 		case strings.HasPrefix(p, "/qseow-proxy-"):
 			return "sos"
 		case strings.HasPrefix(p, "/proxy-"):
@@ -416,6 +560,14 @@ func TestValidSamplesCover(t *testing.T) {
 		note("Qlik start message", strings.HasPrefix(ev.Message, "Start session for user '"))
 		note("Qlik open message", strings.HasPrefix(ev.Message, "connection Opened for session '"))
 		note("Qlik close message", strings.HasPrefix(ev.Message, "connection Closed for session '"))
+		note("upper-case marker", strings.HasPrefix(s.payload, "/") && !strings.HasPrefix(s.payload, lowerASCII(fields[0])))
+		note("session id", ev.SessionID != "")
+		note("connection without a session id", ev.SessionID == "" && ev.Message != "" && (ev.Command == session.OpenConnection || ev.Command == session.CloseConnection))
+		note("message over several lines", strings.Contains(ev.Message, "\n"))
+		note("tab in message", strings.Contains(ev.Message, "\t"))
+		note("host name with '_'", strings.Contains(ev.Server, "_"))
+		note("host name of 253 bytes", len(ev.Server) == 253)
+		note("Go-quoted line", s.quoted)
 	}
 	for _, format := range []string{"sos", "butler", "legacy"} {
 		for _, cmd := range []session.Command{session.StartSession, session.StopSession, session.OpenConnection, session.CloseConnection} {
@@ -426,6 +578,8 @@ func TestValidSamplesCover(t *testing.T) {
 		"mixed-case command", "non-ASCII user", "non-ASCII directory", "';' in message", "quote in message", "user agent",
 		"/hub/ context", "/app/<GUID>?reloadUri= context", "/sense/app/<GUID>/sheet/ context",
 		"Qlik start message", "Qlik open message", "Qlik close message",
+		"upper-case marker", "session id", "connection without a session id", "message over several lines", "tab in message",
+		"host name with '_'", "host name of 253 bytes", "Go-quoted line",
 	} {
 		require.True(t, features[feature], "valid.txt has no sample with %s", feature)
 	}
@@ -440,11 +594,20 @@ func isASCII(s string) bool {
 	return true
 }
 
-// referenceParse is a plain reading of DESIGN.md section 1, written without
-// regard for allocations, to check Parse against: trim blanks, require
-// UTF-8, a known marker and 8 fields (the message keeps its ';') or exactly
-// 4 legacy fields, an ASCII case-insensitive command, fields trimmed of
-// Unicode spaces, and a host, a directory and a user id.
+// referenceParse is a plain reading of DESIGN.md section 1 and the rules of
+// issues 10 and 11, written without regard for allocations, to check Parse
+// against:
+//   - trim blanks (spaces, tabs, CR, LF) around the payload, require UTF-8;
+//   - a marker (compared ignoring ASCII case) and 8 fields, the message
+//     keeping its ';', or exactly 4 legacy fields;
+//   - fields trimmed of Unicode spaces (see TestParseSpecDivergences for the
+//     controls among them);
+//   - an ASCII case-insensitive command, else ignored;
+//   - a host, a directory and a user id; no control character (Unicode Cc:
+//     C0, DEL, C1) in directory, user id, origin or context, nor in the
+//     message except tab, CR and LF;
+//   - a host name of letters, digits, '-', '_' and '.', at most 253 bytes;
+//   - for connections, the session id that "for session '<id>'" names.
 func referenceParse(payload []byte) (session.Status, session.Event) {
 	s := strings.Trim(string(payload), " \t\r\n")
 	if s == "" || !utf8.ValidString(s) {
@@ -453,7 +616,7 @@ func referenceParse(payload []byte) (session.Status, session.Event) {
 	var f []string
 	if strings.HasPrefix(s, "/") {
 		f = strings.SplitN(s, ";", 8)
-		if !slices.Contains([]string{"/qseow-proxy-session/", "/qseow-proxy-connection/", "/proxy-session/", "/proxy-connection/"}, f[0]) ||
+		if !slices.Contains([]string{"/qseow-proxy-session/", "/qseow-proxy-connection/", "/proxy-session/", "/proxy-connection/"}, lowerASCII(f[0])) ||
 			len(f) != 8 {
 			return Malformed, session.Event{}
 		}
@@ -471,20 +634,48 @@ func referenceParse(payload []byte) (session.Status, session.Event) {
 		"start session": session.StartSession, "stop session": session.StopSession,
 		"open connection": session.OpenConnection, "close connection": session.CloseConnection,
 	}
-	lowered := []byte(f[2])
-	for i, c := range lowered {
-		if 'A' <= c && c <= 'Z' {
-			lowered[i] = c + 'a' - 'A'
-		}
-	}
-	cmd, ok := commands[string(lowered)]
+	cmd, ok := commands[lowerASCII(f[2])]
 	if !ok {
 		return Ignored, session.Event{}
 	}
 	if f[1] == "" || f[3] == "" || f[4] == "" {
 		return Malformed, session.Event{}
 	}
-	return Accepted, session.Event{Server: f[1], Command: cmd, Directory: f[3], UserID: f[4], Origin: f[5], Context: f[6], Message: f[7]}
+	for _, field := range f[3:7] {
+		if strings.ContainsFunc(field, unicode.IsControl) {
+			return Malformed, session.Event{}
+		}
+	}
+	if strings.ContainsFunc(f[7], func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\r' && r != '\n' }) {
+		return Malformed, session.Event{}
+	}
+	if !hostName.MatchString(f[1]) {
+		return Malformed, session.Event{}
+	}
+	ev := session.Event{Server: f[1], Command: cmd, Directory: f[3], UserID: f[4], Origin: f[5], Context: f[6], Message: f[7]}
+	if cmd == session.OpenConnection || cmd == session.CloseConnection {
+		if m := sessionIDPattern.FindStringSubmatch(ev.Message); m != nil {
+			ev.SessionID = strings.TrimSpace(m[1])
+		}
+	}
+	return Accepted, ev
+}
+
+var (
+	hostName         = regexp.MustCompile(`^[A-Za-z0-9._-]{1,253}$`)
+	sessionIDPattern = regexp.MustCompile(`for session '([^']*)'`)
+)
+
+// lowerASCII lower-cases ASCII letters only, as Butler SOS's markers and
+// Qlik's commands need.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // FuzzParseMatchesReference checks Parse against referenceParse on any

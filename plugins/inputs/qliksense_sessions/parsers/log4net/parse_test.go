@@ -1,7 +1,9 @@
 package log4net
 
 import (
+	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/require"
 
@@ -28,7 +30,7 @@ func TestParse(t *testing.T) {
 			payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/" + app + "?reloadUri=x;connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'",
 			event: session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/app/" + app + "?reloadUri=x",
-				Message: "connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'"},
+				Message: "connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'", SessionID: "s"},
 		},
 		{
 			name:    "Butler 5-6 stop",
@@ -41,6 +43,18 @@ func TestParse(t *testing.T) {
 			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;c`,
 			event: session.Event{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob",
 				Origin: "AppAccess", Context: "/hub/", Message: "c"},
+		},
+		{
+			name:    "upper-case marker",
+			payload: `/QSEOW-PROXY-SESSION/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`,
+			event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna",
+				Origin: "AppAccess", Context: "/hub/", Message: "m"},
+		},
+		{
+			name:    "message over several lines",
+			payload: "/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;line one\r\n\tline two",
+			event: session.Event{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "anna",
+				Origin: "AppAccess", Context: "/hub/", Message: "line one\r\n\tline two"},
 		},
 		{
 			name:    "legacy",
@@ -84,6 +98,10 @@ func TestParse(t *testing.T) {
 		{name: "empty host", payload: ";Start session;D;u", status: Malformed, reason: ReasonEmptyServer},
 		{name: "empty directory", payload: "S;Start session;;u", status: Malformed, reason: ReasonEmptyDirectory},
 		{name: "empty user", payload: "/qseow-proxy-session/;S;Start session;D; ;o;c;m", status: Malformed, reason: ReasonEmptyUser},
+		{name: "control in the user id", payload: "S;Start session;D;u\x00", status: Malformed, reason: ReasonControl},
+		{name: "control in the message", payload: "/proxy-session/;S;Start session;D;u;o;c;m\x1b", status: Malformed, reason: ReasonControl},
+		{name: "host with a space", payload: "SENSE 1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
+		{name: "host too long", payload: strings.Repeat("s", 254) + ";Start session;D;u", status: Malformed, reason: ReasonBadServer},
 		{name: "untracked command", payload: "S;Login;D;u", status: Ignored, reason: ReasonUnknownCommand},
 		{name: "untracked command, empty user", payload: "S;Logout;D;", status: Ignored, reason: ReasonUnknownCommand},
 	}
@@ -123,6 +141,9 @@ func TestParseDoesNotAllocate(t *testing.T) {
 		[]byte(`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;m`),
 		[]byte(`SENSE1;Stop session;LAB;anna`),
 		[]byte(`/unknown/;x`),
+		[]byte(`/QSEOW-PROXY-CONNECTION/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'`),
+		[]byte("S;Start session;D;u\x00"),
+		[]byte("SENSE 1;Start session;D;u"),
 	}
 	var ev session.Event
 	for _, p := range payloads {
@@ -144,6 +165,21 @@ func FuzzParse(f *testing.F) {
 			if ev.Server == "" || ev.Directory == "" || ev.UserID == "" || ev.Command == session.Unknown {
 				t.Fatalf("accepted an incomplete event %+v from %q", ev, payload)
 			}
+			if !session.ValidHostName(ev.Server) {
+				t.Fatalf("accepted the host name %q from %q", ev.Server, payload)
+			}
+			for _, field := range []string{ev.Directory, ev.UserID, ev.Origin, ev.Context} {
+				if strings.ContainsFunc(field, unicode.IsControl) {
+					t.Fatalf("accepted the control character in %q from %q", field, payload)
+				}
+			}
+			if strings.ContainsFunc(ev.Message, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune("\t\r\n", r) }) {
+				t.Fatalf("accepted the control character in message %q from %q", ev.Message, payload)
+			}
+			connection := ev.Command == session.OpenConnection || ev.Command == session.CloseConnection
+			if ev.SessionID != "" && (!connection || !strings.Contains(ev.Message, ev.SessionID) || strings.Contains(ev.SessionID, "'")) {
+				t.Fatalf("session id %q of a %s from %q", ev.SessionID, ev.Command, payload)
+			}
 		case Ignored, Malformed:
 			if reason == "" {
 				t.Fatalf("no reason for status %d of %q", status, payload)
@@ -156,9 +192,12 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	for name, payload := range map[string]string{
-		"sos":    `/qseow-proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;Start session for user 'LAB\user000123'`,
-		"butler": `/proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/hub/;Start session for user 'LAB\user000123'`,
-		"legacy": `SENSE01;Start session;LAB;user000123`,
+		"sos": `/qseow-proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;Start session for user 'LAB\user000123'`,
+		"sos_connection": "/qseow-proxy-connection/;qlik-proxy-01.corp.example.com;Open connection;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=https%3A%2F%2Fqlik.corp.example.com%2Fsense%2Fapp%2F6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;" +
+			"connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0'",
+		"upper_marker": `/QSEOW-PROXY-SESSION/;SENSE01;Start session;LAB;user000123;AppAccess;/hub/;Start session for user 'LAB\user000123'`,
+		"butler":       `/proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/hub/;Start session for user 'LAB\user000123'`,
+		"legacy":       `SENSE01;Start session;LAB;user000123`,
 	} {
 		b.Run(name, func(b *testing.B) {
 			p := []byte(payload)
