@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -353,17 +354,25 @@ func TestCases(t *testing.T) {
 }
 
 // readPayloads reads one datagram per line; blank lines and lines starting
-// with # are comments.
+// with # are comments. A line that starts with '"' is a Go string literal
+// (strconv.Unquote), for bytes a line cannot hold: ANSI bytes, controls,
+// CR and LF (testdata/datagrams/README.md).
 func readPayloads(t *testing.T, path string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var payloads [][]byte
 	scanner := bufio.NewScanner(bytes.NewReader(data))
-	for scanner.Scan() {
+	scanner.Buffer(nil, 1<<20)
+	for n := 1; scanner.Scan(); n++ {
 		line := scanner.Text()
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
+		}
+		if strings.HasPrefix(line, `"`) {
+			unquoted, err := strconv.Unquote(line)
+			require.NoError(t, err, "%s:%d: a line that starts with '\"' must be a Go string literal", path, n)
+			line = unquoted
 		}
 		payloads = append(payloads, []byte(line))
 	}
