@@ -102,9 +102,16 @@ func (q *QlikSenseSessions) loadState(now time.Time) {
 }
 
 // saveState writes the state file if the state changed since the last save.
-// A failure while running goes through the throttled log (the next tick
-// retries); the last save, after Stop closed done, is always logged.
+// Called by Stop, after done is closed, it is the last save, whose failure
+// is always logged.
 func (q *QlikSenseSessions) saveState() {
+	q.save(q.stopping())
+}
+
+// save writes the state file if the state changed since the last save. A
+// failure while running goes through the throttled log (the next tick
+// retries); a failure of the last save is always logged.
+func (q *QlikSenseSessions) save(last bool) {
 	if q.StateFile == "" {
 		return
 	}
@@ -119,7 +126,7 @@ func (q *QlikSenseSessions) saveState() {
 
 	if err := statefile.Save(q.StateFile, records, time.Now()); err != nil {
 		q.stats.stateSaveErrors.Add(1)
-		if q.stopping() {
+		if last {
 			sessions := 0
 			for _, r := range records {
 				sessions += r.Sessions
@@ -173,8 +180,11 @@ func (q *QlikSenseSessions) maintain() {
 		case <-q.done:
 			return
 		case now := <-ticker.C:
+			if q.stopping() {
+				return // select picked the tick over done: Stop saves last
+			}
 			q.expireSessions(now)
-			q.saveState()
+			q.save(false)
 		}
 	}
 }

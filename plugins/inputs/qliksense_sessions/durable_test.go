@@ -59,6 +59,18 @@ func summary(name string, tags map[string]string, users, sessions int64, names s
 	return metric.New(name, tags, map[string]interface{}{"active_users": users, "active_sessions": sessions, "users": names}, time.Unix(0, 0))
 }
 
+// waitForSessions waits until the state holds n sessions. (waitForDatagrams
+// returns once a datagram is received, which may be before the state has
+// applied it.)
+func waitForSessions(t *testing.T, plugin *QlikSenseSessions, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		plugin.mu.Lock()
+		defer plugin.mu.Unlock()
+		return plugin.state.ActiveSessions() == n
+	}, 5*time.Second, time.Millisecond, "the state did not reach %d sessions", n)
+}
+
 func TestProxySeedsTheStateAtStart(t *testing.T) {
 	server := newFakeProxy(t)
 	plugin := newTestPlugin(t)
@@ -83,7 +95,7 @@ func TestProxySeedsTheStateAtStart(t *testing.T) {
 
 	// UDP events go on from there: anna closes one of her two sessions.
 	send(t, conn, `/qseow-proxy-session/;sense1;Stop session;LAB;anna;AppAccess;/hub/;m`)
-	waitForDatagrams(t, plugin, 1)
+	waitForSessions(t, plugin, 3)
 	site := gatherSummaries(t, plugin)[0]
 	require.Equal(t, int64(3), site.Fields()["active_sessions"])
 	require.Equal(t, int64(3), site.Fields()["active_users"])
@@ -122,7 +134,7 @@ func TestProxyFailureLeavesTheStateAlone(t *testing.T) {
 			require.Eventually(t, func() bool { return plugin.stats.proxyPollErrors.Load() == 1 }, 5*time.Second, time.Millisecond)
 
 			send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;maria;AppAccess;/hub/;m`)
-			waitForDatagrams(t, plugin, 1)
+			waitForSessions(t, plugin, 1)
 			plugin.reconcile(p) // fails again
 			require.EqualValues(t, 2, plugin.stats.proxyPollErrors.Load())
 			require.Zero(t, plugin.stats.proxyPolls.Load())
@@ -178,7 +190,7 @@ func TestStateFileAcrossRestarts(t *testing.T) {
 		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`,
 		`/qseow-proxy-session/;SENSE2;Start session;CORP;bob;AppAccess;/hub/;m`,
 	)
-	waitForDatagrams(t, first, 3)
+	waitForSessions(t, first, 3)
 	before := gatherSummaries(t, first)
 	first.Stop() // saves
 	_, err := os.Stat(path)
