@@ -114,6 +114,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 		"events_refused_max_users":   int64(counters.RefusedMaxUsers),
 		"events_refused_max_servers": int64(counters.RefusedMaxServers),
 	}
+	q.butlerInternal(fields)
 	q.mu.Unlock()
 	fields["datagrams_received"] = int64(q.stats.datagramsReceived.Load())
 	fields["events_accepted"] = int64(q.stats.eventsAccepted.Load())

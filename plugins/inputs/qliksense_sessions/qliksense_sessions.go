@@ -47,6 +47,8 @@ type QlikSenseSessions struct {
 
 	Proxies []*Proxy `toml:"proxy"`
 
+	butlerMode // butler_summaries (butler.go)
+
 	Log telegraf.Logger `toml:"-"`
 
 	network        string // udp, udp4 or udp6
@@ -203,6 +205,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.done = make(chan struct{})
 	q.changed = make(chan struct{}, 1)
 	q.loadState(time.Now())
+	q.startButler()
 	if q.state.ActiveSessions() > 0 {
 		q.summaryDue() // show the restored sessions at once, not at the first gather
 	}
@@ -305,13 +308,15 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	q.stats.eventsAccepted.Add(1)
 
 	q.mu.Lock()
+	q.butlerApply(&ev, payload) // butler_summaries (butler.go)
 	outcome := q.state.Apply(&ev, received)
 	activeUsers := q.state.ActiveUsers()
 	if q.EmitEvents {
 		// Added under the lock so that events reach the output in the order the
 		// state saw them.
-		q.acc.AddMetric(eventMetric(&ev, activeUsers, q.EventMessage, received))
+		q.acc.AddMetric(eventMetric(q.butlerNames(&ev), activeUsers, q.EventMessage, received))
 	}
+	q.butlerEmit(received)
 	q.mu.Unlock()
 
 	switch outcome {
@@ -327,7 +332,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 
 // summaryDue asks the summary loop for a summary soon.
 func (q *QlikSenseSessions) summaryDue() {
-	if q.SummaryInterval <= 0 {
+	if q.SummaryInterval <= 0 || q.ButlerSummaries {
 		return
 	}
 	select {
