@@ -152,7 +152,7 @@ func TestParseDoesNotAllocate(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, file := range []string{"valid.txt", "ignored.txt", "malformed.txt"} {
+	for _, file := range []string{"valid.txt", "ignored.txt", "malformed.txt", "real-shaped.txt"} {
 		for _, s := range sampleFile(f, file) {
 			f.Add([]byte(s.payload))
 		}
