@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +61,10 @@ func startMosquitto(t *testing.T) string {
 	addr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
 	_, port, _ := net.SplitHostPort(addr)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	require.NoError(t, os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\n"), 0o600))
+	require.NoError(t, os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\n"+
+		// QoS 0 messages beyond 1000 queued for a subscriber are dropped by
+		// default; the tests count every message.
+		"max_queued_messages 0\n"), 0o600))
 	startServer(t, bin, tcpReady(addr), "-c", conf)
 	return addr
 }
@@ -107,8 +109,10 @@ var butlerEventTopics = map[string]string{
 }
 
 // TestMQTTButlerTopics runs the shipped examples/telegraf-mqtt-butler.conf,
-// with its default prefix, against a real mosquitto and checks every topic
-// a Butler consumer reads, payload by payload.
+// with its default prefix and the plugin's default summaries (exact, on
+// change only: the gathered ones are not published), against a real
+// mosquitto and checks every topic a Butler consumer reads, payload by
+// payload.
 func TestMQTTButlerTopics(t *testing.T) {
 	bin := binDir(t)
 	broker := startMosquitto(t)
@@ -167,15 +171,16 @@ func TestMQTTButlerTopics(t *testing.T) {
 		t.Logf("%s %s", topic, payload)
 	}
 
-	// One message per event, in Butler's "<server>: <directory>/<userid>".
-	// The plugin spells a known user and server as first seen (the replay
-	// varies the case of directories), hence the comparison ignoring case.
+	// One message per event, in Butler's "<server>: <directory>/<userid>",
+	// in the order the proxies sent them: the four event topics share one
+	// output. The plugin spells a known user and server as first seen (the
+	// replay varies the case of directories), hence the comparison ignoring
+	// case.
 	lower := func(payloads []string) []string {
 		out := make([]string, len(payloads))
 		for i, p := range payloads {
 			out[i] = strings.ToLower(p)
 		}
-		sort.Strings(out)
 		return out
 	}
 	for topic, want := range wantEvents {
@@ -183,6 +188,17 @@ func TestMQTTButlerTopics(t *testing.T) {
 			10*time.Second, 50*time.Millisecond, "%s: want %d messages, got %d", topic, len(want), len(sub.payloads(topic)))
 		require.Equal(t, lower(want), lower(sub.payloads(topic)), topic)
 	}
+	var sentOrder, gotOrder []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(line, ";", 8)
+		sentOrder = append(sentOrder, strings.ToLower("qliksense/"+butlerEventTopics[f[2]]+" "+f[1]+": "+f[3]+"/"+f[4]))
+	}
+	for _, m := range sub.all() {
+		if _, isEvent := wantEvents[m.topic]; isEvent {
+			gotOrder = append(gotOrder, strings.ToLower(m.topic+" "+m.payload))
+		}
+	}
+	require.Equal(t, sentOrder, gotOrder, "events across their four topics in the order they were sent")
 	require.Len(t, wantEvents, 4, "the replay sends every kind of event")
 	for topic := range wantEvents {
 		t.Logf("%s %s (first of %d)", topic, sub.payloads(topic)[0], len(sub.payloads(topic)))

@@ -149,6 +149,6 @@ func (q *QlikSenseSessions) butlerInternal(fields map[string]interface{}) {
 	fields["butler_events_refused_max_users"] = int64(c.UsersRefused)
 	fields["butler_events_refused_max_servers"] = int64(c.ServersRefused)
 	fields["butler_events_unreadable"] = int64(c.Unreadable)
-	fields["butler_tracked_users"] = int64(q.butler.tracker.Users())
-	fields["butler_tracked_servers"] = int64(q.butler.tracker.Servers())
+	fields["tracked_butler_users"] = int64(q.butler.tracker.Users())
+	fields["tracked_butler_servers"] = int64(q.butler.tracker.Servers())
 }

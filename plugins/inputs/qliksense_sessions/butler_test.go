@@ -120,7 +120,7 @@ func TestButlerSummaries(t *testing.T) {
 	internal := acc.GetTelegrafMetrics()[len(got)-1]
 	require.Equal(t, "qliksense_sessions_internal", internal.Name())
 	for field, want := range map[string]int64{
-		"butler_tracked_users": 3, "butler_tracked_servers": 2,
+		"tracked_butler_users": 3, "tracked_butler_servers": 2,
 		"butler_events_refused_max_users": 0, "butler_events_refused_max_servers": 0, "butler_events_unreadable": 0,
 	} {
 		v, ok := internal.GetField(field)
