@@ -49,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	out := flags.String("out", "", "write the payloads to this file instead of sending them")
 	expect := flags.String("expect", "-", "where to write the expected active set as JSON (- for stdout)")
 	stamp := flags.Bool("stamp", false, "append ' sent=<Unix ns>' to each message, for latency measurements (sos and butler)")
+	race := flags.Float64("race", 0.05, "share of new sessions sent out of order, as log4net's two appenders do: the first connection before the Start, or a short session's Stop before its Start (0-1)")
+	preexisting := flags.Int("preexisting", 0, "sessions that began before the plugin listened: no Start is sent, their connections show them")
 	exclude := flags.String("exclude", "", "comma-separated DIR\\user service accounts: ~5% of events are theirs, and they are not expected (configure exclude_users to match)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	if err := flags.Parse(args); err != nil {
@@ -74,9 +76,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 			i++
 			return payloads[i-1], true
 		}
-		expected = func(sent int) replay.Expected { return replay.ExpectFromPayloads(payloads[:sent]) }
+		expected = func(sent int) replay.Expected { return replay.ExpectFromPayloads(payloads[:sent], *rate) }
 	} else {
-		cfg := replay.SimConfig{Users: *users, Directories: *directories, Servers: *servers, Events: *events, Seed: *seed, Format: *format}
+		cfg := replay.SimConfig{Users: *users, Directories: *directories, Servers: *servers, Events: *events, Seed: *seed, Format: *format,
+			Race: *race, Preexisting: *preexisting, WindowEvents: replay.WindowEvents(*rate)}
 		if *exclude != "" {
 			cfg.Exclude = strings.Split(*exclude, ",")
 		}

@@ -40,6 +40,24 @@ type SimConfig struct {
 	Seed        uint64
 	Format      string   // sos, butler or legacy
 	Exclude     []string // DIR\user service accounts: sent, but not expected
+	// Race is the share of new sessions sent out of order, as log4net's two
+	// appenders let happen: the session's first Open connection before its
+	// Start session, or, for a very short session, its Stop before its
+	// Start (0 to 1). The two go out one right after the other, well within
+	// the plugin's reorder window.
+	Race float64
+	// Preexisting sessions began before the plugin listened: their Start is
+	// never sent. They count from their first connection on; the user
+	// starts no other session on that server while one is open (the plugin
+	// could not tell the two apart), and none ends before a connection
+	// showed it.
+	Preexisting int
+	// WindowEvents is how many events go out within the plugin's reorder
+	// window at the sending rate. A session that began before we listened
+	// ends no sooner after a connection showed it, since within the window
+	// its Stop would cancel the user's next Start there (the plugin takes
+	// it for the Stop of a session whose Start was late). 0: they never end.
+	WindowEvents int
 }
 
 // Event is one simulated proxy log event.
@@ -50,6 +68,7 @@ type Event struct {
 	UserID    string
 	Context   string
 	Message   string
+	SessionID string // the proxy session id (every event carries it in the log files)
 }
 
 var (
@@ -64,15 +83,31 @@ var (
 
 type simUser struct {
 	directory, id string
-	display       string // spelling of the start that made the user active
-	sessions      []int  // per server
-	connections   []int  // per server
+	display       string        // spelling of the event that made the user active
+	sessions      []*simSession // open ones, on every server
 }
 
-func (u *simUser) total() int {
+// simSession is one proxy session.
+type simSession struct {
+	id     string
+	server int
+	// visible: the plugin can know of it: its Start was sent, or a
+	// connection of it (sessions that began before we listened are not).
+	visible bool
+	// preexisting: it began before the plugin listened; shownAt is the
+	// event that made it visible.
+	preexisting bool
+	shownAt     int
+	connections []string // the contexts of its open connections
+}
+
+// visibleSessions counts the user's sessions the plugin can know of.
+func (u *simUser) visibleSessions() int {
 	n := 0
 	for _, s := range u.sessions {
-		n += s
+		if s.visible {
+			n++
+		}
 	}
 	return n
 }
@@ -86,6 +121,8 @@ type Simulation struct {
 	servers  []string
 	apps     []string
 	produced int
+	queue    []Event // events decided together, still to go out
+	room     int     // how many events may still go out
 }
 
 // NewSimulation checks the config and sets up the population.
@@ -95,6 +132,12 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 		return nil, fmt.Errorf("users (%d) and servers (%d) must be positive and events (%d) not negative", cfg.Users, cfg.Servers, cfg.Events)
 	case cfg.Directories <= 0 || cfg.Directories > len(directoryNames):
 		return nil, fmt.Errorf("directories must be 1 to %d, not %d", len(directoryNames), cfg.Directories)
+	case cfg.Race < 0 || cfg.Race > 1:
+		return nil, fmt.Errorf("race must be 0 to 1, not %g", cfg.Race)
+	case cfg.Preexisting < 0:
+		return nil, fmt.Errorf("preexisting must not be negative, not %d", cfg.Preexisting)
+	case cfg.WindowEvents < 0:
+		return nil, fmt.Errorf("window events must not be negative, not %d", cfg.WindowEvents)
 	}
 	if _, err := encoderFor(cfg.Format); err != nil {
 		return nil, err
@@ -108,11 +151,17 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 	}
 	for i := 0; i < cfg.Users; i++ {
 		s.users = append(s.users, &simUser{
-			directory:   directoryNames[i%cfg.Directories],
-			id:          fmt.Sprintf("%s%04d", firstNames[i%len(firstNames)], i),
-			sessions:    make([]int, cfg.Servers),
-			connections: make([]int, cfg.Servers),
+			directory: directoryNames[i%cfg.Directories],
+			id:        fmt.Sprintf("%s%04d", firstNames[i%len(firstNames)], i),
 		})
+	}
+	for i := 0; i < cfg.Preexisting; i++ {
+		u := s.users[s.rng.IntN(len(s.users))]
+		server := s.rng.IntN(len(s.servers))
+		if s.blocked(u, server) {
+			continue
+		}
+		u.sessions = append(u.sessions, &simSession{id: s.uuid(), server: server, preexisting: true})
 	}
 	for _, name := range cfg.Exclude {
 		dir, id, ok := strings.Cut(strings.TrimSpace(name), `\`)
@@ -124,69 +173,152 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 	return s, nil
 }
 
+// blocked tells whether u may not start a session on server: a session that
+// began before we listened is open there.
+func (s *Simulation) blocked(u *simUser, server int) bool {
+	for _, ss := range u.sessions {
+		if ss.server == server && ss.preexisting {
+			return true
+		}
+	}
+	return false
+}
+
 // Next returns the next event, or false after cfg.Events events.
 func (s *Simulation) Next() (Event, bool) {
 	if s.produced >= s.cfg.Events {
 		return Event{}, false
 	}
 	s.produced++
+	if len(s.queue) == 0 {
+		// Events decided together all go out: the model already has them.
+		s.room = s.cfg.Events - s.produced + 1
+		s.queue = s.decide(s.queue)
+	}
+	ev := s.queue[0]
+	s.queue = s.queue[1:]
+	return ev, true
+}
+
+// decide appends the next event or events that go out together.
+func (s *Simulation) decide(out []Event) []Event {
 	r := s.rng.Float64()
 	switch {
 	case len(s.service) > 0 && r < 0.05:
-		return s.serviceEvent(), true
+		return append(out, s.serviceEvent())
 	case s.cfg.Format == "legacy" && r > 0.90:
 		u := s.users[s.rng.IntN(len(s.users))]
 		noise := []string{"Login", "Logout", "Ticket", ""}[s.rng.IntN(4)]
-		return Event{Server: s.servers[s.rng.IntN(len(s.servers))], Command: noise, Directory: u.directory, UserID: u.id}, true
+		return append(out, Event{Server: s.servers[s.rng.IntN(len(s.servers))], Command: noise, Directory: u.directory, UserID: u.id})
 	}
-	return s.userEvent(s.users[s.rng.IntN(len(s.users))]), true
+	return s.userEvents(out, s.users[s.rng.IntN(len(s.users))])
 }
 
-// userEvent picks an action for u: start 25%, stop 25%, open a connection
+// userEvents picks an action for u: start 25%, stop 25%, open a connection
 // 30%, close one 20%, falling back to what is possible.
-func (s *Simulation) userEvent(u *simUser) Event {
+func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 	action := s.rng.IntN(100)
-	withSession := s.serversWhere(u.sessions)
-	withConnection := s.serversWhere(u.connections)
-	if action >= 80 && len(withConnection) == 0 {
+	var visible, all, connected []*simSession
+	for _, ss := range u.sessions {
+		all = append(all, ss)
+		if ss.visible && (!ss.preexisting || s.cfg.WindowEvents > 0 && s.produced-ss.shownAt > s.cfg.WindowEvents) {
+			visible = append(visible, ss)
+		}
+		if len(ss.connections) > 0 {
+			connected = append(connected, ss)
+		}
+	}
+	if action >= 80 && len(connected) == 0 {
 		action = 50 // no connection to close: open one
 	}
-	if action >= 25 && len(withSession) == 0 {
+	if action >= 50 && len(all) == 0 || action >= 25 && action < 50 && len(visible) == 0 {
 		action = 0 // nothing open: start a session
 	}
 	directory := u.directory
 	if s.rng.IntN(10) == 0 {
 		directory = strings.ToLower(directory) // Windows does not care, nor may we
 	}
-	name := directory + `\` + u.id
+	ev := Event{Directory: directory, UserID: u.id}
 	switch {
 	case action < 25:
 		server := s.rng.IntN(len(s.servers))
-		if u.total() == 0 {
-			u.display = name
+		if s.blocked(u, server) {
+			return s.userEvents(out, s.users[s.rng.IntN(len(s.users))])
 		}
-		u.sessions[server]++
-		return Event{Server: s.servers[server], Command: "Start session", Directory: directory, UserID: u.id,
-			Context: "/hub/", Message: "Start session for user '" + name + "'"}
+		ss := &simSession{id: s.uuid(), server: server, visible: true}
+		ev.Server, ev.SessionID = s.servers[server], ss.id
+		start := ev
+		start.Command, start.Context, start.Message = "Start session", "/hub/", "Start session for user '"+directory+`\`+u.id+"'"
+		race := s.rng.Float64() < s.cfg.Race && s.room >= 2
+		if race && s.rng.IntN(2) == 0 {
+			// A very short session whose Stop overtook its Start. The Stop
+			// may end another session of the user's in the plugin's eyes,
+			// and the Start count it anew: the user may seem to leave and
+			// come back, so the name keeps its spelling.
+			if u.visibleSessions() > 0 {
+				start.Directory, _, _ = strings.Cut(u.display, `\`)
+				start.Message = "Start session for user '" + u.display + "'"
+			}
+			stop := start
+			stop.Command, stop.Message = "Stop session", "Stop session for user '"+start.Directory+`\`+u.id+"'"
+			return append(out, stop, start)
+		}
+		s.becomesVisible(u, ev)
+		u.sessions = append(u.sessions, ss)
+		if race {
+			// Its first connection overtook its Start.
+			return append(out, s.openConnection(ss, ev), start)
+		}
+		return append(out, start)
 	case action < 50:
-		server := withSession[s.rng.IntN(len(withSession))]
-		u.sessions[server]--
-		if u.sessions[server] == 0 {
-			u.connections[server] = 0 // its tabs went with it
+		ss := visible[s.rng.IntN(len(visible))]
+		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
+		if s.rng.IntN(2) == 0 && len(ss.connections) < s.room {
+			// A logout closes the session's tabs first; a timeout finds
+			// them closed or leaves the closing to the session's end.
+			for len(ss.connections) > 0 {
+				out = append(out, s.closeConnection(ss, ev))
+			}
 		}
-		return Event{Server: s.servers[server], Command: "Stop session", Directory: directory, UserID: u.id,
-			Context: "/hub/", Message: "Stop session for user '" + name + "'"}
+		u.sessions = slices.DeleteFunc(u.sessions, func(other *simSession) bool { return other == ss })
+		stop := ev
+		stop.Command, stop.Context, stop.Message = "Stop session", "/hub/", "Stop session for user '"+directory+`\`+u.id+"'"
+		return append(out, stop)
 	case action < 80:
-		server := withSession[s.rng.IntN(len(withSession))]
-		u.connections[server]++
-		return Event{Server: s.servers[server], Command: "Open connection", Directory: directory, UserID: u.id,
-			Context: s.context(), Message: s.connectionMessage("Opened")}
+		ss := all[s.rng.IntN(len(all))]
+		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
+		if !ss.visible {
+			s.becomesVisible(u, ev)
+			ss.visible, ss.shownAt = true, s.produced
+		}
+		return append(out, s.openConnection(ss, ev))
 	default:
-		server := withConnection[s.rng.IntN(len(withConnection))]
-		u.connections[server]--
-		return Event{Server: s.servers[server], Command: "Close connection", Directory: directory, UserID: u.id,
-			Context: s.context(), Message: s.connectionMessage("Closed")}
+		ss := connected[s.rng.IntN(len(connected))]
+		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
+		return append(out, s.closeConnection(ss, ev))
 	}
+}
+
+// becomesVisible notes the spelling that makes u active, if u was not.
+func (s *Simulation) becomesVisible(u *simUser, ev Event) {
+	if u.visibleSessions() == 0 {
+		u.display = ev.Directory + `\` + ev.UserID
+	}
+}
+
+func (s *Simulation) openConnection(ss *simSession, ev Event) Event {
+	context := s.context()
+	ss.connections = append(ss.connections, context)
+	ev.Command, ev.Context, ev.Message = "Open connection", context, s.connectionMessage("Opened", ss.id)
+	return ev
+}
+
+func (s *Simulation) closeConnection(ss *simSession, ev Event) Event {
+	i := s.rng.IntN(len(ss.connections))
+	context := ss.connections[i]
+	ss.connections = slices.Delete(ss.connections, i, i+1)
+	ev.Command, ev.Context, ev.Message = "Close connection", context, s.connectionMessage("Closed", ss.id)
+	return ev
 }
 
 // serviceEvent is traffic of an excluded account: it must change nothing.
@@ -194,17 +326,7 @@ func (s *Simulation) serviceEvent() Event {
 	account := s.service[s.rng.IntN(len(s.service))]
 	command := []string{"Start session", "Stop session"}[s.rng.IntN(2)]
 	return Event{Server: s.servers[s.rng.IntN(len(s.servers))], Command: command, Directory: account[0], UserID: account[1],
-		Context: "/hub/", Message: command + " for user '" + account[0] + `\` + account[1] + "'"}
-}
-
-func (s *Simulation) serversWhere(counts []int) []int {
-	var out []int
-	for i, n := range counts {
-		if n > 0 {
-			out = append(out, i)
-		}
-	}
-	return out
+		Context: "/hub/", Message: command + " for user '" + account[0] + `\` + account[1] + "'", SessionID: s.uuid()}
 }
 
 func (s *Simulation) context() string {
@@ -214,8 +336,8 @@ func (s *Simulation) context() string {
 	return "/hub/"
 }
 
-func (s *Simulation) connectionMessage(verb string) string {
-	return "connection " + verb + " for session '" + s.uuid() + "'; UserAgent: '" + userAgents[s.rng.IntN(len(userAgents))] + "'"
+func (s *Simulation) connectionMessage(verb, sessionID string) string {
+	return "connection " + verb + " for session '" + sessionID + "'; UserAgent: '" + userAgents[s.rng.IntN(len(userAgents))] + "'"
 }
 
 func (s *Simulation) uuid() string {
@@ -231,12 +353,18 @@ func (s *Simulation) Expected() Expected {
 		perServer[i] = ServerExpected{Server: name, Users: []string{}}
 	}
 	for _, u := range s.users {
-		if u.total() == 0 {
+		if u.visibleSessions() == 0 {
 			continue
 		}
 		exp.ActiveUsers++
 		exp.Users = append(exp.Users, u.display)
-		for i, n := range u.sessions {
+		onServer := make([]int, len(s.servers))
+		for _, ss := range u.sessions {
+			if ss.visible {
+				onServer[ss.server]++
+			}
+		}
+		for i, n := range onServer {
 			if n > 0 {
 				exp.ActiveSessions += n
 				perServer[i].ActiveSessions += n

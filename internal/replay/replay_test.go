@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
 func simulate(t *testing.T, cfg SimConfig) ([][]byte, Expected) {
@@ -28,17 +30,37 @@ func simulate(t *testing.T, cfg SimConfig) ([][]byte, Expected) {
 }
 
 // The simulation's own model and the plugin's parser and state, fed the same
-// payloads, must agree: each checks the other.
+// payloads, must agree: each checks the other. The traffic has sessions sent
+// out of order and sessions that began before the plugin listened.
 func TestSimulationAgreesWithThePlugin(t *testing.T) {
 	for _, format := range []string{"sos", "butler", "legacy"} {
-		t.Run(format, func(t *testing.T) {
-			cfg := SimConfig{Users: 200, Directories: 3, Servers: 4, Events: 20000, Seed: 7, Format: format}
-			payloads, expected := simulate(t, cfg)
-			require.Equal(t, cfg.Events, expected.EventsSent)
-			require.NotZero(t, expected.ActiveUsers)
-			require.Equal(t, expected, ExpectFromPayloads(payloads))
-		})
+		for i, rate := range []float64{0, 1000, 200} {
+			t.Run(fmt.Sprintf("%s at %g per s", format, rate), func(t *testing.T) {
+				cfg := SimConfig{Users: 200, Directories: 3, Servers: 4, Events: 20000, Seed: 7 + uint64(i), Format: format,
+					Race: 0.3, Preexisting: 60, WindowEvents: WindowEvents(rate)}
+				payloads, expected := simulate(t, cfg)
+				require.Equal(t, cfg.Events, expected.EventsSent)
+				require.NotZero(t, expected.ActiveUsers)
+				require.Equal(t, expected, ExpectFromPayloads(payloads, rate))
+			})
+		}
 	}
+}
+
+// Without the reorder window the plugin would count the raced sessions
+// twice: the traffic does test it.
+func TestRacesNeedTheWindow(t *testing.T) {
+	cfg := SimConfig{Users: 200, Directories: 3, Servers: 4, Events: 20000, Seed: 7, Format: "sos", Race: 0.3}
+	payloads, expected := simulate(t, cfg)
+	s := state.New(state.Config{})
+	var ev session.Event
+	for _, p := range payloads {
+		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
+			s.Apply(&ev, time.Unix(1e9, 0))
+		}
+	}
+	require.Greater(t, s.ActiveSessions(), expected.ActiveSessions)
+	require.NotZero(t, s.Counters().SessionsInferred)
 }
 
 func TestExcludedAccountsAreSentButNotExpected(t *testing.T) {
@@ -55,7 +77,7 @@ func TestExcludedAccountsAreSentButNotExpected(t *testing.T) {
 		kept = append(kept, p)
 	}
 	require.Greater(t, service, 100, "about 5%% of the events are the service accounts'")
-	fromPlugin := ExpectFromPayloads(kept)
+	fromPlugin := ExpectFromPayloads(kept, 0)
 	fromPlugin.EventsSent = expected.EventsSent
 	require.Equal(t, expected, fromPlugin)
 	for _, u := range expected.Users {

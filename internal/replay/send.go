@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"math"
 	"net"
 	"time"
 
@@ -36,6 +37,12 @@ func (p *Pacer) Wait(i int) {
 	}
 }
 
+// WindowEvents is how many events go out within the plugin's default
+// reorder window at rate per second; 0 for rate 0 (all within it).
+func WindowEvents(rate float64) int {
+	return int(math.Ceil(rate * state.DefaultReorderWindow.Seconds()))
+}
+
 // Send writes payloads from next to conn, one datagram each, at rate per
 // second (0: as fast as possible), until next reports none or ctx ends. With
 // stamp, next receives the send time to stamp into the payload.
@@ -60,14 +67,19 @@ func Send(ctx context.Context, conn net.Conn, next func(stamp time.Time) ([]byte
 }
 
 // ExpectFromPayloads is the active set the plugin shows after receiving
-// these payloads, sent at once: they run through the plugin's own parser
-// and state, with its default reorder window.
-func ExpectFromPayloads(payloads [][]byte) Expected {
+// these payloads at rate per second (0: at once): they run through the
+// plugin's own parser and state, with its default reorder window.
+func ExpectFromPayloads(payloads [][]byte, rate float64) Expected {
 	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
 	var ev session.Event
-	for _, p := range payloads {
+	start := time.Unix(1_000_000_000, 0)
+	at := start
+	for i, p := range payloads {
+		if rate > 0 {
+			at = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		}
 		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
-			s.Apply(&ev, time.Now())
+			s.Apply(&ev, at)
 		}
 	}
 	site, servers := s.Snapshot()

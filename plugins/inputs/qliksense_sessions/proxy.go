@@ -151,7 +151,7 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 		}
 		answers[vp] = sessions
 		for _, s := range sessions {
-			all = append(all, state.APISession{Directory: s.UserDirectory, UserID: s.UserID, SessionID: s.SessionID})
+			all = append(all, state.APISession{Directory: s.UserDirectory, UserID: s.UserID})
 		}
 	}
 
@@ -181,7 +181,7 @@ func (q *QlikSenseSessions) virtualProxySummaries(trigger string) []telegraf.Met
 			s := state.New(state.Config{})
 			var api []state.APISession
 			for _, session := range sessions {
-				api = append(api, state.APISession{Directory: session.UserDirectory, UserID: session.UserID, SessionID: session.SessionID})
+				api = append(api, state.APISession{Directory: session.UserDirectory, UserID: session.UserID})
 			}
 			s.BeginReconcile(p.Server)
 			s.Reconcile(p.Server, api, now)

@@ -112,11 +112,12 @@ func (s *State) Expire(cutoff time.Time) (sessions int) {
 	return sessions
 }
 
-// APISession is one session in a proxy session API answer.
+// APISession is one session in a proxy session API answer. Its SessionId
+// is left out: Qlik logs proxy session ids as salted hashes, so the API's
+// ids cannot be matched with those of the log files and connection events.
 type APISession struct {
 	Directory string
 	UserID    string
-	SessionID string // "" if the answer did not give it
 }
 
 // BeginReconcile starts noting which users of a server see events, so that
@@ -130,8 +131,7 @@ func (s *State) BeginReconcile(serverName string) {
 }
 
 // Reconcile makes a server's sessions those of the proxy session API's
-// answer, which was requested after BeginReconcile: each user's count, and
-// the sessions by id. Users who saw events in between keep what the events
+// answer, which was requested after BeginReconcile: each user's count. Users who saw events in between keep what the events
 // gave them: the answer may predate or postdate those events, and the
 // events are certainly newer than the state. It ends the noting that
 // BeginReconcile started.
@@ -144,7 +144,6 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 	type apiUser struct {
 		directory, id string
 		sessions      int
-		ids           []string
 	}
 	want := make(map[string]*apiUser, len(answer))
 	var order []string // the answer's order, so that limits refuse alike each time
@@ -160,9 +159,6 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 			order = append(order, key)
 		}
 		u.sessions++
-		if a.SessionID != "" && !slices.Contains(u.ids, a.SessionID) {
-			u.ids = append(u.ids, a.SessionID)
-		}
 	}
 
 	if srv := s.servers[srvKey]; srv != nil {
@@ -177,7 +173,6 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 				continue
 			}
 			us.lastSeen = now
-			setKnown(us, u.ids)
 			switch {
 			case u.sessions > us.sessions:
 				added += u.sessions - us.sessions
@@ -185,6 +180,7 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 			case u.sessions < us.sessions:
 				removed += us.sessions - u.sessions
 				s.remove(srv, us, us.sessions-u.sessions)
+				forgetExtraIDs(us)
 			}
 		}
 	}
@@ -196,9 +192,8 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 		if _, us := s.lookup(serverName, u.directory, u.id); us != nil {
 			continue // reconciled above
 		}
-		if us := s.add(serverName, u.directory, u.id, u.sessions, now, now); us != nil {
+		if s.add(serverName, u.directory, u.id, u.sessions, now, now) != nil {
 			added += u.sessions
-			setKnown(us, u.ids)
 		}
 	}
 	s.counters.ReconcileAdded += uint64(added)
@@ -207,22 +202,22 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 	return added, removed
 }
 
-// setKnown makes ids the sessions a pair knows by id, keeping what it knew
-// of those it knew already.
-func setKnown(us *userOnServer, ids []string) {
-	old := us.detail
-	if len(ids) == 0 && old == nil {
+// forgetExtraIDs keeps a pair's known sessions within its count after the
+// API closed some: which ones ended is not known, so those left are unsure
+// (see sessions.go).
+func forgetExtraIDs(us *userOnServer) {
+	d := us.detail
+	if d == nil {
 		return
 	}
-	d := &pairDetail{known: make([]knownSession, 0, len(ids))}
-	for _, id := range ids {
-		k := knownSession{id: strings.Clone(id)}
-		if i := old.find(id); i >= 0 {
-			k.started, k.connections = old.known[i].started, old.known[i].connections
-		}
-		d.known = append(d.known, k)
+	d.awaiting = 0
+	if len(d.known) > us.sessions {
+		d.known = d.known[:us.sessions]
 	}
-	us.detail = d
+	for i := range d.known {
+		d.known[i].unsure = true
+		d.known[i].awaiting = time.Time{}
+	}
 }
 
 // noteEvent records that a user saw an event while its server is being

@@ -24,11 +24,15 @@ import (
 //     came. Such a stop is remembered for the window, and the Start that
 //     follows is cancelled by it.
 //
-// A Stop session over UDP does not say which session ended. The state picks
-// the one most likely to have ended: one never named by a connection, else
-// one with no open connection, and those awaiting their Start last. Any
-// choice keeps the count exact; the choice matters only for which session
-// ids stay known.
+// A Stop session over UDP does not say which session ended, and an Open
+// connection with an id we do not know may belong to any session counted
+// without an id. So an id may be pinned on the wrong session; the count
+// stays exact as long as a session known by an id that has in fact ended is
+// the first to go. A Stop therefore ends, in this order: a session known by
+// an id with no open connection, one never named by a connection, one with
+// open connections, and one awaiting its Start last. Had it picked wrongly,
+// the live session is among those counted without an id, and its next
+// connection names it.
 //
 // Sources that give every event's session id (the log files) are exact
 // without any of this: a Start names a new session or one a connection
@@ -55,6 +59,10 @@ type knownSession struct {
 	// once its Start came or for sessions not proved that way.
 	awaiting    time.Time
 	connections int // open connections
+	// unsure: a Stop session without an id may have ended this session
+	// rather than the one it was taken for; an event naming its id makes it
+	// sure again.
+	unsure bool
 }
 
 // pairKey names a (server, user) pair by its case-folded keys.
@@ -185,6 +193,14 @@ func (s *State) stop(srv *server, us *userOnServer, ev *session.Event, now time.
 	} else if awaited {
 		d.awaiting--
 	}
+	if ev.SessionID == "" && d != nil && us.sessions-s.liveAwaiting(d, now) > 1 {
+		// The stop may have ended another session than the one picked.
+		for i := range d.known {
+			if !s.within(d.known[i].awaiting, now) {
+				d.known[i].unsure = true
+			}
+		}
+	}
 	if awaited && ev.SessionID == "" {
 		// Its Start may still be on its way: it must not count again.
 		s.noteEarlyStop(ev, now)
@@ -210,10 +226,6 @@ func (s *State) pickStopped(us *userOnServer, id string, now time.Time) (victim 
 			return i, s.within(d.known[i].awaiting, now)
 		}
 	}
-	awaiting := s.liveAwaiting(d, now)
-	if us.sessions > len(d.known)+awaiting {
-		return -1, false // never named by a connection
-	}
 	idle, any := -1, -1
 	for i := range d.known {
 		if s.within(d.known[i].awaiting, now) {
@@ -227,9 +239,12 @@ func (s *State) pickStopped(us *userOnServer, id string, now time.Time) (victim 
 			break
 		}
 	}
+	awaiting := s.liveAwaiting(d, now)
 	switch {
 	case idle >= 0:
 		return idle, false
+	case us.sessions > len(d.known)+awaiting:
+		return -1, false // never named by a connection
 	case any >= 0:
 		return any, false
 	case awaiting > 0:
@@ -257,6 +272,7 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event,
 	d := us.details()
 	if i := d.find(id); i >= 0 {
 		d.known[i].connections++
+		d.known[i].unsure = false
 		return Unchanged, us
 	}
 	if anonymous := us.sessions - len(d.known); anonymous > 0 {
@@ -268,6 +284,14 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event,
 		}
 		d.known = append(d.known, k)
 		return Unchanged, us
+	}
+	for i := range d.known {
+		if d.known[i].unsure {
+			// The session a stop ended was this one's, and it lives on as
+			// the one that connects now.
+			d.known[i] = knownSession{id: strings.Clone(id), connections: 1}
+			return Unchanged, us
+		}
 	}
 	// A session we did not know of.
 	if s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now) == nil {
@@ -298,8 +322,15 @@ func (s *State) closeConnection(us *userOnServer, ev *session.Event, now time.Ti
 		return
 	}
 	us.lastSeen = now
-	if i := us.detail.find(ev.SessionID); ev.SessionID != "" && i >= 0 && us.detail.known[i].connections > 0 {
-		us.detail.known[i].connections--
+	if ev.SessionID == "" {
+		return
+	}
+	if i := us.detail.find(ev.SessionID); i >= 0 {
+		k := &us.detail.known[i]
+		k.unsure = false
+		if k.connections > 0 {
+			k.connections--
+		}
 	}
 }
 
