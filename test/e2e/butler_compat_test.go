@@ -127,17 +127,17 @@ func (b *butler6) byTopic() map[string][]string {
 
 // butlerTraffic writes the test's traffic to a file for the replay tool and
 // returns its datagrams: simulated proxies (users with several sessions,
-// directories in varying case, three servers, starts that arrive after
-// their stop, sessions older than the listener) between hand-made events
-// for what Butler gets wrong: one id in two directories, ids differing in
-// case, a stop through another server or one Butler never saw, "/" and
-// ": " in ids and directories, quotes and backslashes, non-ASCII, and a
+// directories in varying case, three servers) between hand-made events for
+// what Butler gets wrong: one id in two directories, ids differing in case,
+// a stop through another server or one Butler never saw, a stop before its
+// start, a connection of a session older than the listener, "/" and ": " in
+// ids and directories, quotes and backslashes, non-ASCII, and a
 // Windows-1252 name.
 func butlerTraffic(t *testing.T, bin, dir string) [][]byte {
 	t.Helper()
 	simulated := filepath.Join(dir, "simulated.txt")
 	replayTraffic(t, bin, "-users", "40", "-directories", "3", "-servers", "3", "-events", "1500",
-		"-preexisting", "6", "-race", "0.1", "-seed", "61", "-out", simulated)
+		"-seed", "61", "-out", simulated)
 	sim, err := os.ReadFile(simulated)
 	require.NoError(t, err)
 
@@ -176,6 +176,9 @@ func butlerTraffic(t *testing.T, bin, dir string) [][]byte {
 		session("SENSE3", "Stop session", "LAB", "😀"),
 		"/qseow-proxy-session/;SENSE1;Stop session;LAB;j\xf6rg;AppAccess;/hub/;Stop session for user 'LAB\\j\xf6rg'",
 		session("SENSE1", "Start session", "LAB", "admin"),
+		// A short session whose Stop overtook its Start.
+		session("SENSE3", "Stop session", "LAB", "quick"),
+		session("SENSE3", "Start session", "LAB", "quick"),
 	}
 	var all []string
 	all = append(all, before...)
