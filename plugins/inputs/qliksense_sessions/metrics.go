@@ -1,14 +1,12 @@
 package qliksense_sessions
 
 import (
-	"bytes"
-	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/butler"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
@@ -62,9 +60,10 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator, trigger stri
 	q.mu.Unlock()
 	site, servers := q.state.Summarise(changes)
 
-	acc.AddFields("qliksense_users", summaryFields(site), map[string]string{"trigger": trigger}, now)
+	maxBytes := int(q.UsersMaxBytes)
+	acc.AddFields("qliksense_users", summaryFields(site, maxBytes), map[string]string{"trigger": trigger}, now)
 	for _, srv := range servers {
-		acc.AddFields("qliksense_users_server", summaryFields(srv), map[string]string{"server": srv.Server, "trigger": trigger}, now)
+		acc.AddFields("qliksense_users_server", summaryFields(srv, maxBytes), map[string]string{"server": srv.Server, "trigger": trigger}, now)
 	}
 	for _, m := range q.virtualProxySummaries(trigger) {
 		acc.AddMetric(m)
@@ -72,28 +71,38 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator, trigger stri
 	q.lastSummary = now
 }
 
-func summaryFields(s state.Summary) map[string]interface{} {
-	return map[string]interface{}{
+// summaryFields are a summary's fields, its user list cut to maxBytes.
+func summaryFields(s state.Summary, maxBytes int) map[string]interface{} {
+	users, truncated := usersJSON(s.Users, maxBytes)
+	fields := map[string]interface{}{
 		"active_users":    int64(s.ActiveUsers),
 		"active_sessions": int64(s.ActiveSessions),
-		"users":           usersJSON(s.Users),
+		"users":           users,
 	}
+	if truncated {
+		fields["users_truncated"] = true
+	}
+	return fields
 }
 
-// usersJSON renders names as Butler published them: a JSON array, without
-// HTML escaping (JavaScript's JSON.stringify does none).
-func usersJSON(names []string) string {
-	if names == nil {
-		names = []string{}
+// usersJSON renders names as Butler published them: a JSON array, as
+// JavaScript's JSON.stringify writes it. The array holds the names that fit
+// in maxBytes, whole, in order; truncated says some did not.
+func usersJSON(names []string, maxBytes int) (list string, truncated bool) {
+	buf := make([]byte, 0, min(maxBytes, 64+len(names)*24))
+	buf = append(buf, '[')
+	for i, name := range names {
+		mark := len(buf)
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = butler.AppendJSONString(buf, name)
+		if len(buf)+1 > maxBytes {
+			buf, truncated = buf[:mark], true
+			break
+		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(names); err != nil {
-		// A []string always encodes; keep the field valid regardless.
-		return "[]"
-	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return string(append(buf, ']')), truncated
 }
 
 func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type QlikSenseSessions struct {
 	ReorderWindow   config.Duration `toml:"reorder_window"`
 	MaxUsers        int             `toml:"max_users"`
 	MaxServers      int             `toml:"max_servers"`
+	UsersMaxBytes   config.Size     `toml:"users_max_bytes"`
 
 	StateFile         string          `toml:"state_file"`
 	StateSaveInterval config.Duration `toml:"state_save_interval"`
@@ -129,6 +131,9 @@ func (q *QlikSenseSessions) Init() error {
 	if q.MaxServers <= 0 {
 		return fmt.Errorf("max_servers %d must be positive: it bounds the proxy servers a sender can make the plugin track; use e.g. 100, above your site's proxy nodes", q.MaxServers)
 	}
+	if q.UsersMaxBytes < 2 || q.UsersMaxBytes > maxUsersMaxBytes {
+		return fmt.Errorf("users_max_bytes %d is out of range: give a size from \"2B\" to \"%dKiB\"; InfluxDB 1.x's documented limit for a string field is 64 KiB, 1.9+ and 2.x refuse points over 1 MiB", q.UsersMaxBytes, maxUsersMaxBytes/1024)
+	}
 	if err := q.initProxies(); err != nil {
 		return err
 	}
@@ -144,6 +149,19 @@ func (q *QlikSenseSessions) Init() error {
 		q.excludes = append(q.excludes, f)
 	}
 	return nil
+}
+
+// listensOnAllInterfaces tells whether a host:port leaves the host empty
+// or unspecified (0.0.0.0, ::).
+func listensOnAllInterfaces(hostPort string) bool {
+	host, _, _ := net.SplitHostPort(hostPort)
+	addr, err := netip.ParseAddr(host)
+	return host == "" || err == nil && addr.IsUnspecified()
+}
+
+func port(hostPort string) string {
+	_, p, _ := net.SplitHostPort(hostPort)
+	return p
 }
 
 // compileUserGlob compiles one exclude_users pattern. Matching ignores case;
@@ -198,6 +216,10 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 		q.Log.Warn(warning)
 	}
 	q.Log.Infof("Listening for log4net datagrams on %s", listener.LocalAddr())
+	if len(q.allowedSources) == 0 && listensOnAllInterfaces(q.address) {
+		q.Log.Warnf("Listening on all interfaces with no allowed_sources: any host that reaches UDP port %s can add users to the counts. "+
+			"Set allowed_sources to your proxy nodes, e.g. allowed_sources = [\"10.0.0.11\", \"10.0.0.12\"], or listen on one address", port(q.address))
+	}
 	q.acc = acc
 	q.listener = listener
 	q.state = state.New(q.stateConfig())
@@ -369,6 +391,14 @@ func (q *QlikSenseSessions) summariseChanges() {
 	}
 }
 
+// The user lists in summaries are cut to users_max_bytes, so that no metric
+// line passes 1 MiB, which InfluxDB 1.9+ and 2.x refuse whole (with the
+// counts in it).
+const (
+	defaultUsersMaxBytes = 512 * 1024
+	maxUsersMaxBytes     = 1000 * 1024
+)
+
 func init() {
 	inputs.Add("qliksense_sessions", func() telegraf.Input {
 		return &QlikSenseSessions{
@@ -381,6 +411,7 @@ func init() {
 			ReorderWindow:     config.Duration(state.DefaultReorderWindow),
 			MaxUsers:          100_000,
 			MaxServers:        100,
+			UsersMaxBytes:     config.Size(defaultUsersMaxBytes),
 		}
 	})
 }
