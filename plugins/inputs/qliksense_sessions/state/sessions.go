@@ -130,6 +130,11 @@ func (s *State) start(srv *server, us *userOnServer, ev *session.Event, now time
 	}
 	if us != nil && ev.SessionID == "" && s.takeOverAwaiting(us, now) {
 		us.lastSeen = now
+		if us.sessions == 1 {
+			// The session a connection proved was the first: its start is
+			// the user's start here, within the window.
+			us.startSeen = true
+		}
 		s.counters.StartsMatched++
 		return Unchanged, us
 	}
@@ -205,8 +210,8 @@ func (s *State) stop(srv *server, us *userOnServer, ev *session.Event, now time.
 		// Its Start may still be on its way: it must not count again.
 		s.noteEarlyStop(ev, now)
 	}
-	if ev.Duration == 0 && last && us.startSeen {
-		// From the first session's start to the last one's stop.
+	if ev.SessionID == "" && last && us.startSeen {
+		// Over UDP, from the first session's start to the last one's stop.
 		ev.Duration = now.Sub(us.firstSeen)
 	}
 	s.remove(srv, us, 1)

@@ -7,6 +7,7 @@ package log4net
 
 import (
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/encoding/charmap"
 
@@ -94,25 +95,27 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 		fields[0] = ""
 	}
 
-	ev.Command = session.ParseCommand(strings.TrimSpace(fields[2]))
+	ev.Command = session.ParseCommand(trimBlanks(fields[2]))
 	if ev.Command == session.Unknown {
 		return Ignored, ReasonUnknownCommand
 	}
-	ev.Server = strings.TrimSpace(fields[1])
-	ev.Directory = strings.TrimSpace(fields[3])
-	ev.UserID = strings.TrimSpace(fields[4])
-	ev.Origin = strings.TrimSpace(fields[5])
-	ev.Context = strings.TrimSpace(fields[6])
-	ev.Message = strings.TrimSpace(fields[7])
+	// Only blanks are trimmed: a control character at a field's edge is as
+	// malformed as one inside it.
+	ev.Server = trimBlanks(fields[1])
+	ev.Directory = trimBlanks(fields[3])
+	ev.UserID = trimBlanks(fields[4])
+	ev.Origin = trimBlanks(fields[5])
+	ev.Context = trimBlanks(fields[6])
+	ev.Message = trimBlanks(fields[7])
 	switch {
 	case ev.Server == "":
 		return Malformed, ReasonEmptyServer
-	case ev.Directory == "":
+	case ev.Directory == "" || ev.Directory == nullText:
 		return Malformed, ReasonEmptyDirectory
-	case ev.UserID == "":
+	case ev.UserID == "" || ev.UserID == nullText:
 		return Malformed, ReasonEmptyUser
-	case hasControl(ev.Directory, false) || hasControl(ev.UserID, false) || hasControl(ev.Origin, false) ||
-		hasControl(ev.Context, false) || hasControl(ev.Message, true):
+	case hasControl(ev.Server, false) || hasControl(ev.Directory, false) || hasControl(ev.UserID, false) ||
+		hasControl(ev.Origin, false) || hasControl(ev.Context, false) || hasControl(ev.Message, true):
 		return Malformed, ReasonControl
 	case !session.ValidHostName(ev.Server):
 		return Malformed, ReasonBadServer
@@ -135,8 +138,11 @@ func SessionID(message string) string {
 	if !found {
 		return ""
 	}
-	return strings.TrimSpace(id)
+	return trimBlanks(id)
 }
+
+// nullText is what log4net writes for a property an event does not have.
+const nullText = "(null)"
 
 // hasControl tells whether s holds a C0 or C1 control character or DEL.
 // A log message may span lines: with multiline, tabs, CR and LF pass.
@@ -215,21 +221,40 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// trimBlanks trims spaces, tabs, CR and LF from both ends; a hand-written
-// loop, since strings.Trim builds its character set anew on every call.
+// trimBlanks trims blanks from both ends: space, tab, CR, LF and the other
+// Unicode spaces that are not control characters (such as U+00A0), so that
+// a control character at a field's edge stays to be refused. Hand-written,
+// since strings.Trim builds its character set anew on every call.
 func trimBlanks(s string) string {
 	start, end := 0, len(s)
-	for start < end && isBlank(s[start]) {
-		start++
+	for start < end {
+		r, size := rune(s[start]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[start:])
+		}
+		if !isBlank(r) {
+			break
+		}
+		start += size
 	}
-	for end > start && isBlank(s[end-1]) {
-		end--
+	for end > start {
+		r, size := rune(s[end-1]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeLastRuneInString(s[start:end])
+		}
+		if !isBlank(r) {
+			break
+		}
+		end -= size
 	}
 	return s[start:end]
 }
 
-func isBlank(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
+func isBlank(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == ' ' || r == '\t' || r == '\r' || r == '\n'
+	}
+	return unicode.IsSpace(r) && !unicode.IsControl(r)
 }
 
 // DecodeANSI decodes a payload that is not valid UTF-8 as Windows-1252, the
