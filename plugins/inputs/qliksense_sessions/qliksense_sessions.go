@@ -282,9 +282,10 @@ func (q *QlikSenseSessions) readDatagrams() {
 }
 
 // handleDatagram runs one datagram through parser, excludes and state. The
-// payload is only valid during the call.
+// payload is only valid during the call. The datagram counts as received
+// once handled, so that whoever sees the count sees its effect.
 func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, received time.Time) {
-	q.stats.datagramsReceived.Add(1)
+	defer q.stats.datagramsReceived.Add(1)
 	if !q.allowedSources.Allowed(source) {
 		q.stats.rejectedSource.Add(1)
 		q.throttle.log("rejected", "Dropped datagram from %s, which is not in allowed_sources", source)
