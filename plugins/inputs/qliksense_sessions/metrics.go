@@ -7,7 +7,6 @@ import (
 	"github.com/influxdata/telegraf/metric"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/butler"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -24,7 +23,7 @@ func eventMetric(ev *session.Event, activeUsers int, withMessage bool, at time.T
 	fields["user"] = ev.UserName()
 	fields["user_id"] = ev.UserID
 	fields["active_users"] = int64(activeUsers)
-	for _, f := range [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", log4net.AppID(ev.Context)}} {
+	for _, f := range [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", session.AppID(ev.Context)}} {
 		if f.value != "" {
 			fields[f.name] = f.value
 		}

@@ -3,7 +3,10 @@
 // on which proxy.
 package session
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Command is what a Qlik Sense proxy reported.
 type Command uint8
@@ -131,7 +134,7 @@ type Event struct {
 	Directory string // UserDirectory
 	UserID    string
 	Origin    string // e.g. AppAccess
-	Context   string // e.g. /hub/ or /app/<GUID> (log4net.AppID extracts the GUID)
+	Context   string // e.g. /hub/ or /app/<GUID> (AppID extracts the GUID)
 	Message   string
 	// SessionID is the proxy session id (the log files' ProxySessionId), or
 	// "" where the source does not give it.
@@ -147,4 +150,52 @@ type Event struct {
 // UserName returns the user as Qlik Sense writes it: DIRECTORY\userid.
 func (e *Event) UserName() string {
 	return e.Directory + `\` + e.UserID
+}
+
+// AppID returns the app GUID that a proxy context such as
+// /app/3f1d...?reloadUri=... or /sense/app/3f1d.../sheet/... names, or "".
+func AppID(context string) string {
+	const prefix = "/app/"
+	for {
+		i := strings.Index(context, prefix)
+		if i < 0 {
+			return ""
+		}
+		rest := context[i+len(prefix):]
+		if len(rest) >= guidLength && IsGUID(rest[:guidLength]) &&
+			(len(rest) == guidLength || !IsHex(rest[guidLength])) {
+			return rest[:guidLength]
+		}
+		// Search on from the prefix's closing '/': it may open the next
+		// /app/, as in /app/app/<GUID> behind a virtual proxy named app.
+		context = context[i+len(prefix)-1:]
+	}
+}
+
+const guidLength = 36 // 8-4-4-4-12
+
+// IsGUID tells whether s is a GUID as Qlik Sense writes app ids: 8-4-4-4-12
+// hex digits.
+func IsGUID(s string) bool {
+	if len(s) != guidLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !IsHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// IsHex tells whether c is a hex digit.
+func IsHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

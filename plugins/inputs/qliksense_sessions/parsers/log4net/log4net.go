@@ -179,48 +179,6 @@ func splitN(s string, into []string) int {
 	return n + 1
 }
 
-// AppID returns the app GUID that a proxy context such as
-// /app/3f1d...?reloadUri=... or /sense/app/3f1d.../sheet/... names, or "".
-func AppID(context string) string {
-	const prefix = "/app/"
-	for {
-		i := strings.Index(context, prefix)
-		if i < 0 {
-			return ""
-		}
-		rest := context[i+len(prefix):]
-		if len(rest) >= guidLength && isGUID(rest[:guidLength]) &&
-			(len(rest) == guidLength || !isHex(rest[guidLength])) {
-			return rest[:guidLength]
-		}
-		// Search on from the prefix's closing '/': it may open the next
-		// /app/, as in /app/app/<GUID> behind a virtual proxy named app.
-		context = context[i+len(prefix)-1:]
-	}
-}
-
-const guidLength = 36 // 8-4-4-4-12
-
-func isGUID(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch i {
-		case 8, 13, 18, 23:
-			if s[i] != '-' {
-				return false
-			}
-		default:
-			if !isHex(s[i]) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 // trimBlanks trims blanks from both ends: space, tab, CR, LF and the other
 // Unicode spaces that are not control characters (such as U+00A0), so that
 // a control character at a field's edge stays to be refused. Hand-written,

@@ -375,7 +375,7 @@ func TestAppIDEdgeCases(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, AppID(tt.context), "AppID(%q)", tt.context)
+		require.Equal(t, tt.want, session.AppID(tt.context), "session.AppID(%q)", tt.context)
 		if tt.want != "" {
 			require.Contains(t, tt.context, "/app/"+tt.want)
 		}
@@ -384,7 +384,7 @@ func TestAppIDEdgeCases(t *testing.T) {
 
 func TestAppIDDoesNotAllocate(t *testing.T) {
 	for _, context := range []string{"/app/" + guid + "?reloadUri=x", "/sense/app/" + guid + "0/app/x", "/hub/"} {
-		require.Zero(t, testing.AllocsPerRun(100, func() { AppID(context) }), context)
+		require.Zero(t, testing.AllocsPerRun(100, func() { session.AppID(context) }), context)
 	}
 }
 
@@ -555,8 +555,8 @@ func TestValidSamplesCover(t *testing.T) {
 		note("quote in message", strings.Contains(ev.Message, "'"))
 		note("user agent", strings.Contains(ev.Message, "UserAgent: '"))
 		note("/hub/ context", ev.Context == "/hub/")
-		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && AppID(ev.Context) != "" && strings.Contains(ev.Context, "?reloadUri="))
-		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && AppID(ev.Context) != "" && strings.Contains(ev.Context, "/sheet/"))
+		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && session.AppID(ev.Context) != "" && strings.Contains(ev.Context, "?reloadUri="))
+		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && session.AppID(ev.Context) != "" && strings.Contains(ev.Context, "/sheet/"))
 		note("Qlik start message", strings.HasPrefix(ev.Message, "Start session for user '"))
 		note("Qlik open message", strings.HasPrefix(ev.Message, "connection Opened for session '"))
 		note("Qlik close message", strings.HasPrefix(ev.Message, "connection Closed for session '"))
@@ -721,7 +721,7 @@ func FuzzAppID(f *testing.F) {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, context string) {
-		id := AppID(context)
+		id := session.AppID(context)
 		if id == "" {
 			// No /app/<GUID> that ends there may occur in the context.
 			for i := 0; ; {
@@ -730,14 +730,14 @@ func FuzzAppID(f *testing.F) {
 					return
 				}
 				rest := context[i+j+len("/app/"):]
-				if len(rest) >= 36 && isGUID(rest[:36]) {
-					require.False(t, len(rest) == 36 || !isHex(rest[36]), "AppID(%q) missed %q", context, rest[:36])
+				if len(rest) >= 36 && session.IsGUID(rest[:36]) {
+					require.False(t, len(rest) == 36 || !session.IsHex(rest[36]), "session.AppID(%q) missed %q", context, rest[:36])
 				}
 				i += j + 1
 			}
 		}
 		require.Len(t, id, 36)
-		require.True(t, isGUID(id))
+		require.True(t, session.IsGUID(id))
 		i := strings.Index(context, "/app/"+id)
 		require.GreaterOrEqual(t, i, 0)
 	})
@@ -838,7 +838,7 @@ func TestRealShapedCorpus(t *testing.T) {
 			if ev.Command == session.OpenConnection && strings.Contains(ev.Message, "UserAgent: '") {
 				seen["user agent"]++
 			}
-			if AppID(ev.Context) != "" {
+			if session.AppID(ev.Context) != "" {
 				seen["app id"]++
 			}
 		} else {

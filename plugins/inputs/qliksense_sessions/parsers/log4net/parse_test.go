@@ -132,7 +132,7 @@ func TestAppID(t *testing.T) {
 		"/hub/": "",
 		"":      "",
 	} {
-		require.Equal(t, want, AppID(context), context)
+		require.Equal(t, want, session.AppID(context), context)
 	}
 }
 
