@@ -1,10 +1,13 @@
 // Command qliksense_replay sends Qlik Sense session traffic as log4net UDP
-// datagrams, simulated or recorded, and prints the active set the plugin
-// must show afterwards (JSON, see replay.Expected).
+// datagrams, simulated or recorded, or writes it as the proxies' audit
+// activity log files, and prints the active set the plugin must show
+// afterwards (JSON, see replay.Expected).
 //
 //	qliksense_replay -addr 127.0.0.1:9997 -users 500 -servers 3 -events 20000 -rate 2000
 //	qliksense_replay -addr 127.0.0.1:9997 -file testdata/sample-day.txt
 //	qliksense_replay -users 300 -events 6000 -out recorded.txt
+//	qliksense_replay -logdir /tmp/audit -events 20000 -rotate-bytes 1MB -start-time 2026-02-25T08:00:00+01:00
+//	qliksense_replay -logdir /tmp/audit -events 600 -rate 20   (paced: a tailer sees each row as it is written)
 package main
 
 import (
@@ -16,9 +19,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +57,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	race := flags.Float64("race", 0.05, "share of new sessions sent out of order, as log4net's two appenders do: the first connection before the Start, or a short session's Stop before its Start (0-1)")
 	preexisting := flags.Int("preexisting", 0, "sessions that began before the plugin listened: no Start is sent, their connections show them")
 	exclude := flags.String("exclude", "", "comma-separated DIR\\user service accounts: ~5% of events are theirs, and they are not expected (configure exclude_users to match)")
+	logDir := flags.String("logdir", "", "write Qlik Sense proxy audit activity log files (<HOST>_AuditActivity_Proxy.txt, rotated to <HOST>_AuditActivity_Proxy_<time>Z.log) into this folder instead of sending UDP; created if missing")
+	rotateBytes := flags.String("rotate-bytes", "8MB", "with -logdir: rotate a host's file when a row would take it past this size (bytes, or with KB, MB: 1024-based, as Qlik's 8 MB); 0 never")
+	rotateAge := flags.Duration("rotate-age", 0, "with -logdir: rotate a host's file once its first row is this much older on the simulated clock (Qlik: 12h); 0 never")
+	startTime := flags.String("start-time", "", "with -logdir: the simulated clock's start, RFC 3339 (2026-02-25T08:15:12.123+01:00) or Qlik's 20260225T081512.123+0100; the rows carry its offset (default: now, local time)")
+	clockRate := flags.Float64("clock-rate", 0, "with -logdir: events per second of the simulated clock (default: -rate, or 10 when -rate is 0)")
+	noise := flags.Float64("noise", 0.05, "with -logdir: share of events that get a row before them the plugin must ignore: other commands, failed ones (Result not 0), API calls (0-1)")
+	freePort := flags.Bool("free-port", false, "print a loopback UDP port that is free now and exit (for scripts)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -59,6 +71,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *showVersion {
 		_, err := fmt.Fprintln(stdout, version.String("qliksense_replay"))
 		return err
+	}
+	if *freePort {
+		return printFreePort(stdout)
+	}
+	set := make(map[string]bool)
+	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var logs *logOptions
+	if *logDir != "" {
+		for _, other := range []string{"file", "out", "stamp", "addr"} {
+			if set[other] {
+				return fmt.Errorf("-logdir writes log files of the simulation: -%s does not go with it", other)
+			}
+		}
+		var err error
+		if logs, err = parseLogOptions(*logDir, *rotateBytes, *rotateAge, *startTime, *clockRate, *rate, *noise, *seed); err != nil {
+			return err
+		}
+		if !set["race"] {
+			*race = 0 // one file appender writes the events in order
+		}
+	} else {
+		for _, name := range []string{"rotate-bytes", "rotate-age", "start-time", "clock-rate", "noise"} {
+			if set[name] {
+				return fmt.Errorf("-%s goes with -logdir", name)
+			}
+		}
 	}
 
 	var next func(stamp time.Time) ([]byte, bool)
@@ -80,12 +118,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	} else {
 		cfg := replay.SimConfig{Users: *users, Directories: *directories, Servers: *servers, Events: *events, Seed: *seed, Format: *format,
 			Race: *race, Preexisting: *preexisting, WindowEvents: replay.WindowEvents(*rate)}
+		if logs != nil {
+			// The plugin reads the rows' own times: its reorder window
+			// spans events on the simulated clock.
+			cfg.WindowEvents = replay.WindowEvents(logs.clock.Rate)
+		}
 		if *exclude != "" {
 			cfg.Exclude = strings.Split(*exclude, ",")
 		}
 		sim, err := replay.NewSimulation(cfg)
 		if err != nil {
 			return err
+		}
+		if logs != nil {
+			logs.sim = sim
 		}
 		var buf []byte
 		next = func(at time.Time) ([]byte, bool) {
@@ -104,16 +150,36 @@ func run(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var sent int
 	var err error
-	if *out != "" {
+	switch {
+	case logs != nil:
+		var stats replay.LogStats
+		stats, err = writeLogs(ctx, logs, *rate)
+		sent = stats.Events
+		elapsed := time.Since(start)
+		fmt.Fprintf(stderr, "wrote %d events (and %d rows to ignore) to %s in %s (%.0f events/s): %d files started, %d rotated, %d bytes; clock %s to %s\n",
+			stats.Events, stats.IgnoredRows, logs.dir, elapsed.Round(time.Millisecond), float64(stats.Events)/max(elapsed.Seconds(), 1e-9),
+			stats.Files, stats.Rotations, stats.Bytes,
+			logs.clock.Start.Format(replay.TimestampLayout), logs.clock.At(max(stats.Events-1, 0)).Format(replay.TimestampLayout))
+	case *out != "":
 		sent, err = writePayloads(*out, next)
-	} else {
-		sent, err = sendPayloads(ctx, *addr, next, *rate, *stamp)
+	default:
+		var res replay.SendResult
+		res, err = sendPayloads(ctx, *addr, next, *rate, *stamp)
+		sent = res.Sent
+		elapsed := time.Since(start)
+		fmt.Fprintf(stderr, "sent %d events in %s (%.0f events/s)\n", sent, elapsed.Round(time.Millisecond), float64(sent)/max(elapsed.Seconds(), 1e-9))
+		if res.Refused > 0 {
+			fmt.Fprintf(stderr, "warning: %d sends were refused (connection refused: at least %d datagrams found nobody listening on %s, e.g. before the plugin started); %d given up; the expected set below assumes every event arrived\n",
+				res.Refused, res.Refused, *addr, res.Unsent)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(start)
-	fmt.Fprintf(stderr, "sent %d events in %s (%.0f events/s)\n", sent, elapsed.Round(time.Millisecond), float64(sent)/max(elapsed.Seconds(), 1e-9))
+	if *out != "" {
+		elapsed := time.Since(start)
+		fmt.Fprintf(stderr, "sent %d events in %s (%.0f events/s)\n", sent, elapsed.Round(time.Millisecond), float64(sent)/max(elapsed.Seconds(), 1e-9))
+	}
 
 	data, err := json.Marshal(expected(sent))
 	if err != nil {
@@ -127,17 +193,131 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return os.WriteFile(*expect, data, 0o644)
 }
 
-func sendPayloads(ctx context.Context, addr string, next func(time.Time) ([]byte, bool), rate float64, stamp bool) (int, error) {
+func sendPayloads(ctx context.Context, addr string, next func(time.Time) ([]byte, bool), rate float64, stamp bool) (replay.SendResult, error) {
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
-		return 0, fmt.Errorf("-addr %q: %w", addr, err)
+		return replay.SendResult{}, fmt.Errorf("-addr %q: %w", addr, err)
 	}
 	defer conn.Close()
-	sent, err := replay.Send(ctx, conn, next, rate, stamp)
+	res, err := replay.Send(ctx, conn, next, rate, stamp)
 	if errors.Is(err, context.Canceled) {
 		err = nil // interrupted: report what was sent
 	}
-	return sent, err
+	return res, err
+}
+
+// logOptions are the -logdir mode's settings.
+type logOptions struct {
+	dir   string
+	cfg   replay.LogConfig
+	clock replay.SimClock
+	sim   *replay.Simulation
+}
+
+func parseLogOptions(dir, rotateBytes string, rotateAge time.Duration, startTime string, clockRate, rate, noise float64, seed uint64) (*logOptions, error) {
+	size, err := parseSize(rotateBytes)
+	if err != nil {
+		return nil, fmt.Errorf("-rotate-bytes: %w", err)
+	}
+	if size == 0 {
+		size = -1 // never
+	}
+	if rotateAge < 0 {
+		return nil, fmt.Errorf("-rotate-age must not be negative, not %s", rotateAge)
+	}
+	start := time.Now().Truncate(time.Millisecond)
+	if startTime != "" {
+		if start, err = parseStartTime(startTime); err != nil {
+			return nil, err
+		}
+	}
+	if clockRate < 0 {
+		return nil, fmt.Errorf("-clock-rate must not be negative, not %g", clockRate)
+	}
+	if clockRate == 0 {
+		clockRate = rate
+		if clockRate <= 0 {
+			clockRate = 10
+		}
+	}
+	if noise < 0 || noise > 1 {
+		return nil, fmt.Errorf("-noise must be 0 to 1, not %g", noise)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("-logdir: %w", err)
+	}
+	return &logOptions{
+		dir:   dir,
+		cfg:   replay.LogConfig{Dir: dir, RotateBytes: size, RotateAge: rotateAge, Noise: noise, Seed: seed, FlushEachRow: rate > 0},
+		clock: replay.SimClock{Start: start, Rate: clockRate},
+	}, nil
+}
+
+// parseSize reads a size in bytes, or with KB, MB or GB (1024-based).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	upper := strings.ToUpper(s)
+	for _, unit := range []struct {
+		suffix string
+		mult   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(upper, unit.suffix) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(unit.suffix)]), unit.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size: want bytes, or a whole number with KB, MB or GB", s)
+	}
+	return n * mult, nil
+}
+
+// parseStartTime reads RFC 3339 or Qlik's own layout.
+func parseStartTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, replay.TimestampLayout, "20060102T150405.000-07:00", "20060102T150405-0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("-start-time %q: want RFC 3339 (2026-02-25T08:15:12.123+01:00) or 20260225T081512.123+0100", s)
+}
+
+// writeLogs writes the simulation's events as log files, paced at rate
+// per second (0: as fast as possible), stamped by the simulated clock.
+func writeLogs(ctx context.Context, logs *logOptions, rate float64) (replay.LogStats, error) {
+	w, err := replay.NewLogWriter(logs.cfg)
+	if err != nil {
+		return replay.LogStats{}, err
+	}
+	pacer := replay.NewPacer(rate)
+	for i := 0; ctx.Err() == nil; i++ {
+		pacer.Wait(i)
+		ev, ok := logs.sim.Next()
+		if !ok {
+			break
+		}
+		if err := w.Write(&ev, logs.clock.At(i)); err != nil {
+			w.Close() //nolint:errcheck // the write error says more
+			return w.Stats(), err
+		}
+	}
+	return w.Stats(), w.Close()
+}
+
+// printFreePort prints a loopback UDP port that nothing is bound to now.
+func printFreePort(stdout io.Writer) error {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	if err := conn.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, port)
+	return err
 }
 
 func writePayloads(path string, next func(time.Time) ([]byte, bool)) (int, error) {

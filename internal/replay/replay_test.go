@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +156,7 @@ func TestSendOverLoopbackKeepsOrder(t *testing.T) {
 
 	payloads, _ := simulate(t, SimConfig{Users: 10, Directories: 1, Servers: 1, Events: 200, Seed: 1, Format: "sos"})
 	i := 0
-	sent, err := Send(context.Background(), conn, func(time.Time) ([]byte, bool) {
+	res, err := Send(context.Background(), conn, func(time.Time) ([]byte, bool) {
 		if i == len(payloads) {
 			return nil, false
 		}
@@ -163,7 +164,7 @@ func TestSendOverLoopbackKeepsOrder(t *testing.T) {
 		return payloads[i-1], true
 	}, 0, false)
 	require.NoError(t, err)
-	require.Equal(t, len(payloads), sent)
+	require.Equal(t, SendResult{Sent: len(payloads)}, res)
 	buf := make([]byte, 65536)
 	for _, want := range payloads {
 		require.NoError(t, listener.SetReadDeadline(time.Now().Add(5*time.Second)))
@@ -204,4 +205,54 @@ func TestExpectedJSON(t *testing.T) {
 	_, none := simulate(t, empty)
 	data, _ = json.Marshal(none)
 	require.Equal(t, `{"events_sent":0,"active_users":0,"active_sessions":0,"users":[],"servers":[]}`, string(data))
+}
+
+// A UDP send to a port nobody listens on may fail later with "connection
+// refused" (Linux reports the ICMP port unreachable of one datagram on the
+// next write of a connected socket). Send counts it, goes on, and the
+// datagrams reach the listener once it is there.
+func TestSendGoesOnWhenNobodyListensYet(t *testing.T) {
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	addr := probe.LocalAddr().(*net.UDPAddr)
+	require.NoError(t, probe.Close()) // nobody listens there now
+	conn, err := net.Dial("udp4", addr.String())
+	require.NoError(t, err)
+	defer conn.Close()
+
+	const before, after = 200, 50
+	var listener *net.UDPConn
+	i := 0
+	res, err := Send(context.Background(), conn, func(time.Time) ([]byte, bool) {
+		if i == before {
+			// The plugin starts listening.
+			listener, err = net.ListenUDP("udp4", addr)
+			require.NoError(t, err, "the port was taken in the meantime")
+			require.NoError(t, listener.SetReadBuffer(1<<20))
+		}
+		if i == before+after {
+			return nil, false
+		}
+		i++
+		return fmt.Appendf(nil, "payload %d", i), true
+	}, 0, false)
+	require.NoError(t, err)
+	defer listener.Close()
+	require.Equal(t, before+after, res.Sent+res.Unsent)
+	if runtime.GOOS == "linux" {
+		require.Greater(t, res.Refused, before/2, "Linux reports most of them on loopback")
+		require.Zero(t, res.Unsent, "a retry goes through: the error was an earlier datagram's")
+	}
+	t.Logf("%+v", res)
+
+	// What was sent after the listener came arrives, the last one included.
+	buf := make([]byte, 100)
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != fmt.Sprint("payload ", before+after) {
+		require.NoError(t, listener.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, _, err := listener.ReadFrom(buf)
+		require.NoError(t, err, "got %d datagrams: %v", len(got), got)
+		got = append(got, string(buf[:n]))
+	}
+	require.GreaterOrEqual(t, len(got), after)
 }

@@ -2,8 +2,10 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
@@ -43,27 +45,66 @@ func WindowEvents(rate float64) int {
 	return int(math.Ceil(rate * state.DefaultReorderWindow.Seconds()))
 }
 
+// SendResult counts what Send did.
+type SendResult struct {
+	// Sent is how many payloads went to the socket.
+	Sent int
+	// Refused is how many writes the OS failed with "connection refused":
+	// an ICMP port unreachable had come back for an earlier datagram, as
+	// when nobody listens on the port yet (Linux reports it on the next
+	// write of a connected socket, and sends nothing that time). Each one
+	// is a datagram that nobody received: a lower bound on those lost.
+	Refused int
+	// Unsent is how many payloads were given up after every retry was
+	// refused too (not counted in Sent).
+	Unsent int
+}
+
+// sendRetries is how often a refused write is tried again.
+const sendRetries = 3
+
 // Send writes payloads from next to conn, one datagram each, at rate per
 // second (0: as fast as possible), until next reports none or ctx ends. With
-// stamp, next receives the send time to stamp into the payload.
-func Send(ctx context.Context, conn net.Conn, next func(stamp time.Time) ([]byte, bool), rate float64, stamp bool) (int, error) {
+// stamp, next receives the send time to stamp into the payload. A write
+// refused because an earlier datagram found no listener is counted and
+// tried again: it does not end the run (the plugin may not listen yet).
+func Send(ctx context.Context, conn net.Conn, next func(stamp time.Time) ([]byte, bool), rate float64, stamp bool) (SendResult, error) {
 	pacer := NewPacer(rate)
-	sent := 0
-	for ; ctx.Err() == nil; sent++ {
-		pacer.Wait(sent)
+	var res SendResult
+	for i := 0; ctx.Err() == nil; i++ {
+		pacer.Wait(i)
 		var at time.Time
 		if stamp {
 			at = time.Now()
 		}
 		payload, ok := next(at)
 		if !ok {
-			return sent, nil
+			return res, nil
 		}
-		if _, err := conn.Write(payload); err != nil {
-			return sent, err
+		for try := 0; ; try++ {
+			_, err := conn.Write(payload)
+			if err == nil {
+				res.Sent++
+				break
+			}
+			if !refused(err) {
+				return res, err
+			}
+			res.Refused++
+			if try == sendRetries {
+				res.Unsent++
+				break
+			}
 		}
 	}
-	return sent, ctx.Err()
+	return res, ctx.Err()
+}
+
+// refused tells whether a write failed for an ICMP port unreachable that
+// came back for an earlier datagram (ECONNREFUSED; ECONNRESET on some
+// systems).
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // ExpectFromPayloads is the active set the plugin shows after receiving
@@ -82,12 +123,5 @@ func ExpectFromPayloads(payloads [][]byte, rate float64) Expected {
 			s.Apply(&ev, at)
 		}
 	}
-	site, servers := s.Snapshot()
-	exp := Expected{EventsSent: len(payloads), ActiveUsers: site.ActiveUsers, ActiveSessions: site.ActiveSessions, Users: site.Users, Servers: []ServerExpected{}}
-	for _, srv := range servers {
-		if srv.ActiveSessions > 0 {
-			exp.Servers = append(exp.Servers, ServerExpected{Server: srv.Server, ActiveUsers: srv.ActiveUsers, ActiveSessions: srv.ActiveSessions, Users: srv.Users})
-		}
-	}
-	return exp
+	return expectedOf(s, len(payloads))
 }
