@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -293,7 +294,8 @@ func exampleEnv(bin, pluginConf string, more ...string) []string {
 }
 
 // serverBinary finds a server program; without it the test fails in CI and
-// is skipped elsewhere, naming the Debian package to install.
+// is skipped elsewhere, naming the Debian package to install. TestMain lists
+// such tests at the end.
 func serverBinary(t *testing.T, name, debianPackage string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
@@ -306,11 +308,76 @@ func serverBinary(t *testing.T, name, debianPackage string) string {
 			return filepath.Join(dir, name)
 		}
 	}
-	if os.Getenv("CI") != "" {
+	missing.add(t.Name(), name, debianPackage)
+	if inCI() {
 		t.Fatalf("%s not found: CI must install the Debian package %s (.ci/install-deps)", name, debianPackage)
 	}
 	t.Skipf("%s not found: apt-get install %s (or run .ci/install-deps)", name, debianPackage)
 	return ""
+}
+
+// inCI tells whether the tests run in CI, where a missing server fails.
+func inCI() bool { return os.Getenv("CI") != "" }
+
+// installHint is how to get every server the tests use.
+const installHint = ".ci/install-deps, or apt-get install -y mosquitto mosquitto-clients influxdb (as root)"
+
+// missingServers records the tests that lacked a server program.
+type missingServers struct {
+	mu       sync.Mutex
+	tests    []string
+	programs []string // "influxd (influxdb)"
+}
+
+var missing missingServers
+
+func (m *missingServers) add(test, program, debianPackage string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tests = append(m.tests, test)
+	p := program
+	if debianPackage != program {
+		p += " (" + debianPackage + ")"
+	}
+	if !slices.Contains(m.programs, p) {
+		m.programs = append(m.programs, p)
+	}
+}
+
+// summary is the line that ends the run when tests lacked a server, "" if
+// none did.
+func (m *missingServers) summary() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.tests) == 0 {
+		return ""
+	}
+	verb := "SKIPPED"
+	if inCI() {
+		verb = "FAILED (CI=true)"
+	}
+	return fmt.Sprintf("e2e: %s %d test(s) for lack of %s: %s. Install what they need: %s",
+		verb, len(m.tests), strings.Join(m.programs, ", "), strings.Join(m.tests, ", "), installHint)
+}
+
+// TestMain ends the run with one line naming the tests skipped for a
+// missing server and how to install it; with QSS_E2E_SKIPPED set, the line
+// also goes to that file, which `make test` prints after go test's output.
+// In CI a skip fails the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if line := missing.summary(); line != "" {
+		fmt.Println(line)
+		if path := os.Getenv("QSS_E2E_SKIPPED"); path != "" {
+			if err := os.WriteFile(path, []byte(line+"\n"), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e:", err)
+			}
+		}
+		if inCI() && code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // startServer runs a server process until the test ends and waits until
