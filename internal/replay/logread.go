@@ -157,11 +157,18 @@ func ExpectFromLogDir(dir string, exclude ...string) (Expected, error) {
 
 // expectedOf is the state's active set as an Expected.
 func expectedOf(s *state.State, events int) Expected {
-	site, servers := s.Snapshot()
-	exp := Expected{EventsSent: events, ActiveUsers: site.ActiveUsers, ActiveSessions: site.ActiveSessions, Users: site.Users, Servers: []ServerExpected{}}
+	changes := s.TakeChanges()
+	site, servers := s.Summarise(changes)
+	exp := Expected{EventsSent: events, ActiveUsers: site.ActiveUsers, ActiveSessions: site.ActiveSessions, Users: site.Users,
+		Servers: []ServerExpected{}, Apps: []AppExpected{}}
 	for _, srv := range servers {
 		if srv.ActiveSessions > 0 {
 			exp.Servers = append(exp.Servers, ServerExpected{Server: srv.Server, ActiveUsers: srv.ActiveUsers, ActiveSessions: srv.ActiveSessions, Users: srv.Users})
+		}
+	}
+	for _, a := range s.SummariseApps(changes) {
+		if a.ActiveUsers > 0 {
+			exp.Apps = append(exp.Apps, AppExpected{App: a.App, ActiveUsers: a.ActiveUsers, ActiveConnections: a.ActiveConnections, Users: a.Users})
 		}
 	}
 	return exp

@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 )
 
 // Expected is the active set the plugin must show once it received the
@@ -21,6 +23,15 @@ type Expected struct {
 	ActiveSessions int              `json:"active_sessions"`
 	Users          []string         `json:"users"`
 	Servers        []ServerExpected `json:"servers"`
+	Apps           []AppExpected    `json:"apps"`
+}
+
+// AppExpected is who has open connections to one app.
+type AppExpected struct {
+	App               string   `json:"app"`
+	ActiveUsers       int      `json:"active_users"`
+	ActiveConnections int      `json:"active_connections"`
+	Users             []string `json:"users"`
 }
 
 // ServerExpected is the active set of one proxy server.
@@ -272,18 +283,28 @@ func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 		return append(out, start)
 	case action < 50:
 		ss := visible[s.rng.IntN(len(visible))]
-		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
-		if s.rng.IntN(2) == 0 && len(ss.connections) < s.room {
-			// A logout closes the session's tabs first; a timeout finds
-			// them closed or leaves the closing to the session's end.
-			for len(ss.connections) > 0 {
-				out = append(out, s.closeConnection(ss, ev))
-			}
+		if len(ss.connections) >= s.room {
+			// No room left for its connections to close: keep it open.
+			return s.userEvents(out, s.users[s.rng.IntN(len(s.users))])
 		}
+		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
 		u.sessions = slices.DeleteFunc(u.sessions, func(other *simSession) bool { return other == ss })
 		stop := ev
 		stop.Command, stop.Context, stop.Message = "Stop session", "/hub/", "Stop session for user '"+directory+`\`+u.id+"'"
-		return append(out, stop)
+		// The session's open connections close as it ends: mostly before
+		// its Stop (a logout, tabs closed before a timeout), sometimes
+		// after.
+		after := s.rng.IntN(10) < 3
+		if after {
+			out = append(out, stop)
+		}
+		for len(ss.connections) > 0 {
+			out = append(out, s.closeConnection(ss, ev))
+		}
+		if !after {
+			out = append(out, stop)
+		}
+		return out
 	case action < 80:
 		ss := all[s.rng.IntN(len(all))]
 		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
@@ -347,7 +368,8 @@ func (s *Simulation) uuid() string {
 
 // Expected is the active set after the events produced so far.
 func (s *Simulation) Expected() Expected {
-	exp := Expected{EventsSent: s.produced, Users: []string{}, Servers: []ServerExpected{}}
+	exp := Expected{EventsSent: s.produced, Users: []string{}, Servers: []ServerExpected{}, Apps: []AppExpected{}}
+	apps := map[string]*AppExpected{}
 	perServer := make([]ServerExpected, len(s.servers))
 	for i, name := range s.servers {
 		perServer[i] = ServerExpected{Server: name, Users: []string{}}
@@ -359,9 +381,31 @@ func (s *Simulation) Expected() Expected {
 		exp.ActiveUsers++
 		exp.Users = append(exp.Users, u.display)
 		onServer := make([]int, len(s.servers))
+		inApp := map[string]bool{}
 		for _, ss := range u.sessions {
-			if ss.visible {
-				onServer[ss.server]++
+			if !ss.visible {
+				continue
+			}
+			onServer[ss.server]++
+			for _, context := range ss.connections {
+				if s.cfg.Format == "legacy" {
+					break // its payloads carry no context
+				}
+				id := session.AppID(context)
+				if id == "" {
+					continue
+				}
+				a := apps[id]
+				if a == nil {
+					a = &AppExpected{App: id, Users: []string{}}
+					apps[id] = a
+				}
+				a.ActiveConnections++
+				if !inApp[id] {
+					inApp[id] = true
+					a.ActiveUsers++
+					a.Users = append(a.Users, u.display)
+				}
 			}
 		}
 		for i, n := range onServer {
@@ -383,6 +427,11 @@ func (s *Simulation) Expected() Expected {
 	slices.SortFunc(exp.Servers, func(a, b ServerExpected) int {
 		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
 	})
+	for _, a := range apps {
+		sortFolded(a.Users)
+		exp.Apps = append(exp.Apps, *a)
+	}
+	slices.SortFunc(exp.Apps, func(a, b AppExpected) int { return strings.Compare(a.App, b.App) })
 	return exp
 }
 

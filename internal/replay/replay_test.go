@@ -204,7 +204,7 @@ func TestExpectedJSON(t *testing.T) {
 	empty := SimConfig{Users: 1, Directories: 1, Servers: 1, Events: 0, Format: "sos"}
 	_, none := simulate(t, empty)
 	data, _ = json.Marshal(none)
-	require.Equal(t, `{"events_sent":0,"active_users":0,"active_sessions":0,"users":[],"servers":[]}`, string(data))
+	require.Equal(t, `{"events_sent":0,"active_users":0,"active_sessions":0,"users":[],"servers":[],"apps":[]}`, string(data))
 }
 
 // A UDP send to a port nobody listens on may fail later with "connection

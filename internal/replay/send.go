@@ -123,5 +123,6 @@ func ExpectFromPayloads(payloads [][]byte, rate float64) Expected {
 			s.Apply(&ev, at)
 		}
 	}
+	s.Sweep(at.Add(time.Second)) // the plugin sweeps before each summary
 	return expectedOf(s, len(payloads))
 }

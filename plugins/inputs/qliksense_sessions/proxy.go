@@ -187,7 +187,7 @@ func (q *QlikSenseSessions) virtualProxySummaries(trigger string) []telegraf.Met
 			s.Reconcile(p.Server, api, now)
 			site, _ := s.Snapshot()
 			metrics = append(metrics, metric.New("qliksense_users_virtual_proxy",
-				map[string]string{"server": p.Server, "virtual_proxy": virtualProxyTag(vp), "trigger": trigger}, summaryFields(site), now))
+				map[string]string{"server": p.Server, "virtual_proxy": virtualProxyTag(vp), "trigger": trigger}, summaryFields(site, int(q.UsersMaxBytes)), now))
 		}
 	}
 	return metrics

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -29,10 +30,17 @@ import (
 // without an id. So an id may be pinned on the wrong session; the count
 // stays exact as long as a session known by an id that has in fact ended is
 // the first to go. A Stop therefore ends, in this order: a session known by
-// an id with no open connection, one never named by a connection, one with
-// open connections, and one awaiting its Start last. Had it picked wrongly,
-// the live session is among those counted without an id, and its next
-// connection names it.
+// an id with no open connection, one never named by a connection, the only
+// one left, and one awaiting its Start last. Had it picked wrongly, the live
+// session is among those counted without an id, or its record is left
+// unsure, and its next connection names it.
+//
+// When every session a Stop may have ended has open connections, the state
+// does not guess: the count goes down, and the records stay, one of them a
+// phantom (pairDetail.phantoms). The ended session's connections close in
+// turn, and the first unsure record left without connections goes. So the
+// connections per app stay exact too, as long as the proxy logs the close of
+// each connection, before or after the Stop.
 //
 // Sources that give every event's session id (the log files) are exact
 // without any of this: a Start names a new session or one a connection
@@ -47,6 +55,19 @@ type pairDetail struct {
 	// session id; the last at awaitingSince. Their Start has not come.
 	awaiting      int
 	awaitingSince time.Time
+	// phantoms is how many known records stand for sessions that ended:
+	// which ones is not known (see above). len(known)-phantoms are real.
+	phantoms int
+	// anonymousApps are the connections without a session id, per app.
+	anonymousApps []appConnections
+}
+
+// anonymous is the number of sessions the pair counts without an id.
+func (us *userOnServer) anonymous() int {
+	if us.detail == nil {
+		return us.sessions
+	}
+	return us.sessions - len(us.detail.known) + us.detail.phantoms
 }
 
 // knownSession is a session known by its proxy session id.
@@ -58,7 +79,8 @@ type knownSession struct {
 	// awaiting is when a connection proved it before its Start came; zero
 	// once its Start came or for sessions not proved that way.
 	awaiting    time.Time
-	connections int // open connections
+	connections int              // open connections
+	apps        []appConnections // the open connections to apps, per app
 	// unsure: a Stop session without an id may have ended this session
 	// rather than the one it was taken for; an event naming its id makes it
 	// sure again.
@@ -148,6 +170,18 @@ func (s *State) start(srv *server, us *userOnServer, ev *session.Event, now time
 	if ev.SessionID != "" {
 		d := us.details()
 		d.known = append(d.known, knownSession{id: strings.Clone(ev.SessionID), started: now})
+	} else if drained, ok := s.undrain(ev, now); ok {
+		// A Stop that came just before took a session with open
+		// connections, which have not closed since: it was this short
+		// session's own Stop, overtaken, and that session lives on. It
+		// comes back, unsure.
+		d := us.details()
+		if drained.id != "" && d.find(drained.id) < 0 {
+			drained.unsure = true
+			d.known = append(d.known, drained)
+		} else {
+			d.anonymousApps = append(d.anonymousApps, drained.apps...)
+		}
 	}
 	return Changed, us
 }
@@ -187,28 +221,51 @@ func (s *State) stop(srv *server, us *userOnServer, ev *session.Event, now time.
 	}
 	us.lastSeen = now
 	last := us.sessions == 1
-	d := us.detail
-	victim, awaited := s.pickStopped(us, ev.SessionID, now)
-	if victim >= 0 {
-		k := d.known[victim]
-		if ev.SessionID != "" && !k.started.IsZero() {
-			ev.Duration = now.Sub(k.started)
+	if d := us.detail; d != nil && !last {
+		victim, awaited := s.pickStopped(us, ev.SessionID, now)
+		switch {
+		case victim >= 0:
+			if k := d.known[victim]; ev.SessionID != "" && !k.started.IsZero() {
+				ev.Duration = now.Sub(k.started)
+			}
+			if ev.SessionID == "" && d.known[victim].connections > 0 {
+				s.drain(ev, now, us.user, d.known[victim])
+				d.known = slices.Delete(d.known, victim, victim+1)
+			} else {
+				s.dropKnown(us, victim)
+			}
+		case victim == phantom:
+			d.phantoms++
+		case awaited:
+			d.awaiting--
 		}
-		d.known = append(d.known[:victim], d.known[victim+1:]...)
-	} else if awaited {
-		d.awaiting--
-	}
-	if ev.SessionID == "" && d != nil && us.sessions-s.liveAwaiting(d, now) > 1 {
-		// The stop may have ended another session than the one picked.
-		for i := range d.known {
-			if !s.within(d.known[i].awaiting, now) {
-				d.known[i].unsure = true
+		if awaited && ev.SessionID == "" {
+			// Its Start may still be on its way: it must not count again.
+			s.noteEarlyStop(ev, now)
+		}
+		if ev.SessionID == "" {
+			// The stop may have ended another session than the one picked.
+			for i := range d.known {
+				if !s.within(d.known[i].awaiting, now) {
+					d.known[i].unsure = true
+				}
 			}
 		}
-	}
-	if awaited && ev.SessionID == "" {
-		// Its Start may still be on its way: it must not count again.
-		s.noteEarlyStop(ev, now)
+	} else if d != nil {
+		if i := d.find(ev.SessionID); ev.SessionID != "" && i >= 0 && !d.known[i].started.IsZero() {
+			ev.Duration = now.Sub(d.known[i].started)
+		}
+		if s.awaitingOnly(us, now) && ev.SessionID == "" {
+			s.noteEarlyStop(ev, now)
+		} else if ev.SessionID == "" && (len(d.known) > 0 && d.known[0].connections > 0 || len(d.anonymousApps) > 0) {
+			var k knownSession
+			if len(d.known) > 0 {
+				k = d.known[0]
+			}
+			k.apps = append(k.apps, d.anonymousApps...)
+			s.drain(ev, now, us.user, k)
+			d.known, d.anonymousApps = nil, nil
+		}
 	}
 	if ev.SessionID == "" && last && us.startSeen {
 		// Over UDP, from the first session's start to the last one's stop.
@@ -218,44 +275,60 @@ func (s *State) stop(srv *server, us *userOnServer, ev *session.Event, now time.
 	return Changed
 }
 
-// pickStopped chooses the session a Stop session ends: the index of a known
-// session, or -1 for an anonymous one; awaited says the session was still
-// awaiting its Start.
+// phantom is pickStopped's answer when it cannot tell which of several
+// sessions with open connections ended.
+const phantom = -2
+
+// pickStopped chooses the session a Stop session ends, of a pair with more
+// than one: the index of a known session, -1 for an anonymous one, or
+// phantom; awaited says the session was still awaiting its Start.
 func (s *State) pickStopped(us *userOnServer, id string, now time.Time) (victim int, awaited bool) {
 	d := us.detail
-	if d == nil {
-		return -1, false
-	}
 	if id != "" {
 		if i := d.find(id); i >= 0 {
 			return i, s.within(d.known[i].awaiting, now)
 		}
 	}
-	idle, any := -1, -1
+	idle, connected, only := -1, 0, -1
 	for i := range d.known {
 		if s.within(d.known[i].awaiting, now) {
 			continue
-		}
-		if any < 0 {
-			any = i
 		}
 		if d.known[i].connections == 0 {
 			idle = i
 			break
 		}
+		connected++
+		only = i
 	}
 	awaiting := s.liveAwaiting(d, now)
 	switch {
 	case idle >= 0:
 		return idle, false
-	case us.sessions > len(d.known)+awaiting:
+	case us.anonymous() > awaiting:
 		return -1, false // never named by a connection
-	case any >= 0:
-		return any, false
+	case connected == 1 && d.phantoms == 0:
+		return only, false
+	case connected > 0:
+		return phantom, false
 	case awaiting > 0:
 		return -1, true
 	}
 	return 0, true // only known sessions awaiting their Start are left
+}
+
+// awaitingOnly tells whether the pair's last session awaits its Start.
+func (s *State) awaitingOnly(us *userOnServer, now time.Time) bool {
+	d := us.detail
+	return s.liveAwaiting(d, now) > 0 || len(d.known) == 1 && s.within(d.known[0].awaiting, now)
+}
+
+// dropKnown forgets known session i, closing its connections.
+func (s *State) dropKnown(us *userOnServer, i int) {
+	d := us.detail
+	s.closeApps(us.user, d.known[i].apps)
+	d.known = append(d.known[:i], d.known[i+1:]...)
+	d.known[len(d.known):cap(d.known)][0] = knownSession{} // no stale pointers past the end
 }
 
 func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event, now time.Time) (Outcome, *userOnServer) {
@@ -268,19 +341,33 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event,
 		}
 		s.counters.SessionsInferred++
 		s.proveSession(us, id, now)
+		s.openApp(us, id, ev.Context)
 		return Changed, us
 	}
 	us.lastSeen = now
 	if id == "" {
+		s.openApp(us, id, ev.Context)
 		return Unchanged, us
 	}
 	d := us.details()
 	if i := d.find(id); i >= 0 {
 		d.known[i].connections++
 		d.known[i].unsure = false
+		s.openApp(us, id, ev.Context)
+		if d.phantoms > 0 && d.unsureRecord() < 0 {
+			// Every record proved alive after all: the session that the
+			// stop ended was one counted without an id, or, if there is
+			// none, one we did not know of and still count.
+			none := us.anonymous() == 0
+			d.phantoms--
+			if none && s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now) != nil {
+				s.counters.SessionsInferred++
+				return Changed, us
+			}
+		}
 		return Unchanged, us
 	}
-	if anonymous := us.sessions - len(d.known); anonymous > 0 {
+	if anonymous := us.anonymous(); anonymous > 0 {
 		// One of the sessions we count without an id: now we know it.
 		k := knownSession{id: strings.Clone(id), connections: 1}
 		if anonymous == s.liveAwaiting(d, now) {
@@ -288,15 +375,17 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event,
 			d.awaiting--
 		}
 		d.known = append(d.known, k)
+		s.openApp(us, id, ev.Context)
 		return Unchanged, us
 	}
-	for i := range d.known {
-		if d.known[i].unsure {
-			// The session a stop ended was this one's, and it lives on as
-			// the one that connects now.
-			d.known[i] = knownSession{id: strings.Clone(id), connections: 1}
-			return Unchanged, us
-		}
+	if i := d.unsureRecord(); i >= 0 && d.known[i].connections == 0 {
+		// The session a stop ended was this one's, and it lives on as the
+		// one that connects now. (Were it alive, it is now counted without
+		// an id, and its next connection names it.)
+		s.dropKnown(us, i)
+		d.known = append(d.known, knownSession{id: strings.Clone(id), connections: 1})
+		s.openApp(us, id, ev.Context)
+		return Unchanged, us
 	}
 	// A session we did not know of.
 	if s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now) == nil {
@@ -304,7 +393,25 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event,
 	}
 	s.counters.SessionsInferred++
 	s.proveSession(us, id, now)
+	s.openApp(us, id, ev.Context)
 	return Changed, us
+}
+
+// unsureRecord is an unsure known session, one without open connections
+// first, or -1.
+func (d *pairDetail) unsureRecord() int {
+	found := -1
+	for i := range d.known {
+		if d.known[i].unsure {
+			if d.known[i].connections == 0 {
+				return i
+			}
+			if found < 0 {
+				found = i
+			}
+		}
+	}
+	return found
 }
 
 // proveSession records a session that a connection proved, awaiting its
@@ -323,19 +430,33 @@ func (s *State) proveSession(us *userOnServer, id string, now time.Time) {
 }
 
 func (s *State) closeConnection(us *userOnServer, ev *session.Event, now time.Time) {
+	if us == nil || us.detail.find(ev.SessionID) < 0 {
+		s.closeDraining(ev)
+	}
 	if us == nil {
 		return
 	}
 	us.lastSeen = now
+	d := us.detail
 	if ev.SessionID == "" {
+		if d != nil {
+			s.closeApp(us.user, &d.anonymousApps, ev.Context)
+		}
 		return
 	}
-	if i := us.detail.find(ev.SessionID); i >= 0 {
-		k := &us.detail.known[i]
-		k.unsure = false
-		if k.connections > 0 {
-			k.connections--
-		}
+	i := d.find(ev.SessionID)
+	if i < 0 {
+		return
+	}
+	k := &d.known[i]
+	if k.connections > 0 {
+		k.connections--
+		s.closeApp(us.user, &k.apps, ev.Context)
+	}
+	if k.connections == 0 && k.unsure && d.phantoms > 0 {
+		// The session a stop ended has closed its last connection.
+		d.phantoms--
+		s.dropKnown(us, i)
 	}
 }
 
@@ -401,4 +522,112 @@ func (s *State) sweepEarlyStops(now time.Time) {
 			delete(s.early, key)
 		}
 	}
+}
+
+// A Stop session without an id that ends a session with open connections
+// is either the session's own Stop, its connections' closes still to come,
+// or the overtaken Stop of a very short session (see above). So the session
+// drains: its connections stay counted, per app, until they close, and a
+// Start that comes within the reorder window while some are open brings it
+// back. What has not closed when the window ends is closed then (Sweep).
+
+// drainingSessions are a pair's sessions that drain.
+type drainingSessions struct {
+	at       time.Time
+	user     *user
+	sessions []knownSession
+}
+
+// drain sets k, a session of u's, aside to drain.
+func (s *State) drain(ev *session.Event, now time.Time, u *user, k knownSession) {
+	key := s.earlyKey(ev)
+	e := s.draining[key]
+	if e == nil {
+		if s.cfg.ReorderWindow <= 0 || len(s.draining) >= maxEarlyStops && s.Sweep(now) == 0 && len(s.draining) >= maxEarlyStops {
+			s.closeApps(u, k.apps)
+			return
+		}
+		e = &drainingSessions{user: u}
+		s.draining[pairKey{strings.Clone(key.server), strings.Clone(key.user)}] = e
+	}
+	e.at = now
+	e.sessions = append(e.sessions, k)
+}
+
+// undrain takes back the newest of a pair's draining sessions that still
+// has open connections.
+func (s *State) undrain(ev *session.Event, now time.Time) (knownSession, bool) {
+	if len(s.draining) == 0 {
+		return knownSession{}, false
+	}
+	key := s.earlyKey(ev)
+	e := s.draining[key]
+	if e == nil {
+		return knownSession{}, false
+	}
+	if !s.within(e.at, now) {
+		s.endDraining(key, e)
+		return knownSession{}, false
+	}
+	k := e.sessions[len(e.sessions)-1]
+	if e.sessions = e.sessions[:len(e.sessions)-1]; len(e.sessions) == 0 {
+		delete(s.draining, key)
+	}
+	return k, true
+}
+
+// closeDraining closes a connection of a draining session, if ev names one.
+func (s *State) closeDraining(ev *session.Event) {
+	if len(s.draining) == 0 || ev.SessionID == "" {
+		return
+	}
+	key := s.earlyKey(ev)
+	e := s.draining[key]
+	if e == nil {
+		return
+	}
+	for i := range e.sessions {
+		k := &e.sessions[i]
+		if k.id != ev.SessionID {
+			continue
+		}
+		k.connections--
+		s.closeApp(e.user, &k.apps, ev.Context)
+		if k.connections <= 0 {
+			s.closeApps(e.user, k.apps)
+			e.sessions = slices.Delete(e.sessions, i, i+1)
+			if len(e.sessions) == 0 {
+				delete(s.draining, key)
+			}
+		}
+		return
+	}
+}
+
+// endDraining closes what still drains of a pair.
+func (s *State) endDraining(key pairKey, e *drainingSessions) {
+	for _, k := range e.sessions {
+		s.closeApps(e.user, k.apps)
+	}
+	delete(s.draining, key)
+}
+
+// Sweep forgets what the reorder window has passed: remembered early stops,
+// and the connections of draining sessions. It returns how many pairs it
+// swept.
+func (s *State) Sweep(now time.Time) int {
+	n := 0
+	for key, e := range s.draining {
+		if !s.within(e.at, now) {
+			s.endDraining(key, e)
+			n++
+		}
+	}
+	for key, e := range s.early {
+		if !s.within(e.last, now) {
+			delete(s.early, key)
+			n++
+		}
+	}
+	return n
 }

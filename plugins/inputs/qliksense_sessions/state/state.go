@@ -53,6 +53,9 @@ type Config struct {
 	// events that would go beyond them are refused. Zero: no limit.
 	MaxUsers   int
 	MaxServers int
+	// MaxApps bounds the apps whose connections are counted; connections to
+	// more are not counted per app.
+	MaxApps int
 }
 
 // DefaultReorderWindow is how late a Start session may come after its own
@@ -81,6 +84,9 @@ type Counters struct {
 	// limits.
 	RefusedMaxUsers   uint64
 	RefusedMaxServers uint64
+	// RefusedMaxApps counts connections not counted per app: their app
+	// would have been beyond Config.MaxApps.
+	RefusedMaxApps uint64
 }
 
 // user is one DIR\userid across the whole site.
@@ -141,6 +147,13 @@ type State struct {
 	// early holds the Stop sessions that arrived before their Start, per
 	// case-folded server and user (see sessions.go).
 	early map[pairKey]*earlyStops
+	// draining are sessions that a Stop ended, or seemed to, whose
+	// connections are still open (see sessions.go).
+	draining map[pairKey]*drainingSessions
+	// apps are those with open connections, by case-folded id; emptiedApps
+	// those whose last user left since the last TakeChanges.
+	apps        map[string]*app
+	emptiedApps map[string]*app
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
 }
@@ -148,11 +161,15 @@ type State struct {
 // New returns an empty State.
 func New(cfg Config) *State {
 	return &State{
-		cfg:     cfg,
-		servers: make(map[string]*server),
-		users:   make(map[string]*user),
-		emptied: make(map[string]*server),
-		early:   make(map[pairKey]*earlyStops),
+		cfg:      cfg,
+		servers:  make(map[string]*server),
+		users:    make(map[string]*user),
+		emptied:  make(map[string]*server),
+		early:    make(map[pairKey]*earlyStops),
+		draining: make(map[pairKey]*drainingSessions),
+
+		apps:        make(map[string]*app),
+		emptiedApps: make(map[string]*app),
 	}
 }
 
@@ -268,6 +285,7 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	if us.sessions > 0 {
 		return
 	}
+	s.closePairApps(us)
 	us.detail = nil
 	delete(srv.users, us.user.key)
 	srv.names.remove(us.user.key, len(srv.users))
@@ -351,10 +369,12 @@ func (s *State) UserServerPairs() int {
 
 // Summary is who is active, on one server or on the whole site.
 type Summary struct {
-	Server         string // empty for the site
-	ActiveUsers    int
-	ActiveSessions int
-	Users          []string // DIR\userid as first seen, in case-insensitive order
+	Server            string // empty for the site
+	App               string // the app id, in summaries of apps
+	ActiveUsers       int
+	ActiveSessions    int      // of the site or server
+	ActiveConnections int      // to the app
+	Users             []string // DIR\userid as first seen, in case-insensitive order
 }
 
 // Snapshot summarises the site and each server with open sessions, plus a
@@ -370,6 +390,7 @@ type Changes struct {
 	site      Summary // without Users
 	siteNames listChanges
 	servers   []serverChanges
+	apps      []serverChanges
 }
 
 type serverChanges struct {
@@ -383,6 +404,7 @@ type serverChanges struct {
 type summaryLists struct {
 	site    sortedNames
 	servers map[string]*sortedNames // by server key
+	apps    map[string]*sortedNames // by app key
 }
 
 // TakeChanges is Snapshot's first half, for a caller whose lock on the
@@ -415,6 +437,22 @@ func (s *State) TakeChanges() Changes {
 		c.servers = append(c.servers, serverChanges{key: key, summary: Summary{Server: srv.name}, final: true})
 		delete(s.emptied, key)
 	}
+	c.apps = make([]serverChanges, 0, len(s.apps)+len(s.emptiedApps))
+	for key, a := range s.apps {
+		c.apps = append(c.apps, serverChanges{
+			key:     key,
+			summary: Summary{App: a.id, ActiveUsers: len(a.users), ActiveConnections: a.connections},
+			names: a.names.take(func(yield func(key, name string)) {
+				for key, u := range a.users {
+					yield(key, u.user.name)
+				}
+			}),
+		})
+	}
+	for key, a := range s.emptiedApps {
+		c.apps = append(c.apps, serverChanges{key: key, summary: Summary{App: a.id}, final: true})
+		delete(s.emptiedApps, key)
+	}
 	return c
 }
 
@@ -428,25 +466,47 @@ func (s *State) Summarise(c Changes) (site Summary, servers []Summary) {
 	lists.site.merge(c.siteNames)
 	site = c.site
 	site.Users = lists.site.copyNames()
-	servers = make([]Summary, 0, len(c.servers))
-	for _, sc := range c.servers {
-		summary := sc.summary
-		if sc.final {
-			delete(lists.servers, sc.key)
-			summary.Users = []string{}
-		} else {
-			list := lists.servers[sc.key]
-			if list == nil {
-				list = &sortedNames{}
-				lists.servers[sc.key] = list
-			}
-			list.merge(sc.names)
-			summary.Users = list.copyNames()
-		}
-		servers = append(servers, summary)
-	}
+	servers = summariseGroups(c.servers, lists.servers)
 	slices.SortFunc(servers, func(a, b Summary) int {
 		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
 	})
 	return site, servers
+}
+
+// SummariseApps summarises each app with open connections, plus a final
+// zero for each app whose last user left since the previous summary, in
+// case-insensitive order of their ids. Call it after Summarise, with the
+// same Changes.
+func (s *State) SummariseApps(c Changes) []Summary {
+	if s.lists.apps == nil {
+		s.lists.apps = make(map[string]*sortedNames)
+	}
+	apps := summariseGroups(c.apps, s.lists.apps)
+	slices.SortFunc(apps, func(a, b Summary) int {
+		return strings.Compare(strings.ToLower(a.App), strings.ToLower(b.App))
+	})
+	return apps
+}
+
+// summariseGroups merges the changes of servers or apps into their kept
+// lists and returns their summaries.
+func summariseGroups(changes []serverChanges, lists map[string]*sortedNames) []Summary {
+	out := make([]Summary, 0, len(changes))
+	for _, sc := range changes {
+		summary := sc.summary
+		if sc.final {
+			delete(lists, sc.key)
+			summary.Users = []string{}
+		} else {
+			list := lists[sc.key]
+			if list == nil {
+				list = &sortedNames{}
+				lists[sc.key] = list
+			}
+			list.merge(sc.names)
+			summary.Users = list.copyNames()
+		}
+		out = append(out, summary)
+	}
+	return out
 }
