@@ -2,13 +2,21 @@
 # make demo: Telegraf v1.37.2 runs the plugin under inputs.execd, the replay
 # tool sends a sample day of Qlik Sense session traffic over loopback UDP, and
 # we show what Telegraf emits. Stops by itself.
+#   QSS_DEMO_PORT       the plugin's UDP port (default: a free one)
+#   QSS_DEMO_MQTT_PORT  the first port to try for the MQTT broker (18830)
 # No pipefail: `grep | head` closing early is fine here.
 set -eu
 cd "$(dirname "$0")/.."
 
 export QSS_BIN="$PWD/bin"
 export QSS_DEMO="$PWD/examples/demo"
-export QSS_DEMO_PORT="${QSS_DEMO_PORT:-19997}"
+if [ -n "${QSS_DEMO_PORT:-}" ]; then
+  port_note="from QSS_DEMO_PORT"
+else
+  QSS_DEMO_PORT="$("$QSS_BIN/qliksense_replay" -free-port)"
+  port_note="a free one; set QSS_DEMO_PORT to choose"
+fi
+export QSS_DEMO_PORT
 work="$(mktemp -d)"
 out="$work/telegraf.out"
 log="$work/telegraf.log"
@@ -61,17 +69,31 @@ if [ -n "$mosquitto_bin" ] && command -v mosquitto_sub >/dev/null 2>&1; then
   export QSS_MQTT_SERVER="127.0.0.1:$mqtt_port"
   tg_configs+=(--config "$work/mqtt-outputs.conf")
   mqtt=yes
+else
+  lacking=""
+  [ -n "$mosquitto_bin" ] || lacking="mosquitto"
+  command -v mosquitto_sub >/dev/null 2>&1 || lacking="${lacking:+$lacking and }mosquitto_sub"
+  step "MQTT leg left out: $lacking not found"
+  echo "  To see Butler's MQTT topics too: apt-get install -y mosquitto mosquitto-clients (as root; or .ci/install-deps), then make demo again."
 fi
 
-step "Starting Telegraf with the plugin under inputs.execd (UDP port $QSS_DEMO_PORT)"
+# Why Telegraf did not start, when the UDP port is the reason.
+port_taken() {
+  if grep -qi "address already in use" "$log"; then
+    echo "UDP port $QSS_DEMO_PORT ($port_note) is taken: run QSS_DEMO_PORT=<a free port> make demo, or leave QSS_DEMO_PORT unset to get a free one" >&2
+  fi
+}
+
+step "Starting Telegraf with the plugin under inputs.execd (UDP port $QSS_DEMO_PORT, $port_note)"
 "$QSS_BIN/telegraf" "${tg_configs[@]}" >"$out" 2>"$log" &
 tg_pid=$!
 for _ in $(seq 1 300); do
   grep -q "Listening for log4net datagrams" "$log" 2>/dev/null && break
-  kill -0 "$tg_pid" 2>/dev/null || { cat "$log"; echo "telegraf exited early" >&2; exit 1; }
+  grep -qi "address already in use" "$log" 2>/dev/null && break
+  kill -0 "$tg_pid" 2>/dev/null || { cat "$log"; port_taken; echo "telegraf exited early" >&2; exit 1; }
   sleep 0.1
 done
-grep -q "Listening for log4net datagrams" "$log" || { cat "$log"; echo "the plugin did not start" >&2; exit 1; }
+grep -q "Listening for log4net datagrams" "$log" || { cat "$log"; port_taken; echo "the plugin did not start" >&2; exit 1; }
 sed 's/^/  telegraf: /' "$log"
 
 step "Replaying a sample day (testdata/sample-day.txt) at 3000 events/s"
@@ -84,7 +106,7 @@ grep -o '"server":"[^"]*","active_users":[0-9]*,"active_sessions":[0-9]*' "$work
 # Wait until the last site summary shows the expected count.
 want_users=$(sed -n 's/^{"events_sent":[0-9]*,"active_users":\([0-9]*\).*/\1/p' "$work/expected.json")
 for _ in $(seq 1 100); do
-  last=$(grep '^qliksense_users ' "$out" | tail -1 || true)
+  last=$(grep '^qliksense_users[ ,]' "$out" | tail -1 || true)
   case "$last" in *"active_users=${want_users}i"*) break ;; esac
   sleep 0.2
 done
@@ -97,17 +119,17 @@ step "A few of the qliksense_session_event metrics"
 grep '^qliksense_session_event' "$out" | head -5 | show || true
 
 step "The last summaries (site, then per server)"
-grep '^qliksense_users ' "$out" | tail -1 | show
-last_ts=$(grep '^qliksense_users ' "$out" | tail -1 | awk '{print $NF}')
+grep '^qliksense_users[ ,]' "$out" | tail -1 | show
+last_ts=$(grep '^qliksense_users[ ,]' "$out" | tail -1 | awk '{print $NF}')
 grep "^qliksense_users_server" "$out" | grep " ${last_ts}\$" | show || true
 
 step "Intake counters"
 grep '^qliksense_sessions_internal' "$out" | tail -1 | tr ',' '\n' | sed 's/^/  /'
 
 printf '\nMetric lines emitted: %s (of which %s events, %s site summaries)\n' \
-  "$(wc -l <"$out")" "$(grep -c '^qliksense_session_event' "$out")" "$(grep -c '^qliksense_users ' "$out")"
+  "$(wc -l <"$out")" "$(grep -c '^qliksense_session_event' "$out")" "$(grep -c '^qliksense_users[ ,]' "$out")"
 
-last=$(grep '^qliksense_users ' "$out" | tail -1)
+last=$(grep '^qliksense_users[ ,]' "$out" | tail -1)
 case "$last" in
   *"active_users=${want_users}i"*) echo "OK: Telegraf's last summary shows the ${want_users} active users the replay expected." ;;
   *) echo "MISMATCH: expected ${want_users} active users, last summary: $(echo "$last" | show)" >&2; exit 1 ;;
@@ -131,10 +153,31 @@ if [ -n "$mqtt" ]; then
     exit 1
   fi
 
-  step "Live: the summaries of the next gather (mosquitto_sub -v -t 'qliksense/users/#' -C 4)"
-  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -v -t 'qliksense/users/#' -C 4 -W 15 | show || true
+  # Summaries gathered at an interval are not published (the example
+  # publishes changes only, as Butler did): a login shows them.
+  step "Live: one more login (LAB\\demo.user on SENSE1), as mosquitto_sub -v -t 'qliksense/#' sees it"
+  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -i qss-demo-live -v -t 'qliksense/#' -W 4 >"$work/live.txt" 2>/dev/null &
+  live_pid=$!
+  bg_pids+=("$live_pid")
+  for _ in $(seq 1 100); do
+    grep -q "as qss-demo-live" "$work/mosquitto.log" && break
+    sleep 0.1
+  done
+  printf '%s\n' "/qseow-proxy-session/;SENSE1;Start session;LAB;demo.user;AppAccess;/hub/;Start session for user 'LAB\\demo.user'" >"$work/login.txt"
+  "$QSS_BIN/qliksense_replay" -addr "127.0.0.1:$QSS_DEMO_PORT" -file "$work/login.txt" -expect /dev/null 2>/dev/null
+  wait "$live_pid" 2>/dev/null || true
+  show <"$work/live.txt"
   echo "Against your own broker: mosquitto_sub -h <broker> -v -t 'qliksense/#'"
 fi
+
+# --- File source (issue 12): the place for it, once the plugin reads the
+# proxies' audit activity log files. The replay tool writes them already:
+#   "$QSS_BIN/qliksense_replay" -logdir "$work/audit" -rate 2000 -rotate-bytes 256KB -expect "$work/expected-files.json"
+# (one <HOST>_AuditActivity_Proxy.txt per server, rotated to ..._<time>Z.log,
+# each row flushed as written). Then: a demo plugin config with the file
+# source pointed at "$work/audit" (its own Telegraf, or a second
+# [[inputs.qliksense_sessions]]), wait for the summary that matches
+# expected-files.json as above, and show it with its intake counters.
 
 step "Stopping Telegraf"
 kill -TERM "$tg_pid"
