@@ -46,6 +46,7 @@ func TestLogDir(t *testing.T) {
 	require.Equal(t, expected.ActiveSessions, fromPlugin.ActiveSessions)
 	require.Equal(t, expected.Users, fromPlugin.Users)
 	require.Equal(t, expected.Servers, fromPlugin.Servers)
+	require.Equal(t, expected.Apps, fromPlugin.Apps)
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

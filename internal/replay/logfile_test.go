@@ -126,6 +126,7 @@ func requireSameActiveSet(t *testing.T, want, got Expected) {
 	require.Equal(t, want.ActiveSessions, got.ActiveSessions)
 	require.Equal(t, want.Users, got.Users)
 	require.Equal(t, want.Servers, got.Servers)
+	require.Equal(t, want.Apps, got.Apps)
 }
 
 // The rotated file's name holds the UTC time it was closed.
