@@ -54,10 +54,12 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator, trigger stri
 	// Only the hand-over of what changed holds up the intake; merging it
 	// into the sorted user lists does not.
 	q.mu.Lock()
-	changes := q.state.TakeChanges()
 	now := time.Now()
+	q.state.Sweep(now)
+	changes := q.state.TakeChanges()
 	q.mu.Unlock()
 	site, servers := q.state.Summarise(changes)
+	apps := q.state.SummariseApps(changes)
 
 	maxBytes := int(q.UsersMaxBytes)
 	acc.AddFields("qliksense_users", summaryFields(site, maxBytes), map[string]string{"trigger": trigger}, now)
@@ -67,7 +69,28 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator, trigger stri
 	for _, m := range q.virtualProxySummaries(trigger) {
 		acc.AddMetric(m)
 	}
+	for _, a := range apps {
+		tags := map[string]string{"app_id": a.App, "trigger": trigger}
+		if name := q.appName(a.App); name != "" {
+			tags["app_name"] = name
+		}
+		acc.AddFields("qliksense_users_app", appFields(a, maxBytes), tags, now)
+	}
 	q.lastSummary = now
+}
+
+// appFields are an app summary's fields, its user list cut to maxBytes.
+func appFields(a state.Summary, maxBytes int) map[string]interface{} {
+	users, truncated := usersJSON(a.Users, maxBytes)
+	fields := map[string]interface{}{
+		"active_users":       int64(a.ActiveUsers),
+		"active_connections": int64(a.ActiveConnections),
+		"users":              users,
+	}
+	if truncated {
+		fields["users_truncated"] = true
+	}
+	return fields
 }
 
 // summaryFields are a summary's fields, its user list cut to maxBytes.
@@ -108,19 +131,21 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	q.mu.Lock()
 	counters := q.state.Counters()
 	fields := map[string]interface{}{
-		"tracked_servers":            int64(q.state.Servers()),
-		"tracked_users":              int64(q.state.ActiveUsers()),
-		"tracked_user_server_pairs":  int64(q.state.UserServerPairs()),
-		"tracked_sessions":           int64(q.state.ActiveSessions()),
-		"stops_without_start":        int64(counters.StopsWithoutStart),
-		"sessions_inferred":          int64(counters.SessionsInferred),
-		"sessions_expired":           int64(counters.SessionsExpired),
-		"reconcile_sessions_added":   int64(counters.ReconcileAdded),
-		"reconcile_sessions_removed": int64(counters.ReconcileRemoved),
-		"starts_matched":             int64(counters.StartsMatched),
-		"starts_cancelled":           int64(counters.StartsCancelled),
-		"events_refused_max_users":   int64(counters.RefusedMaxUsers),
-		"events_refused_max_servers": int64(counters.RefusedMaxServers),
+		"tracked_servers":              int64(q.state.Servers()),
+		"tracked_users":                int64(q.state.ActiveUsers()),
+		"tracked_user_server_pairs":    int64(q.state.UserServerPairs()),
+		"tracked_sessions":             int64(q.state.ActiveSessions()),
+		"tracked_apps":                 int64(q.state.Apps()),
+		"connections_refused_max_apps": int64(counters.RefusedMaxApps),
+		"stops_without_start":          int64(counters.StopsWithoutStart),
+		"sessions_inferred":            int64(counters.SessionsInferred),
+		"sessions_expired":             int64(counters.SessionsExpired),
+		"reconcile_sessions_added":     int64(counters.ReconcileAdded),
+		"reconcile_sessions_removed":   int64(counters.ReconcileRemoved),
+		"starts_matched":               int64(counters.StartsMatched),
+		"starts_cancelled":             int64(counters.StartsCancelled),
+		"events_refused_max_users":     int64(counters.RefusedMaxUsers),
+		"events_refused_max_servers":   int64(counters.RefusedMaxServers),
 	}
 	q.butlerInternal(fields)
 	q.mu.Unlock()

@@ -42,6 +42,7 @@ type QlikSenseSessions struct {
 	MaxUsers        int             `toml:"max_users"`
 	MaxServers      int             `toml:"max_servers"`
 	UsersMaxBytes   config.Size     `toml:"users_max_bytes"`
+	MaxApps         int             `toml:"max_apps"`
 
 	StateFile         string          `toml:"state_file"`
 	StateSaveInterval config.Duration `toml:"state_save_interval"`
@@ -127,6 +128,9 @@ func (q *QlikSenseSessions) Init() error {
 	}
 	if q.MaxUsers <= 0 {
 		return fmt.Errorf("max_users %d must be positive: it bounds the users a sender can make the plugin track; use e.g. 100000, well above your site's users", q.MaxUsers)
+	}
+	if q.MaxApps <= 0 {
+		return fmt.Errorf("max_apps %d must be positive: it bounds the apps whose users the plugin counts; use e.g. 10000, above your site's apps", q.MaxApps)
 	}
 	if q.MaxServers <= 0 {
 		return fmt.Errorf("max_servers %d must be positive: it bounds the proxy servers a sender can make the plugin track; use e.g. 100, above your site's proxy nodes", q.MaxServers)
@@ -242,7 +246,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 }
 
 func (q *QlikSenseSessions) stateConfig() state.Config {
-	return state.Config{ReorderWindow: time.Duration(q.ReorderWindow), MaxUsers: q.MaxUsers, MaxServers: q.MaxServers}
+	return state.Config{ReorderWindow: time.Duration(q.ReorderWindow), MaxUsers: q.MaxUsers, MaxServers: q.MaxServers, MaxApps: q.MaxApps}
 }
 
 func (q *QlikSenseSessions) goRun(f func()) {
@@ -412,6 +416,7 @@ func init() {
 			ReorderWindow:     config.Duration(state.DefaultReorderWindow),
 			MaxUsers:          100_000,
 			MaxServers:        100,
+			MaxApps:           10_000,
 			UsersMaxBytes:     config.Size(defaultUsersMaxBytes),
 		}
 	})

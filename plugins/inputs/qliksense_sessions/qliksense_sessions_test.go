@@ -180,6 +180,8 @@ func TestUDPEndToEnd(t *testing.T) {
 			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["LAB\\anna"]`}, ts),
 		metric.New("qliksense_users_server", map[string]string{"server": "SENSE2", "trigger": "interval"},
 			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["CORP\\bob"]`}, ts),
+		metric.New("qliksense_users_app", map[string]string{"app_id": "0f9e8d7c-6b5a-4321-9876-fedcba987654", "trigger": "interval"},
+			map[string]interface{}{"active_users": int64(1), "active_connections": int64(1), "users": `["LAB\\anna"]`}, ts),
 		metric.New("qliksense_sessions_internal", nil, map[string]interface{}{
 			"datagrams_received": int64(4), "events_accepted": int64(3), "events_ignored": int64(0),
 			"events_excluded": int64(0), "malformed": int64(1), "rejected_source": int64(0), "oversize": int64(0),
@@ -189,6 +191,7 @@ func TestUDPEndToEnd(t *testing.T) {
 			"proxy_polls": int64(0), "proxy_poll_errors": int64(0), "state_save_errors": int64(0),
 			"decoded_ansi": int64(0), "starts_matched": int64(0), "starts_cancelled": int64(0),
 			"events_refused_max_users": int64(0), "events_refused_max_servers": int64(0),
+			"tracked_apps": int64(1), "connections_refused_max_apps": int64(0),
 		}, ts),
 	}
 	if runtime.GOOS == "linux" {
@@ -208,7 +211,7 @@ func TestUDPEndToEnd(t *testing.T) {
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected[0], expected[3], expected[4]}, events, testutil.IgnoreTime())
 	require.Equal(t, "qliksense_users", rest[0].Name(), "a change summary went out before the gather")
 	require.Greater(t, len(rest), 4, "a change summary went out before the gather")
-	testutil.RequireMetricsEqual(t, expected[5:], rest[len(rest)-4:], testutil.IgnoreTime())
+	testutil.RequireMetricsEqual(t, expected[5:], rest[len(rest)-5:], testutil.IgnoreTime())
 }
 
 // A burst of changes must become a handful of summaries, not one each.

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 )
 
 // Record is one user's open sessions on one server: what the state file
@@ -19,13 +21,30 @@ type Record struct {
 	StartSeen bool `json:"start_seen,omitempty"`
 	// Known are those of the sessions whose proxy session id is known.
 	Known []KnownSession `json:"known,omitempty"`
+	// Apps are the open connections to apps that no session id names.
+	Apps []AppConnections `json:"apps,omitempty"`
 }
 
 // KnownSession is a session known by its proxy session id.
 type KnownSession struct {
-	ID          string    `json:"id"`
-	Started     time.Time `json:"started,omitzero"` // when its Start came, if it was seen
-	Connections int       `json:"connections,omitempty"`
+	ID          string           `json:"id"`
+	Started     time.Time        `json:"started,omitzero"` // when its Start came, if it was seen
+	Connections int              `json:"connections,omitempty"`
+	Apps        []AppConnections `json:"apps,omitempty"` // those of its connections that are to apps
+}
+
+// AppConnections are open connections to one app.
+type AppConnections struct {
+	App         string `json:"app"`
+	Connections int    `json:"connections"`
+}
+
+func appConnectionsOf(conns []appConnections) []AppConnections {
+	var out []AppConnections
+	for _, c := range conns {
+		out = append(out, AppConnections{App: c.app.id, Connections: c.n})
+	}
+	return out
 }
 
 // Generation changes whenever the state does (an event, a restore, an
@@ -46,10 +65,16 @@ func (s *State) Records() []Record {
 				LastSeen:  us.lastSeen,
 				StartSeen: us.startSeen,
 			}
-			if us.detail != nil {
-				for _, k := range us.detail.known {
-					r.Known = append(r.Known, KnownSession{ID: k.id, Started: k.started, Connections: k.connections})
+			if d := us.detail; d != nil {
+				phantoms := d.phantoms
+				for _, k := range d.known {
+					if phantoms > 0 && k.unsure {
+						phantoms-- // one that ended: which is not known
+						continue
+					}
+					r.Known = append(r.Known, KnownSession{ID: k.id, Started: k.started, Connections: k.connections, Apps: appConnectionsOf(k.apps)})
 				}
+				r.Apps = appConnectionsOf(d.anonymousApps)
 			}
 			records = append(records, r)
 		}
@@ -88,11 +113,31 @@ func (s *State) Restore(records []Record) (skipped int) {
 			}
 			d := us.details()
 			d.known = append(d.known, knownSession{id: k.ID, started: k.Started, connections: max(k.Connections, 0)})
+			s.restoreApps(us, &d.known[len(d.known)-1].apps, k.Apps)
+		}
+		if len(r.Apps) > 0 {
+			s.restoreApps(us, &us.details().anonymousApps, r.Apps)
 		}
 	}
 	s.generation++
 	return skipped
 }
+
+// restoreApps counts saved connections to apps.
+func (s *State) restoreApps(us *userOnServer, conns *[]appConnections, saved []AppConnections) {
+	for _, a := range saved {
+		if !session.IsGUID(a.App) {
+			continue
+		}
+		for range min(max(a.Connections, 0), maxRestoredConnections) {
+			s.countApp(us, conns, a.App)
+		}
+	}
+}
+
+// maxRestoredConnections bounds what one saved entry can make the state
+// count.
+const maxRestoredConnections = 10_000
 
 // Expire closes every session of the (server, user) pairs with no event
 // since cutoff and returns how many sessions it closed.

@@ -34,14 +34,15 @@ func TestRecordsRestoreRoundTrip(t *testing.T) {
 	apply(s, "SENSE2", session.StartSession, "CORP", "bob", t0.Add(2*time.Minute))
 	// A connection names one of anna's sessions; carl's proves his.
 	s.Apply(&session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", SessionID: "s-anna"}, t0.Add(time.Minute))
-	s.Apply(&session.Event{Server: "SENSE2", Command: session.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl"}, t0.Add(3*time.Minute))
+	s.Apply(&session.Event{Server: "SENSE2", Command: session.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl",
+		Context: "/app/" + salesApp}, t0.Add(3*time.Minute))
 	records := s.Records()
 	require.Equal(t, []Record{
 		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: t0, LastSeen: t0.Add(time.Minute), StartSeen: true,
 			Known: []KnownSession{{ID: "s-anna", Connections: 1}}},
 		{Server: "SENSE2", Directory: "CORP", UserID: "bob", Sessions: 1, FirstSeen: t0.Add(2 * time.Minute), LastSeen: t0.Add(2 * time.Minute), StartSeen: true},
 		{Server: "SENSE2", Directory: "LAB", UserID: "carl", Sessions: 1, FirstSeen: t0.Add(3 * time.Minute), LastSeen: t0.Add(3 * time.Minute),
-			Known: []KnownSession{{ID: "s-carl", Connections: 1}}},
+			Known: []KnownSession{{ID: "s-carl", Connections: 1, Apps: []AppConnections{{App: salesApp, Connections: 1}}}}},
 	}, records)
 
 	restored := New(Config{})
@@ -53,6 +54,7 @@ func TestRecordsRestoreRoundTrip(t *testing.T) {
 	require.Equal(t, 2, skipped)
 	require.NotEqual(t, before, restored.Generation())
 	require.Equal(t, records, restored.Records())
+	require.Equal(t, 1, restored.Apps(), "the connections to apps are restored")
 	require.Equal(t, 3, restored.ActiveUsers())
 	require.Equal(t, 4, restored.ActiveSessions())
 

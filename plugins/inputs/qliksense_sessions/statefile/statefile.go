@@ -26,6 +26,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -187,14 +188,15 @@ func load(path string, now time.Time) (*File, error) {
 
 // recordV1 is a record of a version 1 file as written, before it is checked.
 type recordV1 struct {
-	Server    string               `json:"server"`
-	Directory string               `json:"directory"`
-	UserID    string               `json:"user_id"`
-	Sessions  json.Number          `json:"sessions"`
-	FirstSeen time.Time            `json:"first_seen"`
-	LastSeen  time.Time            `json:"last_seen"`
-	StartSeen bool                 `json:"start_seen"`
-	Known     []state.KnownSession `json:"known"`
+	Server    string                 `json:"server"`
+	Directory string                 `json:"directory"`
+	UserID    string                 `json:"user_id"`
+	Sessions  json.Number            `json:"sessions"`
+	FirstSeen time.Time              `json:"first_seen"`
+	LastSeen  time.Time              `json:"last_seen"`
+	StartSeen bool                   `json:"start_seen"`
+	Known     []state.KnownSession   `json:"known"`
+	Apps      []state.AppConnections `json:"apps"`
 }
 
 func loadV1(path string, data []byte, now time.Time) (*File, error) {
@@ -269,6 +271,7 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 			Server: r.Server, Directory: r.Directory, UserID: r.UserID, Sessions: int(sessions),
 			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, StartSeen: r.StartSeen,
 			Known: f.checkKnown(r.Known, latest),
+			Apps:  f.checkApps(r.Apps),
 		})
 	}
 	return f, nil
@@ -284,7 +287,25 @@ func (f *File) checkKnown(known []state.KnownSession, latest time.Time) []state.
 			f.KnownDropped++
 			continue
 		}
+		k.Apps = f.checkApps(k.Apps)
 		kept = append(kept, k)
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return kept
+}
+
+// checkApps keeps the connections to apps that name a GUID and count 1 to
+// MaxSessions, and counts the others in KnownDropped.
+func (f *File) checkApps(apps []state.AppConnections) []state.AppConnections {
+	kept := apps[:0]
+	for _, a := range apps {
+		if !session.IsGUID(a.App) || a.Connections < 1 || a.Connections > MaxSessions {
+			f.KnownDropped++
+			continue
+		}
+		kept = append(kept, a)
 	}
 	if len(kept) == 0 {
 		return nil
