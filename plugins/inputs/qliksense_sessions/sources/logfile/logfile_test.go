@@ -1,0 +1,641 @@
+package logfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+)
+
+func TestNewValidates(t *testing.T) {
+	live := []string{"/log/*_AuditActivity_Proxy.txt"}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // in the error; "" for none
+	}{
+		{"defaults", Config{Files: live}, ""},
+		{"no files", Config{}, "logfile.files is empty"},
+		{"empty glob", Config{Files: []string{" "}}, "logfile.files: an empty path"},
+		{"bad glob", Config{Files: []string{"/log/[*.txt"}}, `logfile.files: "/log/[*.txt" is not a valid glob`},
+		{"bad archive glob", Config{Files: live, ArchiveFiles: []string{"/a/[x"}, ArchiveMaxAge: time.Hour}, "logfile.archive_files"},
+		{"archives without age", Config{Files: live, ArchiveFiles: []string{"/a/*.log"}}, "logfile.archive_max_age is 0"},
+		{"negative age", Config{Files: live, ArchiveMaxAge: -time.Hour}, "logfile.archive_max_age is negative"},
+		{"age without archive files", Config{Files: live, ArchiveMaxAge: time.Hour}, ""},
+		{"poll too fast", Config{Files: live, PollInterval: time.Millisecond}, "logfile.poll_interval is 1ms"},
+		{"poll too slow", Config{Files: live, PollInterval: 2 * time.Minute}, "logfile.poll_interval is 2m0s"},
+		{"glob too fast", Config{Files: live, GlobInterval: time.Millisecond}, "logfile.glob_interval is 1ms"},
+		{"line limit too small", Config{Files: live, MaxLineBytes: 100}, "logfile.max_line_size is 100 bytes"},
+		{"line limit too large", Config{Files: live, MaxLineBytes: 1 << 30}, "logfile.max_line_size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(tt.cfg)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, DefaultPollInterval, s.cfg.PollInterval)
+				require.Equal(t, DefaultGlobInterval, s.cfg.GlobInterval)
+				require.Equal(t, DefaultMaxLineBytes, s.cfg.MaxLineBytes)
+				require.Equal(t, []string{"/log/*_AuditActivity_Proxy_*.log"}, s.rotGlobs)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestNewDropsBadPositions(t *testing.T) {
+	fp := fingerprint([]byte("x"))
+	log := &testLog{t: t}
+	s, err := New(Config{Files: []string{"/log/*.txt"}, Log: log, Resume: []Position{
+		{Path: "good", Fingerprint: fp, FingerprintBytes: 1, Offset: 1},
+		{Path: "short fingerprint", Fingerprint: fp[:10], FingerprintBytes: 1, Offset: 1},
+		{Path: "offset beyond a short fingerprint", Fingerprint: fp, FingerprintBytes: 100, Offset: 200},
+		{Path: "negative", Fingerprint: fp, FingerprintBytes: 1, Offset: -1},
+		{Path: "too long", Fingerprint: fp, FingerprintBytes: FingerprintBytes + 1, Offset: 1},
+		{Path: "not hex", Fingerprint: strings.Repeat("g", 64), FingerprintBytes: 1, Offset: 1},
+	}})
+	require.NoError(t, err)
+	require.Len(t, s.pending, 1)
+	require.True(t, log.contains("W!", "5 saved log file positions are not valid"))
+}
+
+// The testdata file: every data row in order, the header in the middle
+// (a rotation under the writer, with other columns) read as a header.
+func TestTestdataFile(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/SENSE1_AuditActivity_Proxy.txt")
+	require.NoError(t, err)
+	path := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	writeFile(t, path, string(data))
+
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}})
+	h.waitRebuilt()
+	got := h.waitRows(15)
+	counts := map[session.Status]int{}
+	var starts []string
+	for i, g := range got {
+		require.Equal(t, path, g.Path)
+		require.True(t, g.Rebuilding)
+		require.Equal(t, fmt.Sprint(i+1), strings.SplitN(g.Key, "#", 2)[1], "file order")
+		counts[g.Status]++
+		if g.Command == session.StartSession {
+			starts = append(starts, g.User+" "+g.SessionID)
+		}
+	}
+	// As the auditlog package's Example reads the same file.
+	require.Equal(t, map[session.Status]int{session.Accepted: 11, session.Ignored: 4}, counts)
+	require.Equal(t, []string{
+		`LAB\anna 2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01`,
+		`CORP\bob 9b3e51c4-0d2a-4f7e-b1c8-6e5d4c3b2a10`,
+		`LAB\svc_monitor `,
+		`LAB\Jörg.Müller `,
+		`ОТДЕЛ\李雷 d00d0000-0000-4000-8000-000000000001`,
+		`LAB\anna c0ffee00-1234-4abc-9def-0123456789ab`,
+	}, starts)
+	require.Equal(t, int64(len(data)), got[len(got)-1].Offset)
+	positions := h.src.Positions()
+	require.Len(t, positions, 1)
+	require.Equal(t, int64(len(data)), positions[0].Offset)
+	require.Equal(t, fingerprint(data[:FingerprintBytes]), positions[0].Fingerprint)
+}
+
+func TestStartWithExistingFilesThenAppend(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	b := filepath.Join(dir, "SENSE2_AuditActivity_Proxy.txt")
+	writeFile(t, a, header+rows("SENSE1", 1, 5))
+	writeFile(t, b, header+rows("SENSE2", 1, 3))
+	// Not matched by the glob.
+	writeFile(t, filepath.Join(dir, "SENSE1_AuditSecurity_Proxy.txt"), "whatever\r\n")
+
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}})
+	h.waitRebuilt()
+	got := h.waitRows(8)
+	require.Equal(t, concat(keyRange("SENSE1", 1, 5), keyRange("SENSE2", 1, 3)), h.keys())
+	for _, g := range got {
+		require.True(t, g.Rebuilding, g)
+		require.Equal(t, session.Accepted, g.Status, g)
+	}
+	require.Equal(t, session.StartSession, got[0].Command)
+	require.Equal(t, session.StopSession, got[1].Command)
+	require.Equal(t, `LAB\anna`, got[0].User)
+	require.Equal(t, t0.Add(time.Millisecond).UnixMilli(), got[0].Time.UnixMilli())
+
+	// A partial row is not delivered until its line end comes.
+	size := int64(len(header + rows("SENSE1", 1, 5) + header + rows("SENSE2", 1, 3)))
+	r6 := row(6, "SENSE1", "Start session", "bob")
+	appendFile(t, a, r6[:40])
+	h.waitRead(size + 40)
+	appendFile(t, a, r6[40:len(r6)-1]) // all but the LF
+	h.waitRead(size + int64(len(r6)) - 1)
+	require.Len(t, h.rows(), 8)
+	appendFile(t, a, "\n"+row(7, "SENSE1", "Stop session", "bob"))
+	got = h.waitRows(10)
+	require.Equal(t, "SENSE1#6", got[8].Key)
+	require.False(t, got[8].Rebuilding)
+	require.Equal(t, `LAB\bob`, got[8].User)
+	require.Equal(t, "SENSE1#7", got[9].Key)
+	require.Equal(t, int64(len(header+rows("SENSE1", 1, 5))+len(r6)), got[8].Offset)
+
+	stats := h.src.Stats()
+	require.Equal(t, uint64(10), stats.Rows)
+	require.Equal(t, uint64(2), stats.FilesRead)
+	require.Equal(t, 2, stats.OpenFiles)
+	h.stop()
+	require.Equal(t, 0, h.src.Stats().OpenFiles)
+}
+
+// Rotation while tailing: rows written just before the rename are read
+// from the renamed file, the new file from its header on; none twice.
+func TestRotationWhileTailing(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// rotate renames or deletes live after writing its last rows.
+		rotate func(t *testing.T, live string, n int)
+	}{
+		{"renamed", func(t *testing.T, live string, n int) {
+			stamp := time.Date(2026, 3, 2, 8, 0, n, 0, time.UTC).Format("2006-01-02T15.04.05")
+			require.NoError(t, os.Rename(live, strings.TrimSuffix(live, ".txt")+"_"+stamp+"Z.log"))
+		}},
+		{"moved to ArchivedLogs", func(t *testing.T, live string, n int) {
+			archive := filepath.Join(filepath.Dir(filepath.Dir(live)), "ArchivedLogs")
+			require.NoError(t, os.MkdirAll(archive, 0o755))
+			require.NoError(t, os.Rename(live, filepath.Join(archive, fmt.Sprintf("SENSE1_AuditActivity_Proxy_%d.log", n))))
+		}},
+		{"deleted", func(t *testing.T, live string, _ int) {
+			require.NoError(t, os.Remove(live))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "Audit")
+			live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+			writeFile(t, live, header+rows("SENSE1", 1, 3))
+			h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}})
+			h.waitRebuilt()
+			h.waitRows(3)
+
+			const rotations = 20
+			seq := 3
+			var want []string
+			want = append(want, keyRange("SENSE1", 1, 3)...)
+			for n := range rotations {
+				// Rows, then at once the rotation, then the new file:
+				// the source may see any step.
+				appendFile(t, live, rows("SENSE1", seq+1, seq+2))
+				want = append(want, keyRange("SENSE1", seq+1, seq+2)...)
+				seq += 2
+				tt.rotate(t, live, n)
+				writeFile(t, live, header)
+				if n%2 == 0 {
+					// Sometimes the new file has rows before the source
+					// looks.
+					appendFile(t, live, rows("SENSE1", seq+1, seq+1))
+					want = append(want, keyRange("SENSE1", seq+1, seq+1)...)
+					seq++
+				}
+				// A file rotated away before the source ever opened it is
+				// not followed (see the package documentation): let the
+				// source open each new file, but do not wait for its rows.
+				require.Eventually(t, func() bool { return h.src.Stats().FilesRead >= uint64(n+2) }, 10*time.Second, time.Millisecond)
+				if n%5 == 0 {
+					h.waitRows(len(want))
+				}
+			}
+			h.waitRows(len(want))
+			require.Equal(t, want, h.keys())
+			for _, g := range h.rows()[3:] {
+				require.False(t, g.Rebuilding, g)
+			}
+			require.Equal(t, uint64(rotations), h.src.Stats().Rotations)
+			requirePosition(t, h.src.Positions(), live)
+			require.Equal(t, 1, h.src.Stats().OpenFiles, "rotated files are closed")
+		})
+	}
+}
+
+// A file with only its header is rotated, and the new file has the same
+// header: the source must not take the new file for the old one.
+func TestRotationOfAHeaderOnlyFile(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	writeFile(t, live, header)
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*.txt")}})
+	h.waitRebuilt()
+	h.waitRead(int64(len(header)))
+	require.NoError(t, os.Rename(live, filepath.Join(dir, "SENSE1_AuditActivity_Proxy_2026-03-02T08.00.00Z.log")))
+	writeFile(t, live, header+rows("SENSE1", 1, 2))
+	h.waitRows(2)
+	require.Equal(t, keyRange("SENSE1", 1, 2), h.keys())
+}
+
+func TestTruncation(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	writeFile(t, live, header+rows("SENSE1", 1, 4))
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*.txt")}})
+	h.waitRebuilt()
+	h.waitRows(4)
+
+	// Truncated, then written again from the start (copytruncate).
+	f, err := os.OpenFile(live, os.O_WRONLY|os.O_TRUNC, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Eventually(t, func() bool { return h.src.Stats().Truncations == 1 }, 10*time.Second, time.Millisecond)
+	appendFile(t, live, header+rows("SENSE1", 5, 6))
+	h.waitRows(6)
+
+	// Rewritten in place with more than was read (never shorter): the first
+	// bytes tell.
+	writeFile(t, live, strings.Replace(header, "Sequence#", "Sequence# ", 1)+rows("SENSE1", 7, 20))
+	h.waitRows(20)
+	require.Equal(t, concat(keyRange("SENSE1", 1, 4), keyRange("SENSE1", 5, 6), keyRange("SENSE1", 7, 20)), h.keys())
+	require.Equal(t, uint64(2), h.src.Stats().Truncations)
+	require.True(t, h.log.contains("W!", "reading it again from the start"))
+}
+
+func TestSecondServerAppearsLater(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "SENSE1", "SENSE1_AuditActivity_Proxy.txt"), header+rows("SENSE1", 1, 2))
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*", "*_AuditActivity_Proxy.txt")}})
+	h.waitRebuilt()
+	h.waitRows(2)
+	writeFile(t, filepath.Join(dir, "SENSE2", "SENSE2_AuditActivity_Proxy.txt"), header+rows("SENSE2", 1, 3))
+	got := h.waitRows(5)
+	require.Equal(t, concat(keyRange("SENSE1", 1, 2), keyRange("SENSE2", 1, 3)), h.keys())
+	for _, g := range got[2:] {
+		require.False(t, g.Rebuilding, "rows of a file found later are new")
+	}
+	require.Len(t, h.src.Positions(), 2)
+}
+
+// Stop, write, restart from the saved positions: the rows written while
+// stopped come once, none of those before.
+func TestResume(t *testing.T) {
+	type step func(t *testing.T, dir, live string)
+	rotateTo := func(name string) step {
+		return func(t *testing.T, dir, live string) {
+			target := filepath.Join(dir, name)
+			require.NoError(t, os.MkdirAll(filepath.Dir(target), 0o755))
+			require.NoError(t, os.Rename(live, target))
+		}
+	}
+	tests := []struct {
+		name    string
+		archive bool // configure archive_files
+		// whileStopped runs between the two runs, after rows 4..5 were
+		// appended to the live file.
+		whileStopped []step
+		newFile      bool // a new live file with rows 100.. follows
+		want         []string
+	}{
+		{name: "appended", want: keyRange("SENSE1", 4, 5)},
+		{name: "nothing new", whileStopped: []step{func(t *testing.T, _, live string) {
+			require.NoError(t, os.Truncate(live, int64(len(header+rows("SENSE1", 1, 3)))))
+		}}},
+		{
+			name:         "rotated in the live folder",
+			whileStopped: []step{rotateTo("Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log")},
+			newFile:      true,
+			want:         concat(keyRange("SENSE1", 4, 5), keyRange("SENSE1", 100, 102)),
+		},
+		{
+			name:         "rotated and moved to ArchivedLogs",
+			archive:      true,
+			whileStopped: []step{rotateTo("ArchivedLogs/SENSE1/Proxy/Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log")},
+			newFile:      true,
+			want:         concat(keyRange("SENSE1", 4, 5), keyRange("SENSE1", 100, 102)),
+		},
+		{
+			name:         "rotated and moved, archives not configured: only the new file",
+			whileStopped: []step{rotateTo("ArchivedLogs/SENSE1/Proxy/Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log")},
+			newFile:      true,
+			want:         keyRange("SENSE1", 100, 102),
+		},
+		{
+			name:    "rotated, and copied to ArchivedLogs: read once",
+			archive: true,
+			whileStopped: []step{
+				rotateTo("Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"),
+				func(t *testing.T, dir, _ string) {
+					data, err := os.ReadFile(filepath.Join(dir, "Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"))
+					require.NoError(t, err)
+					writeFile(t, filepath.Join(dir, "ArchivedLogs/SENSE1/Proxy/Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"), string(data))
+				},
+			},
+			newFile: true,
+			want:    concat(keyRange("SENSE1", 4, 5), keyRange("SENSE1", 100, 102)),
+		},
+		{
+			name: "replaced by another file (fingerprint changed)",
+			whileStopped: []step{func(t *testing.T, _, live string) {
+				writeFile(t, live, header+rows("SENSE1", 50, 60))
+			}},
+			want: keyRange("SENSE1", 50, 60),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, "Audit", "SENSE1_AuditActivity_Proxy.txt")
+			cfg := Config{Files: []string{filepath.Join(dir, "Audit", "*_AuditActivity_Proxy.txt")}}
+			if tt.archive {
+				cfg.ArchiveFiles = []string{filepath.Join(dir, "ArchivedLogs", "*", "Proxy", "Audit", "*_AuditActivity_Proxy_*.log")}
+				// Only files the positions name: these are older.
+				cfg.ArchiveMaxAge = time.Minute
+			}
+			writeFile(t, live, header+rows("SENSE1", 1, 3))
+			first := start(t, cfg)
+			first.waitRebuilt()
+			first.waitRows(3)
+			first.stop()
+			saved := first.src.Positions()
+			require.Len(t, saved, 1)
+			require.Equal(t, int64(len(header+rows("SENSE1", 1, 3))), saved[0].Offset)
+
+			appendFile(t, live, rows("SENSE1", 4, 5))
+			for _, step := range tt.whileStopped {
+				step(t, dir, live)
+			}
+			if tt.newFile {
+				writeFile(t, live, header+rows("SENSE1", 100, 102))
+			}
+			// Rotated files are older than archive_max_age: only a saved
+			// position may have them read.
+			old := time.Now().Add(-time.Hour)
+			for _, pattern := range append(cfg.ArchiveFiles, filepath.Join(dir, "Audit", "*.log")) {
+				matches, _ := filepath.Glob(pattern)
+				for _, m := range matches {
+					require.NoError(t, os.Chtimes(m, old, old))
+				}
+			}
+
+			cfg.Resume = saved
+			second := start(t, cfg)
+			second.waitRebuilt()
+			second.waitRows(len(tt.want))
+			require.Equal(t, tt.want, second.keys())
+			for _, g := range second.rows() {
+				require.True(t, g.Rebuilding, g)
+			}
+
+			// And a third run from the second's positions reads nothing.
+			second.stop()
+			cfg.Resume = second.src.Positions()
+			third := start(t, cfg)
+			third.waitRebuilt()
+			appendFile(t, live, rows("SENSE1", 200, 200))
+			third.waitRows(1)
+			require.Equal(t, []string{"SENSE1#200"}, third.keys())
+		})
+	}
+}
+
+// Positions taken under Config.Lock match the rows the handler has seen.
+func TestPositionsUnderLock(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	content := header + rows("SENSE1", 1, 2000)
+	writeFile(t, live, content)
+	var mu sync.Mutex
+	var handled int64 // the offset after the last row handled
+	src, err := New(Config{Files: []string{live}, Lock: &mu, PollInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = src.Run(t.Context(), func(r Row) {
+			handled = r.Offset // under mu, held by Run
+		})
+	}()
+	checks := 0
+	go func() {
+		<-src.Rebuilt()
+		close(stop)
+	}()
+	for running := true; running; {
+		select {
+		case <-stop:
+			running = false
+		default:
+		}
+		mu.Lock()
+		positions := src.Positions()
+		if len(positions) == 1 && handled > 0 {
+			require.Equal(t, handled, positions[0].Offset)
+			checks++
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	require.Equal(t, int64(len(content)), handled)
+	mu.Unlock()
+	t.Logf("%d consistent snapshots", checks)
+}
+
+func TestArchivesWithinMaxAge(t *testing.T) {
+	dir := t.TempDir()
+	auditDir := filepath.Join(dir, "Log", "Proxy", "Audit")
+	archDir := filepath.Join(dir, "ArchivedLogs", "SENSE1", "Proxy", "Audit")
+	files := []struct {
+		path string
+		age  time.Duration
+		rows string
+	}{
+		{filepath.Join(archDir, "SENSE1_AuditActivity_Proxy_2026-03-01T20.00.00Z.log"), 3 * time.Hour, rows("SENSE1", 10, 11)},
+		{filepath.Join(archDir, "SENSE1_AuditActivity_Proxy_2026-03-01T08.00.00Z.log"), 30 * time.Hour, rows("SENSE1", 1, 2)}, // too old
+		{filepath.Join(auditDir, "SENSE1_AuditActivity_Proxy_2026-03-02T07.00.00Z.log"), time.Hour, rows("SENSE1", 20, 21)},
+		{filepath.Join(archDir, "SENSE1_AuditActivity_Proxy_2026-03-02T00.00.00Z.log"), 2 * time.Hour, rows("SENSE1", 15, 16)},
+		{filepath.Join(archDir, "not_a_log_2026.log"), time.Hour, ""},
+	}
+	for _, f := range files {
+		content := header + f.rows
+		if f.rows == "" {
+			content = "hello\n"
+		}
+		writeFile(t, f.path, content)
+		at := time.Now().Add(-f.age)
+		require.NoError(t, os.Chtimes(f.path, at, at))
+	}
+	writeFile(t, filepath.Join(auditDir, "SENSE1_AuditActivity_Proxy.txt"), header+rows("SENSE1", 30, 31))
+
+	h := start(t, Config{
+		Files:         []string{filepath.Join(auditDir, "*_AuditActivity_Proxy.txt")},
+		ArchiveFiles:  []string{filepath.Join(dir, "ArchivedLogs", "*", "Proxy", "Audit", "*.log")},
+		ArchiveMaxAge: 24 * time.Hour,
+	})
+	h.waitRebuilt()
+	got := h.waitRows(8)
+	// Oldest first, the live file last.
+	require.Equal(t, concat(keyRange("SENSE1", 10, 11), keyRange("SENSE1", 15, 16), keyRange("SENSE1", 20, 21), keyRange("SENSE1", 30, 31)), h.keys())
+	for _, g := range got {
+		require.True(t, g.Rebuilding)
+	}
+	require.Equal(t, files[0].path, got[0].Path)
+	require.Equal(t, uint64(1), h.src.Stats().FilesSkipped, "not_a_log")
+	require.Equal(t, 1, h.src.Stats().OpenFiles, "archived files are closed")
+	// Positions: the live file and the three archives read.
+	require.Len(t, h.src.Positions(), 4)
+}
+
+func TestOversizeRows(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	long := func(seq int, n int) string {
+		r := row(seq, "SENSE1", "Open connection", "anna")
+		return strings.Replace(r, "for user", "for user "+strings.Repeat("x", n), 1)
+	}
+	// One within the limit (it grows the buffer), one over it.
+	writeFile(t, live, header+rows("SENSE1", 1, 1)+long(2, 90_000)+long(3, 120_000)+rows("SENSE1", 4, 4))
+	h := start(t, Config{Files: []string{live}, MaxLineBytes: 100_000})
+	h.waitRebuilt()
+	got := h.waitRows(4)
+	require.Equal(t, session.Accepted, got[1].Status)
+	require.Equal(t, session.Malformed, got[2].Status)
+	require.Equal(t, ReasonOversize, got[2].Reason)
+	require.Equal(t, "SENSE1#3", got[2].Key, "the excerpt keeps the first fields")
+	require.Equal(t, "SENSE1#4", got[3].Key)
+	require.Equal(t, uint64(1), h.src.Stats().Oversize)
+	require.True(t, h.log.contains("W!", "longer than max_line_size = 100000"))
+	require.Equal(t, int64(bufSize), h.src.Stats().BufferBytes, "the buffer shrank back")
+
+	// While tailing, an oversize row that arrives in pieces, more than the
+	// read buffer, then rows.
+	r5 := long(5, 300_000)
+	appendFile(t, live, r5[:1000])
+	h.waitRead(int64(len(header+rows("SENSE1", 1, 1)+long(2, 90_000)+long(3, 120_000)+rows("SENSE1", 4, 4))) + 1000)
+	appendFile(t, live, r5[1000:150_000])
+	appendFile(t, live, r5[150_000:]+rows("SENSE1", 6, 6))
+	got = h.waitRows(6)
+	require.Equal(t, ReasonOversize, got[4].Reason)
+	require.Equal(t, "SENSE1#5", got[4].Key)
+	require.Equal(t, "SENSE1#6", got[5].Key)
+	require.Equal(t, session.Accepted, got[5].Status)
+	require.Equal(t, uint64(2), h.src.Stats().Oversize)
+	require.Equal(t, int64(bufSize), h.src.Stats().BufferBytes)
+}
+
+func TestNotAnAuditActivityLog(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/SENSE1_Audit_Proxy.txt")
+	require.NoError(t, err)
+	bad := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	writeFile(t, bad, string(data))
+	writeFile(t, filepath.Join(dir, "SENSE2_AuditActivity_Proxy.txt"), header+rows("SENSE2", 1, 2))
+	writeFile(t, filepath.Join(dir, "BINARY_AuditActivity_Proxy.txt"), "\x00\x01\x02\n\xff\xfe")
+	writeFile(t, filepath.Join(dir, "EMPTY_AuditActivity_Proxy.txt"), "")
+
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}})
+	h.waitRebuilt()
+	h.waitRows(2)
+	require.Equal(t, keyRange("SENSE2", 1, 2), h.keys())
+	require.Equal(t, uint64(2), h.src.Stats().FilesSkipped)
+	require.True(t, h.log.contains("E!", "Skipping "+bad+": "+auditlog.ErrNotAuditActivityLog.Error()))
+	for _, p := range h.src.Positions() {
+		require.Contains(t, p.Path, "SENSE2")
+	}
+
+	// The bad file rotates into a good one: it is read.
+	require.NoError(t, os.Rename(bad, filepath.Join(dir, "SENSE1_AuditActivity_Proxy_x.log")))
+	writeFile(t, bad, header+rows("SENSE1", 1, 1))
+	// The empty file gets its header and rows.
+	appendFile(t, filepath.Join(dir, "EMPTY_AuditActivity_Proxy.txt"), header+rows("EMPTY", 1, 1))
+	h.waitRows(4)
+	require.ElementsMatch(t, concat(keyRange("SENSE2", 1, 2), []string{"SENSE1#1", "EMPTY#1"}), h.keys())
+}
+
+// A header row mid-file with other columns (the writer reopened the file)
+// changes how the rows after it are read; one that is not a header of
+// ours makes them malformed until the next.
+func TestHeaderMidFile(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	reordered := "Hostname\tTimestamp\tSequence#\tCommand\tUserDirectory\tUserId\tProxySessionId\r\n"
+	writeFile(t, live, header+rows("SENSE1", 1, 1)+reordered+
+		"SENSE1\t20260302T090000.000+0100\t2\tStart session\tLAB\tbob\tabc\r\n"+
+		"Timestamp\tHostname\tSomething\r\n"+
+		"x\ty\tz\r\n"+
+		header+rows("SENSE1", 3, 3))
+	h := start(t, Config{Files: []string{live}})
+	h.waitRebuilt()
+	got := h.waitRows(4)
+	require.Equal(t, "SENSE1#1", got[0].Key)
+	require.Equal(t, session.Accepted, got[0].Status)
+	require.Equal(t, session.Accepted, got[1].Status)
+	require.Equal(t, `LAB\bob`, got[1].User)
+	require.Equal(t, "abc", got[1].SessionID)
+	require.Equal(t, session.Malformed, got[2].Status)
+	require.Equal(t, ReasonNoHeader, got[2].Reason)
+	require.Equal(t, "SENSE1#3", got[3].Key)
+	require.Equal(t, session.Accepted, got[3].Status)
+	require.True(t, h.log.contains("W!", "header row in the middle"))
+	appendFile(t, live, rows("SENSE1", 4, 4))
+	got = h.waitRows(5)
+	require.Equal(t, "SENSE1#4", got[4].Key)
+	require.Equal(t, session.Accepted, got[4].Status)
+}
+
+// A row the writer never ended is delivered when its file is rotated away
+// or read as an archive.
+func TestLastRowWithoutLineEnd(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	r2 := row(2, "SENSE1", "Stop session", "anna")
+	writeFile(t, live, header+rows("SENSE1", 1, 1)+r2[:len(r2)-2])
+	h := start(t, Config{Files: []string{live}})
+	h.waitRebuilt()
+	h.waitRows(1)
+	require.NoError(t, os.Rename(live, filepath.Join(dir, "SENSE1_AuditActivity_Proxy_1.log")))
+	got := h.waitRows(2)
+	require.Equal(t, "SENSE1#2", got[1].Key)
+	require.Equal(t, session.Accepted, got[1].Status)
+	require.Equal(t, int64(len(header+rows("SENSE1", 1, 1))+len(r2)-2), got[1].Offset)
+}
+
+func TestContextCancelDuringRebuild(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	writeFile(t, live, header+rows("SENSE1", 1, 5000))
+	src, err := New(Config{Files: []string{live}})
+	require.NoError(t, err)
+	ctx, cancel := contextWithCancel(t)
+	n := 0
+	require.NoError(t, src.Run(ctx, func(r Row) {
+		n++
+		if n == 100 {
+			cancel()
+		}
+	}))
+	require.Less(t, n, 5000)
+	positions := src.Positions()
+	require.Len(t, positions, 1)
+	// The position is after the last row handled.
+	require.Equal(t, int64(len(header+rows("SENSE1", 1, n))), positions[0].Offset)
+	require.Equal(t, 0, src.Stats().OpenFiles)
+	require.Error(t, src.Run(ctx, func(Row) {}), "Run twice")
+}
+
+// requirePosition checks that positions hold path, read to its end, with
+// the fingerprint of its first bytes.
+func requirePosition(t *testing.T, positions []Position, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, p := range positions {
+		if p.Path == path {
+			n := min(len(data), FingerprintBytes)
+			require.Equal(t, Position{Path: path, Fingerprint: fingerprint(data[:n]), FingerprintBytes: int64(n), Offset: int64(len(data)), Seen: p.Seen}, p)
+			return
+		}
+	}
+	t.Fatalf("no position for %s in %v", path, positions)
+}
