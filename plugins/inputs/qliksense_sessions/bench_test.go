@@ -8,7 +8,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
@@ -66,19 +66,17 @@ func (benchMaker) Log() telegraf.Logger                         { return testuti
 // already holds 100,000 users (one session each on one of 10 servers).
 func benchPlugin(b *testing.B, emitEvents bool) *QlikSenseSessions {
 	b.Helper()
-	plugin := &QlikSenseSessions{
-		ServiceAddress:    "udp://127.0.0.1:0",
-		MaxDatagramSize:   config.Size(8192),
-		EmitEvents:        emitEvents,
-		StateSaveInterval: config.Duration(time.Second),
-		ExcludeUsers:      []string{`INTERNAL\sa_*`},
-		Log:               testutil.Logger{},
-	}
+	// The registered defaults, as a config would give them.
+	plugin := inputs.Inputs["qliksense_sessions"]().(*QlikSenseSessions)
+	plugin.ServiceAddress = "udp://127.0.0.1:0"
+	plugin.EmitEvents = emitEvents
+	plugin.ExcludeUsers = []string{`INTERNAL\sa_*`}
+	plugin.Log = testutil.Logger{}
 	if err := plugin.Init(); err != nil {
 		b.Fatal(err)
 	}
 	plugin.acc = &testutil.Accumulator{}
-	plugin.state = state.New(state.Config{})
+	plugin.state = state.New(plugin.stateConfig())
 	plugin.throttle = newThrottledLog(plugin.Log, time.Minute)
 	plugin.changed = make(chan struct{}, 1)
 	for i, p := range benchPayloads("sos", 100000) {

@@ -301,23 +301,17 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 		return
 	}
 
-	// Parsed events alias what they are parsed from. To emit an event, parse
-	// a copy: one allocation, where cloning each field would take seven.
-	data := payload
-	if !utf8.Valid(payload) {
+	data := q.ownedIfEmitting(payload)
+	var ev session.Event
+	status, reason := log4net.Parse(data, &ev)
+	if status == log4net.Malformed && reason == log4net.ReasonNotUTF8 {
 		// The legacy appender sends the Windows ANSI code page.
 		if decoded, ok := log4net.DecodeANSI(q.ansiBuf[:0], payload); ok {
 			q.ansiBuf = decoded
-			data = decoded
 			q.stats.decodedANSI.Add(1)
+			status, reason = log4net.Parse(q.ownedIfEmitting(decoded), &ev)
 		}
 	}
-	if q.EmitEvents {
-		owned := string(data)
-		data = unsafe.Slice(unsafe.StringData(owned), len(owned))
-	}
-	var ev session.Event
-	status, reason := log4net.Parse(data, &ev)
 	switch status {
 	case log4net.Malformed:
 		q.stats.malformed.Add(1)
@@ -355,6 +349,18 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	if outcome == state.Changed {
 		q.summaryDue()
 	}
+}
+
+// ownedIfEmitting returns data, or a copy of it when events are emitted:
+// parsed events alias what they are parsed from, and an event metric keeps
+// its strings. One copy is one allocation, where cloning each field would
+// take seven.
+func (q *QlikSenseSessions) ownedIfEmitting(data []byte) []byte {
+	if !q.EmitEvents {
+		return data
+	}
+	owned := string(data)
+	return unsafe.Slice(unsafe.StringData(owned), len(owned))
 }
 
 // summaryDue asks the summary loop for a summary soon.

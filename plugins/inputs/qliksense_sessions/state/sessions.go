@@ -150,7 +150,7 @@ func (s *State) start(srv *server, us *userOnServer, ev *session.Event, now time
 		s.counters.StartsCancelled++
 		return Unchanged, us
 	}
-	if us != nil && ev.SessionID == "" && s.takeOverAwaiting(us, now) {
+	if us != nil && us.detail != nil && ev.SessionID == "" && s.takeOverAwaiting(us, now) {
 		us.lastSeen = now
 		if us.sessions == 1 {
 			// The session a connection proved was the first: its start is
@@ -170,6 +170,8 @@ func (s *State) start(srv *server, us *userOnServer, ev *session.Event, now time
 	if ev.SessionID != "" {
 		d := us.details()
 		d.known = append(d.known, knownSession{id: strings.Clone(ev.SessionID), started: now})
+	} else if len(s.draining) == 0 {
+		// Nothing drains: the common case.
 	} else if drained, ok := s.undrain(ev, now); ok {
 		// A Stop that came just before took a session with open
 		// connections, which have not closed since: it was this short

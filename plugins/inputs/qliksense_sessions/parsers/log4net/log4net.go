@@ -6,6 +6,7 @@
 package log4net
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode"
 
@@ -66,7 +67,10 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 	if s == "" {
 		return Malformed, ReasonEmpty
 	}
-	if !utf8.ValidString(s) {
+	// Most payloads are printable ASCII: one pass shows they are valid
+	// UTF-8 without control characters, and the checks below need not run.
+	plain := printableASCII(s)
+	if !plain && !utf8.ValidString(s) {
 		return Malformed, ReasonNotUTF8
 	}
 	var fields [markerFields]string
@@ -75,7 +79,7 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 		marker, _, _ := strings.Cut(s, ";")
 		known := false
 		for _, m := range markers {
-			if session.EqualFoldASCII(marker, m) {
+			if marker == m || session.EqualFoldASCII(marker, m) {
 				known = true
 				break
 			}
@@ -114,8 +118,8 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 		return Malformed, ReasonEmptyDirectory
 	case ev.UserID == "" || ev.UserID == nullText:
 		return Malformed, ReasonEmptyUser
-	case hasControl(ev.Server, false) || hasControl(ev.Directory, false) || hasControl(ev.UserID, false) ||
-		hasControl(ev.Origin, false) || hasControl(ev.Context, false) || hasControl(ev.Message, true):
+	case !plain && (hasControl(ev.Server, false) || hasControl(ev.Directory, false) || hasControl(ev.UserID, false) ||
+		hasControl(ev.Origin, false) || hasControl(ev.Context, false) || hasControl(ev.Message, true)):
 		return Malformed, ReasonControl
 	case !session.ValidHostName(ev.Server):
 		return Malformed, ReasonBadServer
@@ -143,6 +147,30 @@ func SessionID(message string) string {
 
 // nullText is what log4net writes for a property an event does not have.
 const nullText = "(null)"
+
+// printableASCII tells whether s holds only bytes from ' ' to '~', eight
+// at a time.
+func printableASCII(s string) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		// A byte >= 0x80, a byte < 0x20, or DEL (0x7f, which +1 makes 0x80).
+		if (w|(w-0x20*ones)|(w+ones))&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // hasControl tells whether s holds a C0 or C1 control character or DEL.
 // A log message may span lines: with multiline, tabs, CR and LF pass.
@@ -184,6 +212,15 @@ func splitN(s string, into []string) int {
 // a control character at a field's edge stays to be refused. Hand-written,
 // since strings.Trim builds its character set anew on every call.
 func trimBlanks(s string) string {
+	if len(s) > 0 && notBlankASCII(s[0]) && notBlankASCII(s[len(s)-1]) {
+		return s // the common case, kept short so that it inlines
+	}
+	return trimBlanksSlow(s)
+}
+
+func notBlankASCII(c byte) bool { return c > ' ' && c < utf8.RuneSelf }
+
+func trimBlanksSlow(s string) string {
 	start, end := 0, len(s)
 	for start < end {
 		r, size := rune(s[start]), 1
