@@ -38,15 +38,17 @@
 // # Why its own reader, not influxdata/tail
 //
 // Telegraf's tailer, github.com/influxdata/tail, was measured against this
-// reader (bench_test.go, and the report in the package's commit): it copies
-// every line into a new string and sends it over a channel, which costs
-// several times what parsing the row costs; its Tell is documented to be off
-// by a line, and the source needs the exact offset after each row for its
-// Positions; on a rotation it reopens the path at once when the
-// watcher's Deleted event wins the select over a pending Modified one, so
-// rows written just before the rename may be lost; it reopens a truncated file
-// without telling the caller. Reading is simple enough to own: one read
-// buffer per file, reused; lines are handed over in place.
+// reader (same 8 MB file, same parser, two cores): it delivers 700,000
+// rows/s and allocates 19 MB per file (a string and a Line per row, sent
+// over a channel); this reader 1,690,000 rows/s and 83 KB per file
+// (BenchmarkRebuild). Worse, it loses rows at a rotation: when the path
+// names a new file it reopens the path at once, without reading what the
+// old file gained since its last read. With rows written just before each
+// of 30 renames, polling (Telegraf's watch_method for Windows) lost all 90,
+// inotify 23. Its Tell is documented to be off by up to a line, where
+// Positions need the exact offset after each row, and it reopens a
+// truncated file without telling. Reading is simple enough to own: one
+// buffer per file, reused, rows handed over in place.
 //
 // # File identity
 //

@@ -149,7 +149,7 @@ func TestStartWithExistingFilesThenAppend(t *testing.T) {
 	stats := h.src.Stats()
 	require.Equal(t, uint64(10), stats.Rows)
 	require.Equal(t, uint64(2), stats.FilesRead)
-	require.Equal(t, 2, stats.OpenFiles)
+	requireOpenFiles(t, h.src, 2)
 	h.stop()
 	require.Equal(t, 0, h.src.Stats().OpenFiles)
 }
@@ -216,8 +216,8 @@ func TestRotationWhileTailing(t *testing.T) {
 				require.False(t, g.Rebuilding, g)
 			}
 			require.Equal(t, uint64(rotations), h.src.Stats().Rotations)
-			requirePosition(t, h.src.Positions(), live)
-			require.Equal(t, 1, h.src.Stats().OpenFiles, "rotated files are closed")
+			requirePosition(t, h.src, live)
+			requireOpenFiles(t, h.src, 1) // rotated files are closed
 		})
 	}
 }
@@ -482,7 +482,7 @@ func TestArchivesWithinMaxAge(t *testing.T) {
 	}
 	require.Equal(t, files[0].path, got[0].Path)
 	require.Equal(t, uint64(1), h.src.Stats().FilesSkipped, "not_a_log")
-	require.Equal(t, 1, h.src.Stats().OpenFiles, "archived files are closed")
+	requireOpenFiles(t, h.src, 1) // archived files are closed
 	// Positions: the live file and the three archives read.
 	require.Len(t, h.src.Positions(), 4)
 }
@@ -506,7 +506,7 @@ func TestOversizeRows(t *testing.T) {
 	require.Equal(t, "SENSE1#4", got[3].Key)
 	require.Equal(t, uint64(1), h.src.Stats().Oversize)
 	require.True(t, h.log.contains("W!", "longer than max_line_size = 100000"))
-	require.Equal(t, int64(bufSize), h.src.Stats().BufferBytes, "the buffer shrank back")
+	requireBufferBytes(t, h.src, bufSize) // the buffer shrank back
 
 	// While tailing, an oversize row that arrives in pieces, more than the
 	// read buffer, then rows.
@@ -521,7 +521,7 @@ func TestOversizeRows(t *testing.T) {
 	require.Equal(t, "SENSE1#6", got[5].Key)
 	require.Equal(t, session.Accepted, got[5].Status)
 	require.Equal(t, uint64(2), h.src.Stats().Oversize)
-	require.Equal(t, int64(bufSize), h.src.Stats().BufferBytes)
+	requireBufferBytes(t, h.src, bufSize)
 }
 
 func TestNotAnAuditActivityLog(t *testing.T) {
@@ -624,18 +624,35 @@ func TestContextCancelDuringRebuild(t *testing.T) {
 	require.Error(t, src.Run(ctx, func(Row) {}), "Run twice")
 }
 
-// requirePosition checks that positions hold path, read to its end, with
-// the fingerprint of its first bytes.
-func requirePosition(t *testing.T, positions []Position, path string) {
+// requirePosition waits until src's positions hold path, read to its end,
+// with the fingerprint of its first bytes.
+func requirePosition(t *testing.T, src *Source, path string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, p := range positions {
-		if p.Path == path {
-			n := min(len(data), FingerprintBytes)
-			require.Equal(t, Position{Path: path, Fingerprint: fingerprint(data[:n]), FingerprintBytes: int64(n), Offset: int64(len(data)), Seen: p.Seen}, p)
-			return
+	n := min(len(data), FingerprintBytes)
+	want := Position{Path: path, Fingerprint: fingerprint(data[:n]), FingerprintBytes: int64(n), Offset: int64(len(data))}
+	require.Eventually(t, func() bool {
+		for _, p := range src.Positions() {
+			p.Seen = time.Time{}
+			if p == want {
+				return true
+			}
 		}
-	}
-	t.Fatalf("no position for %s in %v", path, positions)
+		return false
+	}, 10*time.Second, time.Millisecond, "want %v", want)
+}
+
+// requireOpenFiles waits until the source holds n files open (a poll holds
+// one more for a moment, to compare the path with the file it follows).
+func requireOpenFiles(t *testing.T, src *Source, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return src.Stats().OpenFiles == n }, 10*time.Second, time.Millisecond,
+		"open files: want %d", n)
+}
+
+func requireBufferBytes(t *testing.T, src *Source, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return src.Stats().BufferBytes == n }, 10*time.Second, time.Millisecond,
+		"buffer bytes: want %d", n)
 }

@@ -282,8 +282,8 @@ func (s *Source) deliver(fl *file, r Row, handle func(Row)) {
 		l.Lock()
 		defer l.Unlock()
 	}
-	handle(r)
 	s.stats.rows.Add(1)
+	handle(r)
 	s.setOffset(fl, r.Offset)
 }
 
