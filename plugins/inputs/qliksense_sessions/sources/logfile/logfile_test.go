@@ -656,3 +656,28 @@ func requireBufferBytes(t *testing.T, src *Source, n int64) {
 	require.Eventually(t, func() bool { return src.Stats().BufferBytes == n }, 10*time.Second, time.Millisecond,
 		"buffer bytes: want %d", n)
 }
+
+// Saved positions older than a day still resume their files at start;
+// those that no file matched are forgotten once the rebuild is over.
+func TestForgetOldPositions(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	done := header + rows("SENSE1", 1, 3)
+	writeFile(t, live, done+rows("SENSE1", 4, 4))
+	old := time.Now().Add(-48 * time.Hour)
+	other := []byte(header + rows("GONE", 1, 1))
+	resume := []Position{
+		{Path: live, Fingerprint: fingerprint([]byte(done)), FingerprintBytes: int64(len(done)), Offset: int64(len(done)), Seen: old},
+		{Path: "gone long ago", Fingerprint: fingerprint(other), FingerprintBytes: int64(len(other)), Offset: int64(len(other)), Seen: old},
+		{Path: "gone lately", Fingerprint: fingerprint(other[:100]), FingerprintBytes: 100, Offset: 100, Seen: time.Now().Add(-time.Hour)},
+	}
+	h := start(t, Config{Files: []string{live}, Resume: resume})
+	h.waitRebuilt()
+	h.waitRows(1)
+	require.Equal(t, []string{"SENSE1#4"}, h.keys())
+	var paths []string
+	for _, p := range h.src.Positions() {
+		paths = append(paths, p.Path)
+	}
+	require.ElementsMatch(t, []string{live, "gone lately"}, paths)
+}
