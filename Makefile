@@ -15,7 +15,7 @@ VERSION_PKG     := github.com/qliksense-telegraf/qliksense-sessions/internal/ver
 LDFLAGS         := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 DIST_TARGETS    := windows/amd64,linux/amd64,linux/arm64
 
-.PHONY: all build test unit-test e2e-test vet demo bench bench-load dist clean
+.PHONY: all build test unit-test e2e-test vet demo bench bench-load fuzz fuzz-ci dist clean
 
 all: build
 
@@ -47,13 +47,25 @@ e2e-test: build $(BIN)/telegraf
 	QSS_BIN_DIR=$(BIN) QSS_E2E_SKIPPED=$(E2E_SKIPPED) $(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/...; \
 	status=$$?; if [ -s $(E2E_SKIPPED) ]; then echo; cat $(E2E_SKIPPED); fi; exit $$status
 
-test: vet unit-test e2e-test
+# In CI (CI set, as e2e-test reads it) the test run ends with fuzz-ci.
+test: vet unit-test e2e-test $(if $(CI),fuzz-ci)
 
 demo: build $(BIN)/telegraf
 	./scripts/demo.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./plugins/...
+
+# Every fuzz target for FUZZTIME each, one go test -fuzz per target (the
+# script finds them, so new ones are picked up); fails on any crasher and
+# names the input it wrote under the package's testdata/fuzz/.
+FUZZTIME        ?= 60s
+fuzz:
+	GO="$(GO)" FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# What CI runs as part of `make test`: each target for 30 s.
+fuzz-ci:
+	GO="$(GO)" FUZZTIME=30s ./scripts/fuzz.sh
 
 # Loopback load test at rising rates (about 3 minutes); prints a Markdown table.
 bench-load: build $(BIN)/telegraf
