@@ -36,7 +36,7 @@ const (
 	Status500         // answer HTTP 500
 	Status403         // answer HTTP 403
 	BadJSON           // answer something that is not an app array
-	Hang              // answer only after the client gave up, or SetFailure ends it
+	Hang              // never answer: hang up when the client gives up, or SetFailure ends it
 	// RedirectSameOrigin redirects (307) to another path on the same scheme,
 	// host and port, which answers normally: a client may follow it.
 	RedirectSameOrigin
@@ -310,7 +310,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-release:
 		case <-r.Context().Done():
 		}
-		return
+		// Never a response: an empty 200 that raced the client's timeout
+		// would reach it as a bad answer.
+		panic(http.ErrAbortHandler)
 	}
 	s.mu.Lock()
 	body := s.answer
