@@ -1,7 +1,205 @@
 package qliksense_sessions
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"github.com/influxdata/telegraf/config"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
+)
+
+// Repository is the [inputs.qliksense_sessions.repository] block: the
+// repository API (QRS) that names the apps of qliksense_users_app. Names are
+// optional: without the block, or while the API fails, the metrics go out
+// without app_name.
+type Repository struct {
+	URL        string          `toml:"url"`
+	Interval   config.Duration `toml:"interval"`
+	Timeout    config.Duration `toml:"timeout"`
+	UserHeader string          `toml:"user_header"`
+	common_tls.ClientConfig
+
+	client *qrs.Client
+	// names maps lower-case app ids to names. A fetch replaces the whole
+	// map, which is never written after: readers load it without a lock.
+	names       atomic.Pointer[map[string]string]
+	fetches     atomic.Uint64 // successful fetches
+	fetchErrors atomic.Uint64
+	leftOut     atomic.Int64 // apps of the last answer without a name
+	// fetched, when set (by tests), is called after each fetch ends.
+	fetched func()
+}
+
+const (
+	defaultRepositoryInterval = 10 * time.Minute
+	defaultRepositoryTimeout  = 30 * time.Second
+)
+
+// init validates the repository block and fills in its defaults.
+func (r *Repository) init() error {
+	const name = "repository"
+	if r.URL == "" {
+		return fmt.Errorf("%s: url is empty: set it to the repository API of the central node, e.g. url = \"https://sense-central.example.com:4242\", or remove the [inputs.qliksense_sessions.repository] block to go without app names", name)
+	}
+	u, err := url.Parse(r.URL)
+	if err == nil && u.Scheme == "http" {
+		return fmt.Errorf("%s: url %q is plain http: the repository API answers on https only, and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", name, r.URL, u.Host)
+	}
+	if err != nil || u.Host == "" || u.Scheme != "https" {
+		return fmt.Errorf("%s: url %q is not https://<central node>:4242, e.g. \"https://sense-central.example.com:4242\"", name, r.URL)
+	}
+	if r.Interval < 0 || r.Timeout < 0 {
+		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as \"10m\" and \"30s\"", name, r.URL)
+	}
+	if r.Interval == 0 {
+		r.Interval = config.Duration(defaultRepositoryInterval)
+	}
+	if r.Timeout == 0 {
+		r.Timeout = config.Duration(defaultRepositoryTimeout)
+	}
+	if r.UserHeader != "" {
+		lower := strings.ToLower(r.UserHeader)
+		if strings.IndexFunc(r.UserHeader, unicode.IsControl) >= 0 || !strings.Contains(lower, "userdirectory=") || !strings.Contains(lower, "userid=") {
+			return fmt.Errorf("%s (%s): user_header %q is not \"UserDirectory=<directory>; UserId=<user>\" on one line: use e.g. %q, or remove it for that default", name, r.URL, r.UserHeader, qrs.DefaultUserHeader)
+		}
+	}
+	if r.TLSCert == "" || r.TLSKey == "" {
+		return fmt.Errorf("%s (%s): tls_cert and tls_key must be set: the repository API on port 4242 answers only callers with the client certificate exported from the QMC: set tls_cert, tls_key and tls_ca to its client.pem, client_key.pem and root.pem", name, r.URL)
+	}
+	tlsConfig, err := r.ClientConfig.TLSConfig()
+	if err != nil {
+		return fmt.Errorf("%s (%s): TLS settings: %w: tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, r.URL, err)
+	}
+	if r.client, err = qrs.NewClient(r.URL, tlsConfig, time.Duration(r.Timeout), r.UserHeader); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func (q *QlikSenseSessions) initRepository() error {
+	if q.Repository == nil {
+		return nil
+	}
+	return q.Repository.init()
+}
+
+// startAppNames fetches the app names in the background, at once and then
+// every interval, until Stop. Nothing waits for them.
+func (q *QlikSenseSessions) startAppNames() {
+	if r := q.Repository; r != nil {
+		q.goRun(func() { q.refreshAppNames(r) })
+	}
+}
+
+func (q *QlikSenseSessions) refreshAppNames(r *Repository) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // Stop ends a fetch under way
+		select {
+		case <-q.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	ticker := time.NewTicker(time.Duration(r.Interval))
+	defer ticker.Stop()
+	for {
+		q.fetchAppNames(ctx, r)
+		select {
+		case <-q.done:
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// fetchAppNames asks the repository for the app names once. A failure
+// logs one line (throttled) and keeps the names there were.
+func (q *QlikSenseSessions) fetchAppNames(ctx context.Context, r *Repository) {
+	if r.fetched != nil {
+		defer r.fetched()
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.Timeout))
+	defer cancel()
+	answer, err := r.client.Apps(ctx)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return // stopping
+		}
+		r.fetchErrors.Add(1)
+		kept := "app_name left out until it answers"
+		if names := r.names.Load(); names != nil {
+			kept = fmt.Sprintf("keeping the %d names of its last answer", len(*names))
+		}
+		q.throttle.log("app_names", "App names: the repository API failed, %s: %v", kept, err)
+		return
+	}
+	first := r.names.Load() == nil
+	r.names.Store(&answer.Names)
+	r.leftOut.Store(int64(answer.LeftOut()))
+	r.fetches.Add(1)
+
+	if first {
+		q.Log.Infof("App names: %d of %d apps named by the repository API at %s", len(answer.Names), answer.Apps, r.URL)
+	} else {
+		q.Log.Debugf("App names: %d of %d apps named by the repository API at %s", len(answer.Names), answer.Apps, r.URL)
+	}
+	if answer.LeftOut() > 0 || answer.Truncated > 0 {
+		var parts []string
+		if answer.Refused > 0 {
+			example := ""
+			if answer.RefusedExample != "" {
+				example = ", e.g. app " + answer.RefusedExample
+			}
+			parts = append(parts, fmt.Sprintf("%d names refused (control characters or an app id that is not a GUID%s)", answer.Refused, example))
+		}
+		if answer.Unnamed > 0 {
+			parts = append(parts, fmt.Sprintf("%d apps without a name", answer.Unnamed))
+		}
+		if answer.OverLimit > 0 {
+			parts = append(parts, fmt.Sprintf("%d apps past the limit of %d names", answer.OverLimit, qrs.MaxApps))
+		}
+		if answer.Truncated > 0 {
+			parts = append(parts, fmt.Sprintf("%d names cut to %d bytes", answer.Truncated, qrs.MaxNameBytes))
+		}
+		q.throttle.log("app_names_left_out", "App names: of %d apps, %s", answer.Apps, strings.Join(parts, ", "))
+	}
+}
+
 // appName is the name of the app with the id, or "" when the plugin does
-// not know it.
+// not know it. It never waits: a fetch under way does not hold it up.
 func (q *QlikSenseSessions) appName(id string) string {
-	return ""
+	if q.Repository == nil {
+		return ""
+	}
+	names := q.Repository.names.Load()
+	if names == nil {
+		return ""
+	}
+	return (*names)[strings.ToLower(id)]
+}
+
+// appNamesInternal adds the app name counters to qliksense_sessions_internal,
+// with a repository block.
+func (q *QlikSenseSessions) appNamesInternal(fields map[string]interface{}) {
+	r := q.Repository
+	if r == nil {
+		return
+	}
+	tracked := 0
+	if names := r.names.Load(); names != nil {
+		tracked = len(*names)
+	}
+	fields["app_name_fetches"] = int64(r.fetches.Load())
+	fields["app_name_fetch_errors"] = int64(r.fetchErrors.Load())
+	fields["tracked_app_names"] = int64(tracked)
+	fields["app_names_left_out"] = r.leftOut.Load()
 }

@@ -48,7 +48,8 @@ type QlikSenseSessions struct {
 	StateSaveInterval config.Duration `toml:"state_save_interval"`
 	SessionMaxAge     config.Duration `toml:"session_max_age"`
 
-	Proxies []*Proxy `toml:"proxy"`
+	Proxies    []*Proxy    `toml:"proxy"`
+	Repository *Repository `toml:"repository"` // app names (app_names.go)
 
 	butlerMode // butler_summaries (butler.go)
 
@@ -139,6 +140,9 @@ func (q *QlikSenseSessions) Init() error {
 		return fmt.Errorf("users_max_bytes %d is out of range: give a size from \"2B\" to \"%dKiB\"; InfluxDB 1.x's documented limit for a string field is 64 KiB, 1.9+ and 2.x refuse points over 1 MiB", q.UsersMaxBytes, maxUsersMaxBytes/1024)
 	}
 	if err := q.initProxies(); err != nil {
+		return err
+	}
+	if err := q.initRepository(); err != nil {
 		return err
 	}
 	if err := q.initStateFile(); err != nil {
@@ -242,6 +246,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	for _, p := range q.Proxies {
 		q.goRun(func() { q.pollProxy(p) })
 	}
+	q.startAppNames()
 	return nil
 }
 
