@@ -195,6 +195,11 @@ func (s *Simulation) blocked(u *simUser, server int) bool {
 	return false
 }
 
+// Pending is how many events the simulation decided together with those it
+// produced, and will produce next: Expected already counts them, so it is
+// the active set once they are out too.
+func (s *Simulation) Pending() int { return len(s.queue) }
+
 // Next returns the next event, or false after cfg.Events events.
 func (s *Simulation) Next() (Event, bool) {
 	if s.produced >= s.cfg.Events {
@@ -210,6 +215,14 @@ func (s *Simulation) Next() (Event, bool) {
 	s.queue = s.queue[1:]
 	return ev, true
 }
+
+// Settled tells whether the events Next returned so far are all the model
+// has taken in, so that Expected describes exactly the traffic sent. Some
+// events are decided together and go out one after the other (a race pair,
+// a session's Stop with the closes of its connections); between them the
+// model is ahead of the traffic. A sender that stops at checkpoints to
+// compare the plugin with Expected stops where Settled holds.
+func (s *Simulation) Settled() bool { return len(s.queue) == 0 }
 
 // decide appends the next event or events that go out together.
 func (s *Simulation) decide(out []Event) []Event {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/logfile"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/statefile"
 )
 
@@ -64,23 +65,23 @@ func pathErr(err error) error {
 // loadState restores the sessions saved by a previous run. A file that
 // cannot be used is kept aside, so that the next save does not replace it,
 // and reported; the plugin starts empty rather than not at all.
-func (q *QlikSenseSessions) loadState(now time.Time) {
+func (q *QlikSenseSessions) loadState(now time.Time) (resume []logfile.Position, fileServers []string) {
 	if q.StateFile == "" {
-		return
+		return nil, nil
 	}
 	file, err := statefile.Load(q.StateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		q.Log.Infof("No state file yet at %q; starting empty", q.StateFile)
-		return
+		return nil, nil
 	}
 	if err != nil {
 		aside, asideErr := statefile.SetAside(q.StateFile, now)
 		if asideErr != nil {
 			q.Log.Errorf("%v; starting with no sessions. Keeping the file aside failed too (%v): the next save replaces it, so copy it elsewhere now to keep it", err, asideErr)
-			return
+			return nil, nil
 		}
 		q.Log.Errorf("%v; kept it as %q and starting with no sessions (the next save writes a new state file); delete the copy when you no longer need it", err, aside)
-		return
+		return nil, nil
 	}
 	if file.Skipped.Total() > 0 {
 		q.Log.Warnf("State file %q: %s; restoring the other %d", q.StateFile, file.Skipped, len(file.Sessions))
@@ -99,6 +100,7 @@ func (q *QlikSenseSessions) loadState(now time.Time) {
 	q.savedGeneration = q.state.Generation()
 	q.Log.Infof("Restored %d sessions of %d users from %q (saved %s), dropped %d older than session_max_age",
 		q.state.ActiveSessions(), q.state.ActiveUsers(), q.StateFile, file.SavedAt.Format(time.RFC3339), expired)
+	return file.LogFiles, file.FileServers
 }
 
 // saveState writes the state file if the state changed since the last save.
@@ -122,9 +124,12 @@ func (q *QlikSenseSessions) save(last bool) {
 		return
 	}
 	records := q.state.Records()
+	// Taken with the records: the rows read so far are those they reflect.
+	positions, fileServers := q.logPositions(), q.fileServers()
 	q.mu.Unlock()
 
-	if err := statefile.Save(q.StateFile, records, time.Now()); err != nil {
+	file := statefile.File{SavedAt: time.Now(), Sessions: records, LogFiles: positions, FileServers: fileServers}
+	if err := statefile.SaveFile(q.StateFile, file); err != nil {
 		q.stats.stateSaveErrors.Add(1)
 		if last {
 			sessions := 0

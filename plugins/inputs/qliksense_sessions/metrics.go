@@ -161,6 +161,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	fields["proxy_poll_errors"] = int64(q.stats.proxyPollErrors.Load())
 	fields["state_save_errors"] = int64(q.stats.stateSaveErrors.Load())
 	q.appNamesInternal(fields)
+	q.logStats(fields)
 	if dropped, ok := q.listener.Dropped(); ok {
 		fields["datagrams_dropped"] = int64(dropped)
 	}

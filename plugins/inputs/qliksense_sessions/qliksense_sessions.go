@@ -50,6 +50,7 @@ type QlikSenseSessions struct {
 
 	Proxies    []*Proxy    `toml:"proxy"`
 	Repository *Repository `toml:"repository"` // app names (app_names.go)
+	LogFiles   *LogFiles   `toml:"logfile"`    // the log file source (log_files.go)
 
 	butlerMode // butler_summaries (butler.go)
 
@@ -64,6 +65,7 @@ type QlikSenseSessions struct {
 
 	acc      telegraf.Accumulator
 	listener *udp.Listener
+	logs     *logSource
 	wg       sync.WaitGroup
 	done     chan struct{}
 	changed  chan struct{} // a summary is due; capacity 1 coalesces bursts
@@ -90,6 +92,8 @@ type stats struct {
 	malformed         atomic.Uint64
 	rejectedSource    atomic.Uint64
 	oversize          atomic.Uint64
+	logRowsMalformed  atomic.Uint64
+	udpSuperseded     atomic.Uint64
 	decodedANSI       atomic.Uint64
 	proxyPolls        atomic.Uint64
 	proxyPollErrors   atomic.Uint64
@@ -146,6 +150,9 @@ func (q *QlikSenseSessions) Init() error {
 		return err
 	}
 	if err := q.initStateFile(); err != nil {
+		return err
+	}
+	if err := q.initLogFiles(); err != nil {
 		return err
 	}
 	q.excludes = q.excludes[:0]
@@ -234,7 +241,11 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.throttle = newThrottledLog(q.Log, time.Minute)
 	q.done = make(chan struct{})
 	q.changed = make(chan struct{}, 1)
-	q.loadState(time.Now())
+	resume, fileServers := q.loadState(time.Now())
+	if err := q.startLogFiles(resume, fileServers); err != nil {
+		listener.Close()
+		return err
+	}
 	q.startButler()
 	if q.state.ActiveSessions() > 0 {
 		q.summaryDue() // show the restored sessions at once, not at the first gather
@@ -269,6 +280,7 @@ func (q *QlikSenseSessions) Stop() {
 	}
 	close(q.done)
 	q.listener.Close()
+	q.stopLogFiles()
 	q.wg.Wait()
 	q.listener = nil
 	q.saveState()
@@ -331,9 +343,14 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 		q.stats.eventsExcluded.Add(1)
 		return
 	}
-	q.stats.eventsAccepted.Add(1)
-
 	q.mu.Lock()
+	if q.fromFiles(ev.Server) {
+		// This server's log files are read: they are its truth.
+		q.mu.Unlock()
+		q.stats.udpSuperseded.Add(1)
+		return
+	}
+	q.stats.eventsAccepted.Add(1)
 	q.butlerApply(&ev, payload) // butler_summaries (butler.go)
 	outcome := q.state.Apply(&ev, received)
 	activeUsers := q.state.ActiveUsers()

@@ -157,6 +157,21 @@ func (s *State) Expire(cutoff time.Time) (sessions int) {
 	return sessions
 }
 
+// DropServer forgets every session of a server and returns how many there
+// were: another source is to say them all again.
+func (s *State) DropServer(serverName string) (sessions int) {
+	srv := s.servers[s.serverKey(serverName)]
+	if srv == nil {
+		return 0
+	}
+	for _, us := range srv.users {
+		sessions += us.sessions
+		s.remove(srv, us, us.sessions)
+	}
+	s.generation++
+	return sessions
+}
+
 // APISession is one session in a proxy session API answer. Its SessionId
 // is left out: Qlik logs proxy session ids as salted hashes, so the API's
 // ids cannot be matched with those of the log files and connection events.

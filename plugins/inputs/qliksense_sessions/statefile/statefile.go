@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/logfile"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -57,6 +58,11 @@ type File struct {
 	Version  int            `json:"version"`
 	SavedAt  time.Time      `json:"saved_at"`
 	Sessions []state.Record `json:"sessions"`
+	// LogFiles are how far the log file source read each file, taken with
+	// Sessions, so that a restart neither loses nor repeats a row.
+	LogFiles []logfile.Position `json:"log_files,omitempty"`
+	// FileServers are the servers whose sessions come from the log files.
+	FileServers []string `json:"file_servers,omitempty"`
 	// Skipped counts the records Load left out, by reason.
 	Skipped Skipped `json:"-"`
 	// KnownDropped counts the known sessions (ids) Load left out of records
@@ -116,10 +122,16 @@ var ErrVersion = errors.New("unsupported state file version")
 // Save writes the records to path atomically: a temporary file in the same
 // folder, fsync, rename over path, fsync of the folder.
 func Save(path string, records []state.Record, savedAt time.Time) error {
-	if records == nil {
-		records = []state.Record{}
+	return SaveFile(path, File{SavedAt: savedAt, Sessions: records})
+}
+
+// SaveFile writes f, in this build's version, as Save does.
+func SaveFile(path string, f File) error {
+	if f.Sessions == nil {
+		f.Sessions = []state.Record{}
 	}
-	data, err := json.Marshal(File{Version: Version, SavedAt: savedAt.UTC(), Sessions: records})
+	f.Version, f.SavedAt = Version, f.SavedAt.UTC()
+	data, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("encoding the state failed: %w", err)
 	}
@@ -201,29 +213,40 @@ type recordV1 struct {
 
 func loadV1(path string, data []byte, now time.Time) (*File, error) {
 	var file struct {
-		Version  int        `json:"version"`
-		SavedAt  time.Time  `json:"saved_at"`
-		Sessions []recordV1 `json:"sessions"`
+		Version     int                `json:"version"`
+		SavedAt     time.Time          `json:"saved_at"`
+		Sessions    []recordV1         `json:"sessions"`
+		LogFiles    []logfile.Position `json:"log_files"`
+		FileServers []string           `json:"file_servers"`
 	}
 	if err := json.Unmarshal(data, &file); err != nil {
 		// A record that does not decode (a string for a number, a malformed
 		// time) costs that record, not the file: decode them one by one.
 		var raw struct {
-			Version  int               `json:"version"`
-			SavedAt  time.Time         `json:"saved_at"`
-			Sessions []json.RawMessage `json:"sessions"`
+			Version     int                `json:"version"`
+			SavedAt     time.Time          `json:"saved_at"`
+			Sessions    []json.RawMessage  `json:"sessions"`
+			LogFiles    []logfile.Position `json:"log_files"`
+			FileServers []string           `json:"file_servers"`
 		}
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("state file %q is corrupt (%w)", path, err)
 		}
 		file.Version, file.SavedAt, file.Sessions = raw.Version, raw.SavedAt, make([]recordV1, len(raw.Sessions))
+		file.LogFiles, file.FileServers = raw.LogFiles, raw.FileServers
 		for i, msg := range raw.Sessions {
 			if json.Unmarshal(msg, &file.Sessions[i]) != nil {
 				file.Sessions[i] = recordV1{Sessions: invalid}
 			}
 		}
 	}
-	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: Skipped{}}
+	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: Skipped{},
+		LogFiles: file.LogFiles}
+	for _, name := range file.FileServers {
+		if session.ValidHostName(name) {
+			f.FileServers = append(f.FileServers, name)
+		}
+	}
 	seen := make(map[string]struct{}, len(file.Sessions))
 	latest := now.Add(MaxAhead)
 	var total int64
