@@ -33,6 +33,8 @@ type logSource struct {
 	// name): the files are the truth for them, and their UDP events are
 	// dropped, so that no session counts twice. Guarded by q.mu.
 	servers map[string]string
+	// excludeBuf is excluded's buffer for the rows.
+	excludeBuf []byte
 }
 
 func (l *LogFiles) config(resume []logfile.Position, q *QlikSenseSessions) logfile.Config {
@@ -131,7 +133,7 @@ func (q *QlikSenseSessions) handleRow(row logfile.Row) {
 		return
 	}
 	ev := row.Event
-	if q.excluded(ev) {
+	if q.excluded(ev, &q.logs.excludeBuf) {
 		q.stats.eventsExcluded.Add(1)
 		return
 	}

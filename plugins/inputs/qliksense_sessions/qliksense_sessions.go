@@ -60,6 +60,7 @@ type QlikSenseSessions struct {
 	address        string // host:port
 	allowedSources udp.Sources
 	excludes       []filter.Filter
+	excludeDirs    []string // per exclude, its literal directory (see literalDirectory)
 	excludeBuf     []byte
 	ansiBuf        []byte // decoded ANSI payloads; only the reader goroutine uses it
 
@@ -155,15 +156,26 @@ func (q *QlikSenseSessions) Init() error {
 	if err := q.initLogFiles(); err != nil {
 		return err
 	}
-	q.excludes = q.excludes[:0]
+	q.excludes, q.excludeDirs = q.excludes[:0], q.excludeDirs[:0]
 	for _, pattern := range q.ExcludeUsers {
 		f, err := compileUserGlob(pattern)
 		if err != nil {
 			return err
 		}
 		q.excludes = append(q.excludes, f)
+		q.excludeDirs = append(q.excludeDirs, literalDirectory(pattern))
 	}
 	return nil
+}
+
+// literalDirectory is the directory a DIRECTORY\userid pattern names, in
+// lower case, or "" if it is a glob or there is none.
+func literalDirectory(pattern string) string {
+	dir, _, found := strings.Cut(strings.ToLower(strings.TrimSpace(pattern)), `\`)
+	if !found || strings.ContainsAny(dir, "*?[") {
+		return ""
+	}
+	return dir
 }
 
 // listensOnAllInterfaces tells whether a host:port leaves the host empty
@@ -196,15 +208,25 @@ func compileUserGlob(pattern string) (filter.Filter, error) {
 	return f, nil
 }
 
-// excluded tells whether exclude_users matches the event's user. Only the
-// reader goroutine calls it: it reuses one buffer so as not to allocate.
-func (q *QlikSenseSessions) excluded(ev *session.Event) bool {
+// excluded tells whether exclude_users matches the event's user. It builds
+// the name in buf, so as not to allocate: each source passes its own.
+func (q *QlikSenseSessions) excluded(ev *session.Event, buf *[]byte) bool {
 	if len(q.excludes) == 0 {
 		return false
 	}
-	q.excludeBuf = appendLower(appendLower(q.excludeBuf[:0], ev.Directory), `\`)
-	q.excludeBuf = appendLower(q.excludeBuf, ev.UserID)
-	name := unsafe.String(unsafe.SliceData(q.excludeBuf), len(q.excludeBuf))
+	// Most patterns name a directory (INTERNAL\sa_*): an event of another
+	// directory needs no lower-cased name.
+	for i, dir := range q.excludeDirs {
+		if dir == "" || strings.EqualFold(dir, ev.Directory) {
+			break
+		}
+		if i == len(q.excludeDirs)-1 {
+			return false
+		}
+	}
+	*buf = appendLower(appendLower((*buf)[:0], ev.Directory), `\`)
+	*buf = appendLower(*buf, ev.UserID)
+	name := unsafe.String(unsafe.SliceData(*buf), len(*buf))
 	for _, f := range q.excludes {
 		if f.Match(name) {
 			return true
@@ -339,7 +361,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 		q.throttle.log("ignored", "Ignored a datagram from %s: %s: %s", source, reason, excerpt(payload))
 		return
 	}
-	if q.excluded(&ev) {
+	if q.excluded(&ev, &q.excludeBuf) {
 		q.stats.eventsExcluded.Add(1)
 		return
 	}

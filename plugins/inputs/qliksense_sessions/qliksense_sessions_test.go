@@ -136,7 +136,23 @@ func TestExcludeUsersGlobs(t *testing.T) {
 	} {
 		dir, id, _ := strings.Cut(user, `\`)
 		ev := eventFor(dir, id)
-		require.Equal(t, excluded, plugin.excluded(&ev), user)
+		require.Equal(t, excluded, plugin.excluded(&ev, &plugin.excludeBuf), user)
+	}
+
+	// Patterns that all name their directory take the short path for the
+	// events of other directories; the answers are the same.
+	plugin.ExcludeUsers = []string{`INTERNAL\sa_*`, `lab\bob`}
+	require.NoError(t, plugin.Init())
+	require.Equal(t, []string{"internal", "lab"}, plugin.excludeDirs)
+	for user, excluded := range map[string]bool{
+		`INTERNAL\sa_repository`: true,
+		`Lab\BOB`:                true,
+		`LAB\anna`:               false,
+		`CORP\sa_api`:            false,
+	} {
+		dir, id, _ := strings.Cut(user, `\`)
+		ev := eventFor(dir, id)
+		require.Equal(t, excluded, plugin.excluded(&ev, &plugin.excludeBuf), user)
 	}
 }
 
