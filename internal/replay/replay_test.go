@@ -256,3 +256,61 @@ func TestSendGoesOnWhenNobodyListensYet(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(got), after)
 }
+
+// Traffic sent in bursts, with pauses longer than the reorder window where
+// Settled holds: at every such checkpoint the model and the plugin's parser
+// and state agree, apps included. Where Settled does not hold, the model
+// is ahead of what was sent, and they may not.
+func TestSettledCheckpointsAgreeWithThePlugin(t *testing.T) {
+	const rate = 1000
+	cfg := SimConfig{Users: 60, Directories: 2, Servers: 3, Events: 8000, Seed: 17, Format: "sos",
+		Race: 0.3, Preexisting: 20, WindowEvents: WindowEvents(rate)}
+	sim, err := NewSimulation(cfg)
+	require.NoError(t, err)
+	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
+	at := time.Unix(1_000_000_000, 0)
+	var ev session.Event
+	checkpoints, unsettled, ahead, appsSeen := 0, 0, 0, 0
+	for n := 1; ; n++ {
+		e, ok := sim.Next()
+		if !ok {
+			break
+		}
+		p, err := AppendPayload(nil, cfg.Format, &e, time.Time{})
+		require.NoError(t, err)
+		at = at.Add(time.Second / rate)
+		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
+			s.Apply(&ev, at)
+		}
+		if n%97 == 0 && !sim.Settled() {
+			unsettled++
+			s.Sweep(at)
+			if !equalExpected(sim.Expected(), expectedOf(s, n)) {
+				ahead++
+			}
+		}
+		if n < (checkpoints+1)*500 || !sim.Settled() {
+			continue
+		}
+		// A checkpoint: the sender pauses, summaries go out.
+		checkpoints++
+		at = at.Add(3 * state.DefaultReorderWindow)
+		s.Sweep(at)
+		want := sim.Expected()
+		require.Equal(t, want, expectedOf(s, n), "checkpoint %d after %d events", checkpoints, n)
+		appsSeen += len(want.Apps)
+	}
+	require.GreaterOrEqual(t, checkpoints, 15)
+	require.NotZero(t, appsSeen)
+	require.NotZero(t, unsettled, "the traffic has events decided together")
+	require.NotZero(t, ahead, "between events decided together the model is ahead of the traffic")
+	t.Logf("%d checkpoints; the model was ahead at %d of %d unsettled points", checkpoints, ahead, unsettled)
+}
+
+// equalExpected compares two expectations but for EventsSent.
+func equalExpected(a, b Expected) bool {
+	a.EventsSent, b.EventsSent = 0, 0
+	da, _ := json.Marshal(a)
+	db, _ := json.Marshal(b)
+	return string(da) == string(db)
+}

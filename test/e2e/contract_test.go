@@ -4,38 +4,70 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps/qpstest"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
 // metricContract is everything the plugin emits (DESIGN.md section 2, the
-// README's "Metrics"): per measurement, each tag ("tag") and each field with
-// its type ("int", "string"). It is the one list the other tests read: the
-// Grafana dashboard may query only these names, the Prometheus series are
-// its numeric fields. TestMetricContract holds the real binary to it.
+// README's "Metrics") without butler_summaries: per measurement, each tag
+// ("tag") and each field with its type ("int", "float", "string", "bool").
+// It is the one list the other tests read: the Grafana dashboard may query
+// only these names, the Prometheus series are its numeric fields.
+// TestMetricContract holds the real binary to it.
 var metricContract = map[string]map[string]string{
 	"qliksense_users": summaryContract(),
 	"qliksense_users_server": withTags(summaryContract(),
 		"server"),
 	"qliksense_users_virtual_proxy": withTags(summaryContract(),
 		"server", "virtual_proxy"),
-	// message only with event_message = true
+	// users_truncated only when users_max_bytes cut the list
+	"qliksense_users_app": withTags(map[string]string{
+		"active_users": "int", "active_connections": "int", "users": "string", "users_truncated": "bool",
+	}, "app_id", "trigger"),
+	// message only with event_message = true; session_duration_s only on
+	// session_stop, when the session's start was seen
 	"qliksense_session_event": withTags(map[string]string{
 		"user": "string", "user_id": "string", "origin": "string", "context": "string", "app_id": "string",
 		"message": "string", "active_users": "int", "session_duration_s": "float",
 	}, "server", "event", "user_directory"),
+	"qliksense_sessions_internal": internalContract(),
+}
+
+// butlerContract is what butler_summaries = true adds to metricContract:
+// Butler's counts, and the Butler model's counters and sizes in
+// qliksense_sessions_internal.
+var butlerContract = map[string]map[string]string{
+	"qliksense_users_butler":        withTags(map[string]string{"active_users": "int", "users": "string"}, "trigger"),
+	"qliksense_users_server_butler": withTags(map[string]string{"active_users": "int"}, "server", "trigger"),
 	"qliksense_sessions_internal": {
-		"datagrams_received": "int", "events_accepted": "int", "events_ignored": "int", "events_excluded": "int",
-		"malformed": "int", "rejected_source": "int", "oversize": "int", "datagrams_dropped": "int", "decoded_ansi": "int",
-		"starts_matched": "int", "starts_cancelled": "int", "events_refused_max_users": "int", "events_refused_max_servers": "int",
-		"stops_without_start": "int", "sessions_inferred": "int", "sessions_expired": "int",
-		"proxy_polls": "int", "proxy_poll_errors": "int", "reconcile_sessions_added": "int", "reconcile_sessions_removed": "int",
-		"state_save_errors": "int", "tracked_servers": "int", "tracked_users": "int", "tracked_user_server_pairs": "int",
-		"tracked_sessions": "int",
+		"butler_events_refused_max_users": "int", "butler_events_refused_max_servers": "int", "butler_events_unreadable": "int",
+		"tracked_butler_users": "int", "tracked_butler_servers": "int",
+	},
+}
+
+// blocksContract is what the optional sources add to metricContract: with
+// a [inputs.qliksense_sessions.repository] block, the app names and the
+// repository API's counters; with [inputs.qliksense_sessions.logfile], the
+// log file source's counters (log_open_files is a gauge).
+var blocksContract = map[string]map[string]string{
+	"qliksense_users_app": {"app_name": "tag"},
+	"qliksense_sessions_internal": {
+		"app_name_fetches": "int", "app_name_fetch_errors": "int", "tracked_app_names": "int", "app_names_left_out": "int",
+		"log_rows": "int", "log_rows_malformed": "int", "log_files_read": "int", "log_files_skipped": "int",
+		"log_rotations": "int", "log_truncations": "int", "log_read_errors": "int", "log_open_files": "int",
+		"udp_events_superseded": "int",
 	},
 }
 
@@ -43,7 +75,42 @@ var metricContract = map[string]map[string]string{
 var eventContract = map[string]bool{"session_start": true, "session_stop": true, "connection_open": true, "connection_close": true}
 
 func summaryContract() map[string]string {
-	return map[string]string{"active_users": "int", "active_sessions": "int", "users": "string", "trigger": "tag"}
+	return map[string]string{"active_users": "int", "active_sessions": "int", "users": "string", "users_truncated": "bool", "trigger": "tag"}
+}
+
+// internalContract is qliksense_sessions_internal's fields: counters since
+// the start, and gauges of the state's size (tracked_*).
+func internalContract() map[string]string {
+	fields := map[string]string{
+		"datagrams_received": "int", "events_accepted": "int", "events_ignored": "int", "events_excluded": "int",
+		"malformed": "int", "rejected_source": "int", "oversize": "int", "decoded_ansi": "int",
+		"starts_matched": "int", "starts_cancelled": "int", "stops_without_start": "int", "sessions_inferred": "int",
+		"sessions_expired": "int", "events_refused_max_users": "int", "events_refused_max_servers": "int",
+		"connections_refused_max_apps": "int", "proxy_polls": "int", "proxy_poll_errors": "int",
+		"reconcile_sessions_added": "int", "reconcile_sessions_removed": "int", "state_save_errors": "int",
+		"tracked_servers": "int", "tracked_users": "int", "tracked_user_server_pairs": "int", "tracked_sessions": "int",
+		"tracked_apps": "int",
+	}
+	if runtime.GOOS == "linux" {
+		fields["datagrams_dropped"] = "int" // the kernel's count, from /proc/net/udp
+	}
+	return fields
+}
+
+// withContract returns contract with more merged in.
+func withContract(contract, more map[string]map[string]string) map[string]map[string]string {
+	out := make(map[string]map[string]string)
+	for _, c := range []map[string]map[string]string{contract, more} {
+		for measurement, fields := range c {
+			if out[measurement] == nil {
+				out[measurement] = make(map[string]string)
+			}
+			for name, kind := range fields {
+				out[measurement][name] = kind
+			}
+		}
+	}
+	return out
 }
 
 func withTags(fields map[string]string, tags ...string) map[string]string {
@@ -53,22 +120,30 @@ func withTags(fields map[string]string, tags ...string) map[string]string {
 	return fields
 }
 
-// emitted runs the real binary on the sample day with a proxy block and
-// event messages, and returns what it emits in metricContract's shape, and
-// every value of the event tag.
-func emitted(t *testing.T) (map[string]map[string]string, map[string]bool) {
+// emitted runs the real binary on the sample day with a proxy block, event
+// messages, users lists cut short (users_max_bytes) and extra settings, and
+// returns what it emits in the contract's shape, and every value of the
+// event tag, once everything in want has shown.
+func emitted(t *testing.T, extra string, want map[string]map[string]string) (map[string]map[string]string, map[string]bool) {
 	t.Helper()
 	bin := binDir(t)
-	server := qpstest.NewServer(t, map[string]string{"": `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"}]`})
+	// Enough users that the virtual proxy's list passes users_max_bytes.
+	var sessions []string
+	for i := range 8 {
+		sessions = append(sessions, fmt.Sprintf(`{"UserDirectory":"LAB","UserId":"user%d","SessionId":"%d"}`, i, i))
+	}
+	server := qpstest.NewServer(t, map[string]string{"": "[" + strings.Join(sessions, ",") + "]"})
 	port := freeUDPPort(t)
 	conf := pluginConfig(t, t.TempDir(), port, fmt.Sprintf(`  event_message = true
+  users_max_bytes = "64B"
+%s
   [[inputs.qliksense_sessions.proxy]]
     url = %q
     server = "SENSE1"
     tls_cert = %q
     tls_key = %q
     tls_ca = %q
-`, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
+`, extra, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
 	p := startPluginPoll(t, bin, conf, "1s")
 	replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-file", repoFile(t, "testdata/sample-day.txt"))
 
@@ -88,6 +163,8 @@ func emitted(t *testing.T) (map[string]map[string]string, map[string]bool) {
 					kind = "string"
 				case float64:
 					kind = "float"
+				case bool:
+					kind = "bool"
 				}
 				names[m.Name()][f.Key] = kind
 			}
@@ -103,7 +180,7 @@ func emitted(t *testing.T) (map[string]map[string]string, map[string]bool) {
 	// by the caller's comparison.
 	require.Eventually(t, func() bool {
 		collect()
-		for measurement, fields := range metricContract {
+		for measurement, fields := range want {
 			for name := range fields {
 				if _, ok := names[measurement][name]; !ok {
 					return false
@@ -117,9 +194,54 @@ func emitted(t *testing.T) (map[string]map[string]string, map[string]bool) {
 }
 
 // TestMetricContract: the real binary emits exactly metricContract's
-// measurements, tags and fields, with its types, and eventContract's events.
+// measurements, tags and fields, with their types, and eventContract's
+// events; with butler_summaries, butlerContract's on top.
 func TestMetricContract(t *testing.T) {
-	names, events := emitted(t)
-	require.Equal(t, metricContract, names)
-	require.Equal(t, eventContract, events)
+	t.Run("default", func(t *testing.T) {
+		names, events := emitted(t, "", metricContract)
+		require.Equal(t, metricContract, names)
+		require.Equal(t, eventContract, events)
+	})
+	t.Run("butler_summaries", func(t *testing.T) {
+		want := withContract(metricContract, butlerContract)
+		names, events := emitted(t, "  butler_summaries = true", want)
+		require.Equal(t, want, names)
+		require.Equal(t, eventContract, events)
+	})
+	t.Run("repository and logfile", func(t *testing.T) {
+		want := withContract(metricContract, blocksContract)
+		names, events := emitted(t, blocksConfig(t), want)
+		require.Equal(t, want, names)
+		require.Equal(t, eventContract, events)
+	})
+}
+
+// blocksConfig is a repository block that names the sample day's apps, and
+// a logfile block that reads a proxy's log files written by the replay tool.
+func blocksConfig(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(repoFile(t, "testdata/sample-day.txt"))
+	require.NoError(t, err)
+	var apps []qrstest.App
+	for _, id := range regexp.MustCompile(`/app/([0-9a-f-]{36})`).FindAllStringSubmatch(string(data), -1) {
+		if !slices.ContainsFunc(apps, func(a qrstest.App) bool { return a.ID == id[1] }) {
+			apps = append(apps, qrstest.App{ID: id[1], Name: fmt.Sprintf("Sales %d", len(apps)+1)})
+		}
+	}
+	require.NotEmpty(t, apps)
+	repository := qrstest.NewServer(t, qrstest.Answer(apps...))
+
+	logDir := t.TempDir()
+	bin := binDir(t)
+	out, err := exec.Command(filepath.Join(bin, "qliksense_replay"), "-logdir", logDir, "-servers", "1", "-users", "20",
+		"-events", "300", "-seed", "3", "-expect", os.DevNull).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return fmt.Sprintf(`  [inputs.qliksense_sessions.logfile]
+    files = [%q]
+  [inputs.qliksense_sessions.repository]
+    url = %q
+    tls_cert = %q
+    tls_key = %q
+    tls_ca = %q
+`, filepath.Join(logDir, "*_AuditActivity_Proxy.txt"), repository.URL, repository.ClientCertFile, repository.ClientKeyFile, repository.CAFile)
 }

@@ -63,8 +63,8 @@ func (exp *exposition) qliksenseTypes() map[string]string {
 
 // prometheusSeries is what examples/telegraf-prometheus.conf serves without
 // the proxy session API (which adds qliksense_users_virtual_proxy_*): the
-// numeric fields of metricContract but the events', typed as the example
-// declares (and the README lists).
+// integer fields of metricContract but the events', typed as the example
+// declares (and the README lists). users_truncated, a bool, is dropped.
 func prometheusSeries() map[string]string {
 	want := make(map[string]string)
 	for measurement, fields := range metricContract {
@@ -86,15 +86,17 @@ func prometheusSeries() map[string]string {
 }
 
 // TestPrometheus runs the shipped examples/telegraf-prometheus.conf and
-// scrapes its endpoint: the gauges carry the replay's expected counts, the
-// series are exactly the documented ones with their types, and neither the
-// users lists nor the events become series.
+// scrapes its endpoint: the gauges carry the replay's expected counts, per
+// app too (an app whose last user left at 0), the series are exactly the
+// documented ones with their types, and neither the users lists (nor
+// whether they were cut) nor the events become series.
 func TestPrometheus(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
 	udpPort := freeUDPPort(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	pluginConf := pluginConfig(t, dir, udpPort, "")
+	// Lists cut short: users_truncated is no series either.
+	pluginConf := pluginConfig(t, dir, udpPort, `  users_max_bytes = "64B"`)
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"),
 		exampleEnv(bin, pluginConf, "QSS_PROMETHEUS_LISTEN="+listen))
 	expected := replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", udpPort),
@@ -111,6 +113,23 @@ func TestPrometheus(t *testing.T) {
 		want[`qliksense_users_server_active_users{host="`+host+`",server="`+srv.Server+`"}`] = float64(srv.ActiveUsers)
 		want[`qliksense_users_server_active_sessions{host="`+host+`",server="`+srv.Server+`"}`] = float64(srv.ActiveSessions)
 	}
+	require.NotEmpty(t, expected.Apps)
+	for _, app := range expected.Apps {
+		want[`qliksense_users_app_active_users{app_id="`+app.App+`",host="`+host+`"}`] = float64(app.ActiveUsers)
+		want[`qliksense_users_app_active_connections{app_id="`+app.App+`",host="`+host+`"}`] = float64(app.ActiveConnections)
+	}
+	// Apps whose last user left show their final zero until the series
+	// expire (expiration_interval).
+	appsOK := func(exp *exposition) bool {
+		for name, value := range exp.series {
+			if strings.HasPrefix(name, "qliksense_users_app_") {
+				if _, expected := want[name]; !expected && value != 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
 	url := "http://" + listen + "/metrics"
 	var exp *exposition
 	require.Eventually(t, func() bool {
@@ -123,7 +142,7 @@ func TestPrometheus(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		return appsOK(exp)
 	}, 60*time.Second, 250*time.Millisecond, "the endpoint never served the expected gauges")
 
 	// The intake counters come with the first gather (every 10 s).
@@ -146,5 +165,10 @@ func TestPrometheus(t *testing.T) {
 		require.NotContains(t, name, "qliksense_session_event", "events are no gauges")
 		require.NotContains(t, name, "users=", "the users list must not become a label")
 		require.NotContains(t, name, "user=", "no label per user")
+		require.NotContains(t, name, "trigger=", "no label for why a summary went out")
+		if strings.HasPrefix(name, "qliksense_users_app_") {
+			require.Regexp(t, `^qliksense_users_app_active_(users|connections)\{app_id="[0-9a-f-]{36}",host="[^"]*"\}$`, name,
+				"apps are labelled by app_id alone (and app_name when the repository names them)")
+		}
 	}
 }
