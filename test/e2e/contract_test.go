@@ -229,19 +229,35 @@ func blocksConfig(t *testing.T) string {
 		}
 	}
 	require.NotEmpty(t, apps)
-	repository := qrstest.NewServer(t, qrstest.Answer(apps...))
 
 	logDir := t.TempDir()
-	bin := binDir(t)
-	out, err := exec.Command(filepath.Join(bin, "qliksense_replay"), "-logdir", logDir, "-servers", "1", "-users", "20",
+	out, err := exec.Command(filepath.Join(binDir(t), "qliksense_replay"), "-logdir", logDir, "-servers", "1", "-users", "20",
 		"-events", "300", "-seed", "3", "-expect", os.DevNull).CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	return fmt.Sprintf(`  [inputs.qliksense_sessions.logfile]
-    files = [%q]
-  [inputs.qliksense_sessions.repository]
+	return logfileBlock(logDir) + repositoryBlock(t, apps)
+}
+
+// repositoryBlock is a repository block for a fake repository API that
+// names apps.
+func repositoryBlock(t *testing.T, apps []qrstest.App) string {
+	t.Helper()
+	block, _ := repositoryServer(t, apps)
+	return block
+}
+
+// repositoryServer is repositoryBlock with its server.
+func repositoryServer(t *testing.T, apps []qrstest.App) (string, *qrstest.Server) {
+	t.Helper()
+	repository := qrstest.NewServer(t, qrstest.Answer(apps...))
+	return fmt.Sprintf(`  [inputs.qliksense_sessions.repository]
     url = %q
     tls_cert = %q
     tls_key = %q
     tls_ca = %q
-`, filepath.Join(logDir, "*_AuditActivity_Proxy.txt"), repository.URL, repository.ClientCertFile, repository.ClientKeyFile, repository.CAFile)
+`, repository.URL, repository.ClientCertFile, repository.ClientKeyFile, repository.CAFile), repository
+}
+
+// logfileBlock is a logfile block that reads the live log files in dir.
+func logfileBlock(dir string) string {
+	return fmt.Sprintf("  [inputs.qliksense_sessions.logfile]\n    files = [%q]\n", filepath.Join(dir, "*_AuditActivity_Proxy.txt"))
 }

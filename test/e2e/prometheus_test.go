@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
 // exposition is one scrape of a Prometheus text endpoint.
@@ -61,13 +66,13 @@ func (exp *exposition) qliksenseTypes() map[string]string {
 	return out
 }
 
-// prometheusSeries is what examples/telegraf-prometheus.conf serves without
-// the proxy session API (which adds qliksense_users_virtual_proxy_*): the
-// integer fields of metricContract but the events', typed as the example
-// declares (and the README lists). users_truncated, a bool, is dropped.
-func prometheusSeries() map[string]string {
+// prometheusSeries is what examples/telegraf-prometheus.conf serves of a
+// contract: the integer fields but the events' and the virtual proxies'
+// (those need the proxy session API), typed as the example declares (and
+// the README lists). users_truncated, a bool, is dropped.
+func prometheusSeries(contract map[string]map[string]string) map[string]string {
 	want := make(map[string]string)
-	for measurement, fields := range metricContract {
+	for measurement, fields := range contract {
 		if measurement == "qliksense_session_event" || measurement == "qliksense_users_virtual_proxy" {
 			continue
 		}
@@ -76,13 +81,33 @@ func prometheusSeries() map[string]string {
 				continue
 			}
 			typ := "gauge"
-			if measurement == "qliksense_sessions_internal" && !strings.HasPrefix(field, "tracked_") {
+			if measurement == "qliksense_sessions_internal" && !internalGauges[field] && !strings.HasPrefix(field, "tracked_") {
 				typ = "counter"
 			}
 			want[measurement+"_"+field] = typ
 		}
 	}
 	return want
+}
+
+// internalGauges are the fields of qliksense_sessions_internal that are no
+// counters, besides tracked_*.
+var internalGauges = map[string]bool{"log_open_files": true, "app_names_left_out": true}
+
+// simulationApps returns the ids of the apps a simulation with this seed
+// opens: they depend on the seed alone.
+func simulationApps(t *testing.T, seed uint64) []string {
+	t.Helper()
+	sim, err := replay.NewSimulation(replay.SimConfig{Users: 100, Directories: 1, Servers: 1, Events: 20000, Seed: seed, Format: "sos"})
+	require.NoError(t, err)
+	var ids []string
+	for ev, ok := sim.Next(); ok; ev, ok = sim.Next() {
+		if id := session.AppID(ev.Context); id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // TestPrometheus runs the shipped examples/telegraf-prometheus.conf and
@@ -95,12 +120,29 @@ func TestPrometheus(t *testing.T) {
 	dir := t.TempDir()
 	udpPort := freeUDPPort(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	// Lists cut short: users_truncated is no series either.
-	pluginConf := pluginConfig(t, dir, udpPort, `  users_max_bytes = "64B"`)
+	// Lists cut short: users_truncated is no series either. The repository
+	// names every other app; the log file source (with no files) adds its
+	// counters.
+	const seed = 33
+	names := map[string]string{}
+	var apps []qrstest.App
+	for i, id := range simulationApps(t, seed) {
+		if i%2 == 0 {
+			names[id] = fmt.Sprintf("Sales %d", i)
+			apps = append(apps, qrstest.App{ID: id, Name: names[id]})
+		}
+	}
+	repository, repositoryAPI := repositoryServer(t, apps)
+	pluginConf := pluginConfig(t, dir, udpPort, `  users_max_bytes = "64B"`+"\n"+logfileBlock(t.TempDir())+repository)
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"),
 		exampleEnv(bin, pluginConf, "QSS_PROMETHEUS_LISTEN="+listen))
+	// Summaries made before the repository first answered would carry no
+	// app_name: their series would linger beside the named ones until they
+	// expire. The plugin asks at start.
+	repositoryAPI.WaitRequests(t, 1)
+	time.Sleep(500 * time.Millisecond)
 	expected := replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", udpPort),
-		"-users", "50", "-directories", "2", "-servers", "2", "-events", "3000", "-rate", "5000", "-seed", "33")
+		"-users", "50", "-directories", "2", "-servers", "2", "-events", "3000", "-rate", "5000", "-seed", strconv.Itoa(seed))
 	require.NotZero(t, expected.ActiveUsers)
 
 	host, err := os.Hostname() // Telegraf's host tag becomes a label
@@ -114,10 +156,18 @@ func TestPrometheus(t *testing.T) {
 		want[`qliksense_users_server_active_sessions{host="`+host+`",server="`+srv.Server+`"}`] = float64(srv.ActiveSessions)
 	}
 	require.NotEmpty(t, expected.Apps)
+	named := 0
 	for _, app := range expected.Apps {
-		want[`qliksense_users_app_active_users{app_id="`+app.App+`",host="`+host+`"}`] = float64(app.ActiveUsers)
-		want[`qliksense_users_app_active_connections{app_id="`+app.App+`",host="`+host+`"}`] = float64(app.ActiveConnections)
+		labels := `{app_id="` + app.App + `",host="` + host + `"}`
+		if name, ok := names[app.App]; ok {
+			labels = `{app_id="` + app.App + `",app_name="` + name + `",host="` + host + `"}`
+			named++
+		}
+		want[`qliksense_users_app_active_users`+labels] = float64(app.ActiveUsers)
+		want[`qliksense_users_app_active_connections`+labels] = float64(app.ActiveConnections)
 	}
+	require.NotZero(t, named, "some apps in use have names")
+	require.Less(t, named, len(expected.Apps), "some apps in use have none")
 	// Apps whose last user left show their final zero until the series
 	// expire (expiration_interval).
 	appsOK := func(exp *exposition) bool {
@@ -154,21 +204,21 @@ func TestPrometheus(t *testing.T) {
 	require.Equal(t, float64(expected.ActiveUsers), exp.series[`qliksense_sessions_internal_tracked_users{host="`+host+`"}`])
 
 	got := exp.qliksenseTypes()
-	var names []string
+	var served []string
 	for name, typ := range got {
-		names = append(names, name+" "+typ)
+		served = append(served, name+" "+typ)
 	}
-	sort.Strings(names)
-	t.Logf("served:\n%s", strings.Join(names, "\n"))
-	require.Equal(t, prometheusSeries(), got, "the series and types the README lists")
+	sort.Strings(served)
+	t.Logf("served:\n%s", strings.Join(served, "\n"))
+	require.Equal(t, prometheusSeries(withContract(metricContract, blocksContract)), got, "the series and types the README lists")
 	for name := range exp.series {
 		require.NotContains(t, name, "qliksense_session_event", "events are no gauges")
 		require.NotContains(t, name, "users=", "the users list must not become a label")
 		require.NotContains(t, name, "user=", "no label per user")
 		require.NotContains(t, name, "trigger=", "no label for why a summary went out")
 		if strings.HasPrefix(name, "qliksense_users_app_") {
-			require.Regexp(t, `^qliksense_users_app_active_(users|connections)\{app_id="[0-9a-f-]{36}",host="[^"]*"\}$`, name,
-				"apps are labelled by app_id alone (and app_name when the repository names them)")
+			require.Regexp(t, `^qliksense_users_app_active_(users|connections)\{app_id="[0-9a-f-]{36}",(app_name="Sales \d+",)?host="[^"]*"\}$`, name,
+				"apps are labelled by app_id (and app_name when the repository names them)")
 		}
 	}
 }
