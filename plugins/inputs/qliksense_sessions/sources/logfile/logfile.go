@@ -31,18 +31,25 @@
 //     it names no file, or one whose first bytes differ or that is longer
 //     than the one followed (a rotation: renamed away, and a new file, with
 //     a new header, in its place), the old file is read to its end through
-//     the handle still open on it, then closed, and the new file is read
-//     from its first row. If the file shrank below what was read or its
-//     first bytes changed (truncated, or rewritten in place), it is read
-//     again from the start. Every GlobInterval the globs are expanded again,
-//     so servers whose files appear later are followed too.
+//     the handle still open on it, then closed. Files that lived under the
+//     live name for less than a poll, rotated away before the source ever
+//     opened them, come next: the rotated files of that path (its rotated
+//     glob, in the same folder) modified since the old file's last write
+//     that no Position names, oldest first. Then the new file is read from
+//     its first row. If the file shrank below what was read or its first
+//     bytes changed (truncated, or rewritten in place), it is read again
+//     from the start. Every GlobInterval the globs are expanded again, so
+//     servers whose files appear later are followed too.
 //
-// Limits: a live file rotated away before the source ever opened it (it
-// lived less than a PollInterval) is not read while following, only by a
-// later start within ArchiveMaxAge; a writer that went on writing to a
-// file after renaming it would lose those rows (log4net's rolling appender
-// closes the file, renames it, then opens the new one); rows of a file
-// rewritten in place may be delivered twice.
+// Limits: a file that lived under the live name for less than a poll and
+// was moved out of the live folder (to ArchivedLogs) before the next poll
+// is not read while following, only by a later start within ArchiveMaxAge
+// (the repository service moves rotated files much later than that); so is
+// one whose live glob does not end in .txt (no rotated names to look at);
+// a writer that went on writing to a file after renaming it would lose
+// those rows unless the file is looked at again by a later rotation
+// (log4net's rolling appender closes the file, renames it, then opens the
+// new one); rows of a file rewritten in place may be delivered twice.
 //
 // # Why its own reader, not influxdata/tail
 //
@@ -265,6 +272,11 @@ type Source struct {
 type livePath struct {
 	path string
 	cur  *file // nil while the path names no file
+	// rotatedAt is the modification time of the file last followed here,
+	// once it was rotated away and read to its end, until a new file is
+	// followed at the path: rotated files of the path modified since then
+	// that no Position names are read before the new file (catchUp).
+	rotatedAt time.Time
 }
 
 // New checks cfg and fills in its defaults. Errors name the option.
@@ -617,31 +629,9 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 			s.closeCandidate(c)
 			continue
 		}
-		// A matched position is taken out and the file put in its place
-		// under one lock, so that Positions never misses it.
-		s.mu.Lock()
-		offset, known := s.matchLocked(c.prefix)
-		switch {
-		case known && offset >= c.size:
-			// Read through before.
-			s.closeCandidate(c)
-			s.done = append(s.done, Position{Path: c.path, Fingerprint: fingerprint(c.prefix), FingerprintBytes: int64(len(c.prefix)), Offset: offset, Seen: start})
-			s.mu.Unlock()
-			continue
-		case !known && (s.cfg.ArchiveMaxAge == 0 || c.mtime.Before(cutoff)):
-			s.mu.Unlock()
-			s.closeCandidate(c)
-			continue
+		if s.readRotated(ctx, c, start, true, s.cfg.ArchiveMaxAge > 0 && !c.mtime.Before(cutoff), handle) {
+			archives++
 		}
-		fl := s.newFile(c, offset, c.size)
-		s.reading = fl
-		s.mu.Unlock()
-		s.read(ctx, fl, true, handle)
-		s.mu.Lock()
-		s.reading = nil
-		s.retireLocked(fl, start)
-		s.mu.Unlock()
-		archives++
 	}
 
 	// Live files, from the start or where a saved position says.
@@ -670,6 +660,43 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	elapsed := time.Since(start)
 	s.log.Infof("Read %d rows (%d bytes) from %d live and %d rotated or archived log files in %s; following %d files",
 		after.Rows-before.Rows, after.Bytes-before.Bytes, files, archives, elapsed.Round(time.Millisecond), len(s.live))
+}
+
+// readRotated reads a rotated or archived file to its end, from where a
+// saved position or a file read before says, and keeps its position; a file
+// that no position names is read from its start if unknown says so, else
+// left alone. Its rows are Row.Rebuilding if rebuilding. It tells whether
+// it read the file.
+func (s *Source) readRotated(ctx context.Context, c *candidate, now time.Time, rebuilding, unknown bool, handle func(Row)) bool {
+	// A matched position is taken out and the file put in its place under
+	// one lock, so that Positions never misses it.
+	s.mu.Lock()
+	offset, known := s.matchLocked(c.prefix)
+	switch {
+	case known && offset >= c.size:
+		// Read through before.
+		s.closeCandidate(c)
+		s.done = append(s.done, Position{Path: c.path, Fingerprint: fingerprint(c.prefix), FingerprintBytes: int64(len(c.prefix)), Offset: offset, Seen: now})
+		s.mu.Unlock()
+		return false
+	case !known && !unknown:
+		s.mu.Unlock()
+		s.closeCandidate(c)
+		return false
+	}
+	var rebuildEnd int64
+	if rebuilding {
+		rebuildEnd = c.size
+	}
+	fl := s.newFile(c, offset, rebuildEnd)
+	s.reading = fl
+	s.mu.Unlock()
+	s.read(ctx, fl, true, handle)
+	s.mu.Lock()
+	s.reading = nil
+	s.retireLocked(fl, now) // also when stopped half way: it keeps the offset
+	s.mu.Unlock()
+	return true
 }
 
 func (s *Source) closeCandidate(c *candidate) {
@@ -765,6 +792,7 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 			// Renamed away or deleted: what the handle holds is all there
 			// will be.
 			s.retire(ctx, lp, handle)
+			s.catchUp(ctx, lp, handle)
 		}
 		s.openError(lp.path, err)
 		return
@@ -799,16 +827,102 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 	} else {
 		c.prefix = slices.Clone(c.prefix)
 	}
-	// A new file at the path: a rotation's new file, or a file that appeared.
+	// A new file at the path: a rotation's new file, or a file that
+	// appeared. Files rotated away before it come first.
+	if s.catchUp(ctx, lp, handle) {
+		// The new file may have been rotated and read meanwhile: look at
+		// its first bytes again (it was not read yet), to know it.
+		if err := c.refresh(); err != nil {
+			s.closeCandidate(c)
+			s.stats.readErrors.Add(1)
+			s.readErr.log(s.log.Errorf, "Reading %s failed: %v", c.path, err)
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		s.closeCandidate(c)
+		return
+	}
 	s.mu.Lock()
 	offset, _ := s.matchLocked(c.prefix)
 	if offset > c.size {
 		offset = 0
 	}
 	fl := s.newFile(c, offset, 0)
-	lp.cur = fl
+	lp.cur, lp.rotatedAt = fl, time.Time{}
 	s.mu.Unlock()
 	s.read(ctx, fl, false, handle)
+}
+
+// refresh reads the candidate's size and first bytes again.
+func (c *candidate) refresh() error {
+	info, err := c.f.Stat()
+	if err != nil {
+		return err
+	}
+	prefix, err := readAt(c.f, make([]byte, min(info.Size(), FingerprintBytes)))
+	if err != nil {
+		return err
+	}
+	c.size, c.mtime, c.prefix = info.Size(), info.ModTime(), prefix
+	return nil
+}
+
+// catchUp reads the rotated files of a live path that were modified since
+// the file followed there was rotated away and that no Position names
+// (files that lived under the live name for less than a poll), oldest
+// first. It tells whether it looked.
+func (s *Source) catchUp(ctx context.Context, lp *livePath, handle func(Row)) bool {
+	if lp.rotatedAt.IsZero() || ctx.Err() != nil {
+		return false
+	}
+	dir, base := filepath.Split(lp.path)
+	if len(base) < 4 || !strings.EqualFold(base[len(base)-4:], ".txt") {
+		return false // no rotated names known
+	}
+	stem := base[:len(base)-4] + "_"
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		s.stats.readErrors.Add(1)
+		s.readErr.log(s.log.Errorf, "Listing %s failed: %v", dir, err)
+		return false
+	}
+	var found []*candidate
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || len(name) < len(stem)+4 || !strings.HasPrefix(name, stem) || !strings.EqualFold(name[len(name)-4:], ".log") {
+			continue
+		}
+		if info, err := e.Info(); err != nil || info.ModTime().Before(lp.rotatedAt) {
+			continue // gone, or older: read at start, or left out there on purpose
+		}
+		path := filepath.Join(dir, name)
+		c, err := s.open(path, false, false)
+		if err != nil {
+			s.openError(path, err)
+			continue
+		}
+		if len(c.prefix) == 0 {
+			s.closeCandidate(c)
+			continue
+		}
+		found = append(found, c)
+	}
+	slices.SortStableFunc(found, func(a, b *candidate) int { return a.mtime.Compare(b.mtime) })
+	now := time.Now()
+	for _, c := range found {
+		if ctx.Err() != nil {
+			s.closeCandidate(c)
+			continue
+		}
+		// The file just rotated away, and those read before, match a
+		// position: only the rest are read.
+		if s.readRotated(ctx, c, now, false, true, handle) {
+			s.stats.rotations.Add(1)
+			s.log.Debugf("%s lived under %s for less than a poll: read it (%d bytes)", c.path, lp.path, c.size)
+		}
+	}
+	return true
 }
 
 // retire reads the file followed at lp to its end and closes it.
@@ -822,8 +936,12 @@ func (s *Source) retire(ctx context.Context, lp *livePath, handle func(Row)) {
 	}
 	s.stats.rotations.Add(1)
 	s.log.Debugf("%s was rotated or deleted; read it to its end (%d bytes)", cur.path, cur.readPos)
+	var rotatedAt time.Time
+	if info, err := cur.f.Stat(); err == nil && !cur.bad {
+		rotatedAt = info.ModTime()
+	}
 	s.mu.Lock()
-	lp.cur = nil
+	lp.cur, lp.rotatedAt = nil, rotatedAt
 	s.retireLocked(cur, time.Now())
 	s.mu.Unlock()
 }

@@ -202,9 +202,11 @@ func TestRotationWhileTailing(t *testing.T) {
 					want = append(want, keyRange("SENSE1", seq+1, seq+1)...)
 					seq++
 				}
-				// A file rotated away before the source ever opened it is
-				// not followed (see the package documentation): let the
-				// source open each new file, but do not wait for its rows.
+				// A file moved out of the folder or deleted before the
+				// source ever opened it is not read while following (see
+				// the package documentation; TestRotationsWithinOnePoll
+				// has renames within it): let the source open each new
+				// file, but do not wait for its rows.
 				require.Eventually(t, func() bool { return h.src.Stats().FilesRead >= uint64(n+2) }, 10*time.Second, time.Millisecond)
 				if n%5 == 0 {
 					h.waitRows(len(want))
@@ -680,4 +682,88 @@ func TestForgetOldPositions(t *testing.T) {
 		paths = append(paths, p.Path)
 	}
 	require.ElementsMatch(t, []string{live, "gone lately"}, paths)
+}
+
+// Several rotations between two polls: files that lived under the live
+// name for less than a poll are read from their rotated names, oldest
+// first, before the new live file; none is lost, none read twice, and old
+// rotated files the start left out stay out.
+func TestRotationsWithinOnePoll(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// last: the live path names no file after the rotations, until a
+		// new one appears later.
+		last bool
+	}{
+		{name: "a new live file follows"},
+		{name: "the live path is empty for a while", last: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+			rotated := func(n int) string {
+				return filepath.Join(dir, fmt.Sprintf("SENSE1_AuditActivity_Proxy_2026-03-02T08.00.%02dZ.log", n))
+			}
+			// Left out at start (archive_max_age = 0): older than anything
+			// followed, so catching up leaves it alone too.
+			writeFile(t, filepath.Join(dir, "SENSE1_AuditActivity_Proxy_2026-03-01T08.00.00Z.log"), header+rows("OLD", 1, 3))
+			old := time.Now().Add(-time.Hour)
+			require.NoError(t, os.Chtimes(filepath.Join(dir, "SENSE1_AuditActivity_Proxy_2026-03-01T08.00.00Z.log"), old, old))
+			writeFile(t, live, header+rows("SENSE1", 1, 2))
+			const poll = 300 * time.Millisecond
+			h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}, PollInterval: poll})
+			h.waitRebuilt()
+			h.waitRows(2)
+
+			want := keyRange("SENSE1", 1, 2)
+			seq, n := 2, 0
+			rotations := 0
+			for round := range 3 {
+				// Just after a poll read the live file, several rotations,
+				// each file with rows, all well within one poll.
+				appendFile(t, live, rows("SENSE1", seq+1, seq+1))
+				want = append(want, keyRange("SENSE1", seq+1, seq+1)...)
+				seq++
+				h.waitRows(len(want))
+				began := time.Now()
+				for range 4 {
+					require.NoError(t, os.Rename(live, rotated(n)))
+					n++
+					rotations++
+					writeFile(t, live, header+rows("SENSE1", seq+1, seq+3))
+					want = append(want, keyRange("SENSE1", seq+1, seq+3)...)
+					seq += 3
+				}
+				if tt.last {
+					require.NoError(t, os.Rename(live, rotated(n)))
+					n++
+					rotations++
+					time.Sleep(2 * poll) // the source sees the path empty
+					writeFile(t, live, header+rows("SENSE1", seq+1, seq+1))
+					want = append(want, keyRange("SENSE1", seq+1, seq+1)...)
+					seq++
+				} else if took := time.Since(began); took > poll/2 {
+					t.Logf("round %d: the rotations took %s, more than half a poll", round, took)
+				}
+				got := h.waitRows(len(want))
+				require.Equal(t, want, h.keys())
+				for _, g := range got[2:] {
+					require.False(t, g.Rebuilding, g)
+				}
+			}
+			require.Equal(t, uint64(rotations), h.src.Stats().Rotations)
+			requireOpenFiles(t, h.src, 1)
+
+			// The positions know every file: a restart from them reads
+			// nothing again, only what comes next.
+			h.stop()
+			cfg := Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}, ArchiveMaxAge: 30 * time.Minute, Resume: h.src.Positions()}
+			// archive_max_age covers the rotated files but not the old one.
+			second := start(t, cfg)
+			second.waitRebuilt()
+			appendFile(t, live, rows("SENSE1", 500, 500))
+			second.waitRows(1)
+			require.Equal(t, []string{"SENSE1#500"}, second.keys())
+		})
+	}
 }
