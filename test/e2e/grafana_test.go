@@ -61,8 +61,8 @@ func dashboardQueries(t *testing.T) ([]dashboardQuery, map[string]bool) {
 
 // TestGrafanaDashboardNamesRealMetrics: every measurement, field, tag and
 // event value that examples/grafana/qliksense-sessions.json queries is in
-// metricContract (which TestMetricContract holds the binary to), and the
-// check catches invented names.
+// metricContract or blocksContract (which TestMetricContract holds the
+// binary to), and the check catches invented names.
 func TestGrafanaDashboardNamesRealMetrics(t *testing.T) {
 	queries, vars := dashboardQueries(t)
 	require.GreaterOrEqual(t, len(queries), 10)
@@ -91,6 +91,10 @@ func TestGrafanaDashboardNamesRealMetrics(t *testing.T) {
 		`SELECT last("active_users") FROM "qliksense_users" WHERE $timeFilter GROUP BY "servers"`,
 		`SELECT last("active_users") FROM "qliksense_users" WHERE $timeFilter GROUP BY server`,
 		`SELECT last("app_id") FROM "qliksense_users" WHERE $timeFilter`,
+		`SELECT last("active_sessions") FROM "qliksense_users_app" WHERE $timeFilter GROUP BY "app_id"`,
+		`SELECT last("active_users") FROM "qliksense_users_app" WHERE $timeFilter GROUP BY "app"`,
+		`SELECT "session_duration" FROM "$event_rp"."qliksense_session_event" WHERE $timeFilter`,
+		`SELECT sum("users") FROM (SELECT last("active_users") AS "users" FROM "qliksense_users_apps") GROUP BY "app_name"`,
 	} {
 		_, err := checkQuery(q, vars)
 		require.Error(t, err, q)
@@ -115,7 +119,12 @@ var influxQLWords = map[string]bool{
 	"order": true, "desc": true, "asc": true, "limit": true,
 	"last": true, "first": true, "max": true, "min": true, "mean": true, "median": true, "count": true, "sum": true,
 	"distinct": true, "spread": true, "non_negative_derivative": true, "derivative": true, "difference": true,
+	"percentile": true,
 }
+
+// dashboardContract is what the dashboard may query: metricContract and
+// the names the optional blocks add (app_name with a repository block).
+var dashboardContract = withContract(metricContract, blocksContract)
 
 // checkQuery returns the measurement an InfluxQL query reads, or an error if
 // it names a measurement, field, tag, event value or variable that does not
@@ -126,7 +135,7 @@ func checkQuery(q string, vars map[string]bool) (string, error) {
 		return "", fmt.Errorf(`no FROM "measurement" in %q`, q)
 	}
 	measurement := match[2]
-	fields := metricContract[measurement]
+	fields := dashboardContract[measurement]
 	if fields == nil {
 		return "", fmt.Errorf("measurement %q is not emitted by the plugin", measurement)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
 func startInfluxDB(t *testing.T) string {
@@ -148,11 +150,25 @@ func TestInfluxDB(t *testing.T) {
 
 	dir := t.TempDir()
 	udpPort := freeUDPPort(t)
-	pluginConf := pluginConfig(t, dir, udpPort, "")
+	// The repository names every other app, as the dashboard's apps panel
+	// shows names where it has them.
+	const seed = 21
+	names := map[string]string{}
+	var apps []qrstest.App
+	for i, id := range simulationApps(t, seed) {
+		if i%2 == 0 {
+			names[id] = fmt.Sprintf("Sales %d", i)
+			apps = append(apps, qrstest.App{ID: id, Name: names[id]})
+		}
+	}
+	repository, repositoryAPI := repositoryServer(t, apps)
+	pluginConf := pluginConfig(t, dir, udpPort, repository)
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-influxdb.conf"),
 		exampleEnv(bin, pluginConf, "QSS_INFLUXDB_URL="+base, "QSS_INFLUXDB_DATABASE="+db, "QSS_INFLUXDB_EVENT_RP="+eventRP))
+	repositoryAPI.WaitRequests(t, 1) // names before the first app summary
+	time.Sleep(500 * time.Millisecond)
 	expected := replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", udpPort),
-		"-users", "80", "-directories", "3", "-servers", "3", "-events", "5000", "-rate", "5000", "-seed", "21")
+		"-users", "80", "-directories", "3", "-servers", "3", "-events", "5000", "-rate", "5000", "-seed", strconv.Itoa(seed))
 	require.NotZero(t, expected.ActiveUsers)
 	requireInfluxHasReplay(t, base, db, eventRP, expected)
 
@@ -165,6 +181,7 @@ func TestInfluxDB(t *testing.T) {
 	}, 30*time.Second, 250*time.Millisecond, "no intake counters in InfluxDB")
 	vars := map[string]string{"$timeFilter": "time > now() - 1h", "$__interval": "10s", "$event_rp": eventRP}
 	queries, _ := dashboardQueries(t)
+	shown := map[string][2]int{} // the apps panel: name or id -> users, connections
 	for _, dq := range queries {
 		q := dq.query
 		for name, value := range vars {
@@ -176,7 +193,39 @@ func TestInfluxDB(t *testing.T) {
 		if !strings.Contains(q, "derivative(") {
 			require.NotEmpty(t, series, "panel %q finds no data: %s", dq.panel, q)
 		}
+		if dq.panel == "Users per app now" {
+			for _, s := range series {
+				name := s.Tags["app_name"]
+				if name == "" {
+					name = s.Tags["app_id"]
+				}
+				require.Len(t, s.Values, 1, "one row per app: %v", s)
+				shown[name] = [2]int{influxNumber(s.Values[0][1]), influxNumber(s.Values[0][2])}
+			}
+		}
 	}
+
+	// The apps panel shows each app in use by its name, else its id, with
+	// the model's users and connections; apps whose last user left, 0.
+	want := map[string][2]int{}
+	named := 0
+	for _, a := range expected.Apps {
+		name := a.App
+		if n, ok := names[a.App]; ok {
+			name = n
+			named++
+		}
+		want[name] = [2]int{a.ActiveUsers, a.ActiveConnections}
+	}
+	require.NotZero(t, named, "apps in use with names")
+	require.Less(t, named, len(want), "apps in use without")
+	for name, got := range shown {
+		if _, ok := want[name]; !ok {
+			require.Equal(t, [2]int{0, 0}, got, "app %s is not in use", name)
+			delete(shown, name)
+		}
+	}
+	require.Equal(t, want, shown, "users and connections per app, by name or id")
 }
 
 // influxV2Variant is the shipped InfluxDB example switched to InfluxDB 2.x the
