@@ -15,7 +15,7 @@ VERSION_PKG     := github.com/qliksense-telegraf/qliksense-sessions/internal/ver
 LDFLAGS         := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 DIST_TARGETS    := windows/amd64,linux/amd64,linux/arm64
 
-.PHONY: all build test unit-test e2e-test vet demo bench bench-load fuzz fuzz-ci dist clean
+.PHONY: all build test unit-test e2e-test vet demo bench bench-load fuzz fuzz-ci soak dist clean
 
 all: build
 
@@ -66,6 +66,16 @@ fuzz:
 # What CI runs as part of `make test`: each target for 30 s.
 fuzz-ci:
 	GO="$(GO)" FUZZTIME=30s ./scripts/fuzz.sh
+
+# Soak (about 3 minutes): 3,000,000 events with churn (users log in and
+# out, leave for good, new ones come) through the plugin binary over
+# loopback, then most users log out; passes when RSS stays on its plateau
+# and the final set is exact. SOAK_EVENTS and SOAK_RATE change the run.
+SOAK_EVENTS     ?= 3000000
+SOAK_RATE       ?= 20000
+soak: build
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/qliksense_soak ./cmd/qliksense_soak
+	$(BIN)/qliksense_soak -bin $(BIN) -events $(SOAK_EVENTS) -rate $(SOAK_RATE)
 
 # Loopback load test at rising rates (about 3 minutes); prints a Markdown table.
 bench-load: build $(BIN)/telegraf

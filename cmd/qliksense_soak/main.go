@@ -1,0 +1,540 @@
+// Command qliksense_soak runs the plugin binary for a few million events
+// with churn and checks that its memory follows the active set, not the
+// traffic, and that its counts stay exact (make soak).
+//
+// It starts bin/qliksense_sessions on a loopback UDP port and sends it the
+// replay simulation at a steady rate: users log in and out, open and close
+// connections to apps, sessions come out of order (-race) or began before
+// the plugin listened (-preexisting), and users leave for good while users
+// never seen before arrive (-churn), so that the active set stays level
+// while hundreds of thousands of names pass through. Then all but a share
+// of the users log out (-keep). Every second it samples the plugin's RSS
+// (/proc/<pid>/status VmRSS) and its qliksense_sessions_internal metric.
+//
+// It passes when
+//   - no datagram was lost (datagrams_dropped 0, every event accepted);
+//   - RSS at the end of the traffic, and after the logout, is within
+//     -margin of the plateau reached earlier in the traffic with the same
+//     active set: memory grows with the active set, not with the events
+//     processed;
+//   - the plugin's last summaries equal the simulation's expected set
+//     exactly: the site, each server and each app, counts and user lists.
+//
+// It prints RSS over time as a Markdown table, the rate achieved and the
+// final comparison. RSS and CPU come from Linux's /proc; elsewhere the
+// memory check is skipped and says so.
+//
+//	qliksense_soak -bin bin -events 3000000 -rate 20000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
+)
+
+type options struct {
+	bin                    string
+	events, users, servers int
+	preexisting            int
+	rate                   float64
+	churn, race, keep      float64
+	margin                 float64
+	settle                 time.Duration
+	seed                   uint64
+	format                 string
+	outFile                string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin", "folder with qliksense_sessions")
+	flag.IntVar(&o.events, "events", 3_000_000, "events of traffic before the logout")
+	flag.Float64Var(&o.rate, "rate", 20_000, "events per second (the plugin must take them without kernel drops)")
+	flag.IntVar(&o.users, "users", 10_000, "population: users at any one time, of whom about half are active")
+	flag.IntVar(&o.servers, "servers", 10, "proxy servers")
+	flag.Float64Var(&o.churn, "churn", 0.05, "chance, before each event, that a user leaves for good and a new one takes the place")
+	flag.Float64Var(&o.race, "race", 0.05, "share of new sessions sent out of order (replay -race)")
+	flag.IntVar(&o.preexisting, "preexisting", 500, "sessions that began before the plugin listened (replay -preexisting)")
+	flag.Float64Var(&o.keep, "keep", 0.1, "share of the active users still logged in at the end")
+	flag.Float64Var(&o.margin, "margin", 0.10, "how far above the plateau RSS may be at the end of the traffic and after the logout")
+	flag.DurationVar(&o.settle, "settle", 20*time.Second, "how long to watch after the last event (at least the 5 s reorder window and a few summaries)")
+	flag.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed sends the same traffic")
+	flag.StringVar(&o.format, "format", "sos", "payload format: sos, butler or legacy")
+	flag.StringVar(&o.outFile, "output", "", "also write the plugin's metrics (its stdout, influx line protocol) to this file")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String("qliksense_soak"))
+		return
+	}
+	if o.events <= 0 || o.rate <= 0 || o.users <= 0 || o.servers <= 0 || o.churn < 0 || o.churn > 1 || o.keep < 0 || o.keep > 1 || o.margin < 0 {
+		fail(errors.New("-events, -rate, -users and -servers must be positive, -churn and -keep 0 to 1, -margin not negative"))
+	}
+	ok, err := run(o)
+	if err != nil {
+		fail(err)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "qliksense_soak:", err)
+	os.Exit(2)
+}
+
+// Phases of the run.
+const (
+	phaseTraffic = iota
+	phaseLogout
+	phaseSettle
+)
+
+var phaseNames = [...]string{"traffic", "logout", "settle"}
+
+// sample is one second of the run.
+type sample struct {
+	at       time.Duration
+	phase    int
+	sent     int64
+	users    int64 // tracked_users of the last qliksense_sessions_internal
+	sessions int64 // tracked_sessions
+	rssKiB   float64
+	cpuTicks int64
+}
+
+func run(o options) (bool, error) {
+	dir, err := filepath.Abs(o.bin)
+	if err != nil {
+		return false, err
+	}
+	work, err := os.MkdirTemp("", "qss-soak-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(work)
+	port, err := freePort()
+	if err != nil {
+		return false, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	conf := filepath.Join(work, "qliksense_sessions.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[[inputs.qliksense_sessions]]
+  service_address = "udp://%s"
+  read_buffer_size = "32MiB"
+  emit_events = false
+  summary_interval = "1s"
+  users_max_bytes = "1000KiB"
+`, addr)), 0o600); err != nil {
+		return false, err
+	}
+
+	var copyTo io.Writer
+	if o.outFile != "" {
+		f, err := os.Create(o.outFile)
+		if err != nil {
+			return false, err
+		}
+		defer f.Close()
+		copyTo = f
+	}
+	plugin, err := startPlugin(filepath.Join(dir, "qliksense_sessions"), conf, copyTo)
+	if err != nil {
+		return false, err
+	}
+	defer plugin.stop()
+
+	sim, err := replay.NewSimulation(replay.SimConfig{Users: o.users, Directories: 4, Servers: o.servers,
+		Events: 1 << 40, Seed: o.seed, Format: o.format, Race: o.race, Preexisting: o.preexisting,
+		WindowEvents: replay.WindowEvents(o.rate)})
+	if err != nil {
+		return false, err
+	}
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+
+	fmt.Printf("qliksense_soak: %d events at %.0f/s to %s (pid %d): %d users at a time over %d servers, churn %g, race %g, %d pre-existing sessions; then all but %.0f%% log out\n\n",
+		o.events, o.rate, filepath.Join(dir, "qliksense_sessions"), plugin.cmd.Process.Pid, o.users, o.servers, o.churn, o.race, o.preexisting, o.keep*100)
+
+	// The sender: the traffic, then the logout.
+	var sent atomic.Int64
+	var phase atomic.Int32
+	churnRNG := rand.New(rand.NewPCG(o.seed, 0x50a4))
+	churns, pending := 0, -1
+	var buf []byte
+	next := func(time.Time) ([]byte, bool) {
+		var ev replay.Event
+		if n := int(sent.Load()); n < o.events {
+			if churnRNG.Float64() < o.churn && sim.Churn() {
+				churns++
+			}
+			ev, _ = sim.Next()
+		} else {
+			if pending < 0 {
+				pending = sim.LogOutAll(o.keep)
+				phase.Store(phaseLogout)
+			}
+			if pending == 0 {
+				return nil, false
+			}
+			pending--
+			ev, _ = sim.Next()
+		}
+		buf, _ = replay.AppendPayload(buf[:0], o.format, &ev, time.Time{})
+		sent.Add(1)
+		return buf, true
+	}
+	start := time.Now()
+	type sendDone struct {
+		res replay.SendResult
+		err error
+	}
+	done := make(chan sendDone, 1)
+	go func() {
+		res, err := replay.Send(context.Background(), conn, next, o.rate, false)
+		done <- sendDone{res, err}
+	}()
+
+	// Sample every second until the sender is done, then for the settle time.
+	var samples []sample
+	take := func() {
+		internal := plugin.out.internalFields()
+		samples = append(samples, sample{
+			at: time.Since(start), phase: int(phase.Load()), sent: sent.Load(),
+			users: internal["tracked_users"], sessions: internal["tracked_sessions"],
+			rssKiB: rss(plugin.cmd.Process.Pid), cpuTicks: cpuTicks(plugin.cmd.Process.Pid),
+		})
+	}
+	take()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var sendRes sendDone
+	for sending := true; sending; {
+		select {
+		case sendRes = <-done:
+			sending = false
+		case <-tick.C:
+			take()
+		}
+		if !plugin.alive() {
+			return false, fmt.Errorf("the plugin exited during the traffic: %s", plugin.stderrTail())
+		}
+	}
+	sendTime := time.Since(start)
+	if sendRes.err != nil {
+		return false, fmt.Errorf("sending: %w", sendRes.err)
+	}
+	total := int(sent.Load())
+	take()
+	phase.Store(phaseSettle)
+	expected := sim.Expected()
+	settleEnd := time.Now().Add(o.settle)
+	for time.Now().Before(settleEnd) {
+		<-tick.C
+		take()
+	}
+	// Every event must be in, and a summary after the reorder window must
+	// show the final set; give it a little longer if it is still on its way.
+	var cmp comparison
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		cmp = plugin.out.compare(expected)
+		if cmp.ok() || time.Now().After(deadline) {
+			break
+		}
+		<-tick.C
+		take()
+	}
+	internal := plugin.out.internalFields()
+
+	ok := true
+	fmt.Print(table(samples, o.events))
+	fmt.Println()
+	trafficSecs := sendTime.Seconds()
+	fmt.Printf("sent: %d events in %.1f s (%.0f events/s): %d of traffic, %d of the logout; %d users left for good and as many new ones came\n",
+		total, trafficSecs, float64(total)/trafficSecs, o.events, total-o.events, churns)
+	if sendRes.res.Refused > 0 {
+		fmt.Printf("warning: %d sends were refused (nobody listening)\n", sendRes.res.Refused)
+	}
+	if busy := samplesOf(samples, phaseTraffic); procStats && len(busy) > 1 {
+		first, last := busy[0], busy[len(busy)-1]
+		fmt.Printf("plugin CPU during the traffic: %.0f%% of a core\n",
+			float64(last.cpuTicks-first.cpuTicks)/clockTicks/(last.at-first.at).Seconds()*100)
+	}
+
+	// Loss.
+	received, accepted, dropped := internal["datagrams_received"], internal["events_accepted"], internal["datagrams_dropped"]
+	_, dropCounted := internal["datagrams_dropped"]
+	lossOK := received == int64(total) && accepted == int64(total) && dropped == 0
+	dropText := fmt.Sprintf("%d dropped by the kernel", dropped)
+	if !dropCounted {
+		dropText = "kernel drops not counted on " + runtime.GOOS
+	}
+	fmt.Printf("%s loss: %d sent, %d received, %d accepted, %s\n", verdict(lossOK), total, received, accepted, dropText)
+	if !lossOK {
+		ok = false
+		fmt.Println("   lower -rate: the counts cannot be exact when datagrams are lost")
+	}
+
+	// Memory.
+	if procStats {
+		memOK, text := memoryVerdict(samples, o.events, o.margin)
+		fmt.Print(text)
+		ok = ok && memOK
+	} else {
+		fmt.Printf("SKIP memory: RSS is read from Linux's /proc, not available on %s\n", runtime.GOOS)
+	}
+
+	// The final set.
+	fmt.Printf("%s final set: %s\n", verdict(cmp.ok()), cmp.summary(expected))
+	for _, d := range cmp.diffs {
+		fmt.Println("   " + d)
+	}
+	ok = ok && cmp.ok()
+
+	if logged := plugin.errorLines(); len(logged) > 0 {
+		fmt.Printf("plugin errors (%d):\n", len(logged))
+		for _, l := range logged[:min(len(logged), 10)] {
+			fmt.Println("   " + l)
+		}
+	}
+	if ok {
+		fmt.Println("\nPASS")
+	} else {
+		fmt.Println("\nFAIL")
+	}
+	return ok, nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "OK  "
+	}
+	return "FAIL"
+}
+
+func samplesOf(samples []sample, phase int) []sample {
+	var out []sample
+	for _, s := range samples {
+		if s.phase == phase {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// window is the samples of the traffic with sent events in [from, to) of
+// events.
+func window(samples []sample, events int, from, to float64) []sample {
+	var out []sample
+	for _, s := range samples {
+		if s.phase == phaseTraffic && float64(s.sent) >= from*float64(events) && float64(s.sent) < to*float64(events) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+type stats struct{ maxRSS, users, sessions float64 }
+
+func statsOf(samples []sample) stats {
+	var st stats
+	for _, s := range samples {
+		st.maxRSS = max(st.maxRSS, s.rssKiB)
+		st.users += float64(s.users)
+		st.sessions += float64(s.sessions)
+	}
+	if n := float64(len(samples)); n > 0 {
+		st.users /= n
+		st.sessions /= n
+	}
+	return st
+}
+
+// memoryVerdict compares RSS at the end of the traffic and after the
+// logout with the plateau of the traffic's second quarter.
+func memoryVerdict(samples []sample, events int, margin float64) (bool, string) {
+	plateau := statsOf(window(samples, events, 0.25, 0.5))
+	end := statsOf(window(samples, events, 0.75, 1.01))
+	last := samples[len(samples)-1]
+	var b strings.Builder
+	if plateau.maxRSS == 0 || end.maxRSS == 0 {
+		fmt.Fprintf(&b, "FAIL memory: too few samples (%d) to find a plateau: send more -events\n", len(samples))
+		return false, b.String()
+	}
+	limit := plateau.maxRSS * (1 + margin)
+	endOK, lastOK := end.maxRSS <= limit, last.rssKiB <= limit
+	fmt.Fprintf(&b, "%s memory, traffic: plateau %.1f MiB (highest RSS while events %d%%-%d%% went out; %.0f users, %.0f sessions active on average); at the end %.1f MiB (events 75%%-100%%; %.0f users, %.0f sessions): %+.1f%%, limit +%.0f%%\n",
+		verdict(endOK), plateau.maxRSS/1024, 25, 50, plateau.users, plateau.sessions, end.maxRSS/1024, end.users, end.sessions,
+		(end.maxRSS/plateau.maxRSS-1)*100, margin*100)
+	fmt.Fprintf(&b, "%s memory, after the logout: %.1f MiB with %d users, %d sessions active, %.0f s after the last event: %+.1f%% of the plateau, limit +%.0f%%\n",
+		verdict(lastOK), last.rssKiB/1024, last.users, last.sessions, (last.at - lastTraffic(samples)).Seconds(), (last.rssKiB/plateau.maxRSS-1)*100, margin*100)
+	if slope, n := trend(window(samples, events, 0.25, 1.01)); n >= 10 {
+		fmt.Fprintf(&b, "     trend over the level part of the traffic (%d samples): %+.2f MiB per million events\n", n, slope/1024*1e6)
+	}
+	users, sessions := end.users/max(plateau.users, 1)-1, end.sessions/max(plateau.sessions, 1)-1
+	if math.Abs(users) > 0.1 || math.Abs(sessions) > 0.1 {
+		fmt.Fprintf(&b, "     note: the active set grew between the two windows (users %+.0f%%, sessions %+.0f%%); the comparison assumes it level: more -events, or a higher -churn, level it\n", users*100, sessions*100)
+	}
+	return endOK && lastOK, b.String()
+}
+
+// trend is the least-squares slope of RSS (KiB) over events sent.
+func trend(samples []sample) (slope float64, n int) {
+	var sx, sy, sxx, sxy float64
+	for _, s := range samples {
+		x, y := float64(s.sent), s.rssKiB
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	n = len(samples)
+	den := float64(n)*sxx - sx*sx
+	if n < 2 || den == 0 {
+		return 0, n
+	}
+	return (float64(n)*sxy - sx*sy) / den, n
+}
+
+func lastTraffic(samples []sample) time.Duration {
+	var at time.Duration
+	for _, s := range samples {
+		if s.phase != phaseSettle {
+			at = s.at
+		}
+	}
+	return at
+}
+
+// table prints about 16 of the samples: evenly spaced, and each phase's
+// first and last.
+func table(samples []sample, events int) string {
+	var b strings.Builder
+	b.WriteString("| t (s) | phase | events sent | events/s | active users | sessions | RSS (MiB) |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|\n")
+	step := max(1, len(samples)/14)
+	var prev sample
+	for i, s := range samples {
+		boundary := i == 0 || i == len(samples)-1 || s.phase != samples[i-1].phase || i+1 < len(samples) && samples[i+1].phase != s.phase
+		if i%step != 0 && !boundary {
+			continue
+		}
+		rate := "–"
+		if i > 0 && s.at > prev.at {
+			rate = fmt.Sprintf("%.0f", float64(s.sent-prev.sent)/(s.at-prev.at).Seconds())
+		}
+		rssText := "n/a"
+		if procStats {
+			rssText = fmt.Sprintf("%.1f", s.rssKiB/1024)
+		}
+		fmt.Fprintf(&b, "| %.0f | %s | %d | %s | %d | %d | %s |\n", s.at.Seconds(), phaseNames[s.phase], s.sent, rate, s.users, s.sessions, rssText)
+		prev = s
+	}
+	return b.String()
+}
+
+// plugin is the running binary.
+type plugin struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *output
+	stderr *lineLog
+	exited chan struct{}
+}
+
+func startPlugin(binary, conf string, copyTo io.Writer) (*plugin, error) {
+	cmd := exec.Command(binary, "-config", conf, "-poll_interval", "1s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdin, err := cmd.StdinPipe() // the shim stops when its stdin closes
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w (make build first)", err)
+	}
+	p := &plugin{cmd: cmd, stdin: stdin, out: newOutput(), stderr: newLineLog("Listening for log4net datagrams"), exited: make(chan struct{})}
+	var out io.Reader = stdout
+	if copyTo != nil {
+		out = io.TeeReader(stdout, copyTo)
+	}
+	go p.out.consume(out)
+	go p.stderr.consume(stderr)
+	go func() { cmd.Wait(); close(p.exited) }() //nolint:errcheck // alive() tells
+	select {
+	case <-p.stderr.ready:
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("the plugin exited at start: %s", p.stderrTail())
+	case <-time.After(30 * time.Second):
+		p.stop()
+		return nil, errors.New("the plugin did not start listening within 30 s")
+	}
+}
+
+func (p *plugin) alive() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *plugin) stop() {
+	p.stdin.Close()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.cmd.Process.Kill() //nolint:errcheck // Windows has no SIGTERM
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill() //nolint:errcheck // best effort
+	}
+}
+
+func (p *plugin) stderrTail() string { return strings.Join(p.stderr.tail(), "\n") }
+
+// errorLines are the plugin's E! log lines.
+func (p *plugin) errorLines() []string {
+	var out []string
+	for _, l := range p.stderr.tail() {
+		if strings.Contains(l, "E! ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func freePort() (int, error) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).Port, nil
+}
