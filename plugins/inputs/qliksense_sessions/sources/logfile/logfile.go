@@ -39,7 +39,8 @@
 //     its first row. If the file shrank below what was read or its first
 //     bytes changed (truncated, or rewritten in place), it is read again
 //     from the start. Every GlobInterval the globs are expanded again, so
-//     servers whose files appear later are followed too.
+//     servers whose files appear later are followed too, from the rotated
+//     files of theirs modified since the start on.
 //
 // Limits: a file that lived under the live name for less than a poll and
 // was moved out of the live folder (to ArchivedLogs) before the next poll
@@ -247,6 +248,7 @@ type Source struct {
 	log      Logger
 	rotGlobs []string // globs of the rotated files beside the live ones
 	rebuilt  chan struct{}
+	started  time.Time // when Run began to read; set before following
 
 	// mu guards the table of files and their offsets, which Positions reads
 	// from another goroutine.
@@ -275,7 +277,9 @@ type livePath struct {
 	// rotatedAt is the modification time of the file last followed here,
 	// once it was rotated away and read to its end, until a new file is
 	// followed at the path: rotated files of the path modified since then
-	// that no Position names are read before the new file (catchUp).
+	// that no Position names are read before the new file (catchUp). For a
+	// path that named no file at the start, or was found later, it is the
+	// start.
 	rotatedAt time.Time
 }
 
@@ -563,6 +567,7 @@ func (s *Source) openError(path string, err error) {
 // rebuild reads the files found at start.
 func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	start := time.Now()
+	s.started = start
 	before := s.Stats()
 
 	livePaths := glob(s.cfg.Files)
@@ -579,7 +584,8 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 		c, err := s.open(p, true, false)
 		if err != nil {
 			s.openError(p, err)
-			paths = append(paths, &livePath{path: p})
+			// Its rotated files of later are read when a file appears.
+			paths = append(paths, &livePath{path: p, rotatedAt: start})
 			continue
 		}
 		live = append(live, c)
@@ -756,7 +762,9 @@ func (s *Source) expandLive(ctx context.Context, handle func(Row)) {
 		if _, found := slices.BinarySearchFunc(s.live, p, func(lp *livePath, p string) int { return strings.Compare(lp.path, p) }); found {
 			continue
 		}
-		lp := &livePath{path: p}
+		// A server that appeared after the start: its files rotated since
+		// are read before the live one (their rows are new).
+		lp := &livePath{path: p, rotatedAt: s.started}
 		s.mu.Lock()
 		i, _ := slices.BinarySearchFunc(s.live, p, func(lp *livePath, p string) int { return strings.Compare(lp.path, p) })
 		s.live = slices.Insert(s.live, i, lp)
@@ -908,6 +916,8 @@ func (s *Source) catchUp(ctx context.Context, lp *livePath, handle func(Row)) bo
 		}
 		found = append(found, c)
 	}
+	// Equal times (coarse clocks) keep the order of the names, which carry
+	// the time of the rotation.
 	slices.SortStableFunc(found, func(a, b *candidate) int { return a.mtime.Compare(b.mtime) })
 	now := time.Now()
 	for _, c := range found {

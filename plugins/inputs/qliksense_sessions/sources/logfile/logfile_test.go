@@ -767,3 +767,24 @@ func TestRotationsWithinOnePoll(t *testing.T) {
 		})
 	}
 }
+
+// A server whose file appears after the start and is rotated before the
+// globs are expanded again: its rotated files are read first, in order.
+func TestServerAppearsAndRotatesBeforeFound(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt"), header+rows("SENSE1", 1, 2))
+	h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}, GlobInterval: time.Second})
+	h.waitRebuilt()
+	h.waitRows(2)
+	live := filepath.Join(dir, "SENSE2_AuditActivity_Proxy.txt")
+	for n := range 3 {
+		writeFile(t, live, header+rows("SENSE2", 10*n+1, 10*n+3))
+		require.NoError(t, os.Rename(live, filepath.Join(dir, fmt.Sprintf("SENSE2_AuditActivity_Proxy_2026-03-02T08.00.%02dZ.log", n))))
+	}
+	writeFile(t, live, header+rows("SENSE2", 31, 31))
+	got := h.waitRows(12)
+	require.Equal(t, concat(keyRange("SENSE1", 1, 2), keyRange("SENSE2", 1, 3), keyRange("SENSE2", 11, 13), keyRange("SENSE2", 21, 23), []string{"SENSE2#31"}), h.keys())
+	for _, g := range got[2:] {
+		require.False(t, g.Rebuilding, g)
+	}
+}
