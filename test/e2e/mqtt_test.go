@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +19,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
 )
 
 type mqttMessage struct{ topic, payload string }
@@ -327,5 +331,202 @@ func TestMQTTTopicPrefix(t *testing.T) {
 	for _, m := range sub.all() {
 		require.True(t, strings.HasPrefix(m.topic, prefix+"/"), "topic %s outside the prefix", m.topic)
 		t.Logf("%s %s", m.topic, m.payload)
+	}
+}
+
+// withAppTopics is the shipped MQTT example with its per-app outputs
+// uncommented, as its comment tells users to.
+func withAppTopics(t *testing.T, shipped string) string {
+	t.Helper()
+	var out []string
+	blocks, in := 0, false
+	for _, line := range strings.Split(shipped, "\n") {
+		switch {
+		case line == "# [[outputs.mqtt]]":
+			in = true
+			blocks++
+		case in && line == "#":
+			in = false
+			line = ""
+		case in && !strings.HasPrefix(line, "# "):
+			in = false
+		}
+		if in {
+			line = strings.TrimPrefix(line, "# ")
+		}
+		out = append(out, line)
+	}
+	require.Equal(t, 2, blocks, "the example's commented per-app outputs")
+	return strings.Join(out, "\n")
+}
+
+// appTopicsMatch tells whether the per-app topics show the expectation: its
+// apps' counts and usernames, and 0 and [] for every other app published.
+func appTopicsMatch(t *testing.T, sub *subscriber, want replay.Expected) (bool, string) {
+	t.Helper()
+	apps := map[string]replay.AppExpected{}
+	for _, a := range want.Apps {
+		apps[a.App] = a
+	}
+	seen := map[string]bool{}
+	for _, m := range sub.all() {
+		if rest, ok := strings.CutPrefix(m.topic, "qliksense/apps/"); ok {
+			id, _, _ := strings.Cut(rest, "/")
+			seen[id] = true
+		}
+	}
+	for id := range apps {
+		seen[id] = true
+	}
+	for id := range seen {
+		a, inUse := apps[id]
+		count, usernames := "0", "[]"
+		if inUse {
+			count, usernames = strconv.Itoa(a.ActiveUsers), butlerJSON(t, a.Users)
+		}
+		gotCount, _ := sub.last("qliksense/apps/" + id + "/users/count")
+		gotNames, _ := sub.last("qliksense/apps/" + id + "/users/usernames")
+		if gotCount != count || gotNames != usernames {
+			return false, fmt.Sprintf("app %s: count %q usernames %s, want %q %s", id, gotCount, gotNames, count, usernames)
+		}
+	}
+	return true, ""
+}
+
+// TestMQTTAppTopics runs the MQTT example with its per-app outputs enabled
+// on simulated traffic in bursts: after each burst, every app's count and
+// usernames topics carry the model's users, and an app whose last user
+// left, 0 and []. Only those two topics per app are published, and the
+// shipped example publishes none (TestMQTTButlerTopics).
+func TestMQTTAppTopics(t *testing.T) {
+	bin := binDir(t)
+	broker := startMosquitto(t)
+	sub := subscribe(t, broker, "#")
+
+	dir := t.TempDir()
+	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-mqtt-butler.conf"))
+	require.NoError(t, err)
+	conf := filepath.Join(dir, "telegraf-mqtt-apps.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(withAppTopics(t, string(shipped))), 0o600))
+	udpPort := freeUDPPort(t)
+	startTelegrafEnv(t, bin, conf, exampleEnv(bin, pluginConfig(t, dir, udpPort, ""), "QSS_MQTT_SERVER="+broker))
+
+	b := newBursts(t, udpPort, replay.SimConfig{Users: 25, Directories: 2, Servers: 2, Events: 1500, Seed: 29, Format: "sos", Race: 0.05}, 5000)
+	checkpoints, emptied := 0, 0
+	var before replay.Expected
+	for {
+		want, more := b.next(t, 300)
+		if !more {
+			break
+		}
+		checkpoints++
+		var why string
+		ok := waitFor(15*time.Second, func() bool {
+			var ok bool
+			ok, why = appTopicsMatch(t, sub, want)
+			return ok
+		})
+		require.True(t, ok, "checkpoint %d: the per-app topics never showed the model: %s", checkpoints, why)
+		for _, a := range before.Apps {
+			if !slices.ContainsFunc(want.Apps, func(w replay.AppExpected) bool { return w.App == a.App }) {
+				emptied++
+			}
+		}
+		before = want
+	}
+	require.GreaterOrEqual(t, checkpoints, 4)
+	require.NotZero(t, emptied, "an app must lose its last user between two checkpoints")
+
+	appTopic := regexp.MustCompile(`^qliksense/apps/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/users/(count|usernames)$`)
+	apps := 0
+	for _, m := range sub.all() {
+		if strings.HasPrefix(m.topic, "qliksense/apps/") {
+			require.Regexp(t, appTopic, m.topic)
+			apps++
+		}
+	}
+	t.Logf("%d checkpoints, %d apps emptied between them, %d per-app messages", checkpoints, emptied, apps)
+}
+
+// TestMQTTFinalZeroFromAGather: when a gather is the first summary after a
+// server's or an app's last user left, it carries the final zero, and the
+// next change-driven summary does not repeat it. The example publishes
+// gathered final zeros, so the count topics do not keep the last count.
+// The example's gathers every 2 s instead of 10 s and summary_interval =
+// "5s" make a gather come first every time.
+func TestMQTTFinalZeroFromAGather(t *testing.T) {
+	bin := binDir(t)
+	broker := startMosquitto(t)
+	sub := subscribe(t, broker, "#")
+
+	dir := t.TempDir()
+	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-mqtt-butler.conf"))
+	require.NoError(t, err)
+	config := withAppTopics(t, string(shipped))
+	require.Contains(t, config, `"-poll_interval", "10s"`)
+	config = strings.Replace(config, `"-poll_interval", "10s"`, `"-poll_interval", "2s"`, 1)
+	conf := filepath.Join(dir, "telegraf-mqtt-apps.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(config), 0o600))
+	udpPort := freeUDPPort(t)
+	pluginConf := pluginConfig(t, dir, udpPort, "")
+	data, err := os.ReadFile(pluginConf)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `summary_interval = "1s"`)
+	require.NoError(t, os.WriteFile(pluginConf, []byte(strings.Replace(string(data), `summary_interval = "1s"`, `summary_interval = "5s"`, 1)), 0o600))
+	startTelegrafEnv(t, bin, conf, exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker))
+
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
+	require.NoError(t, err)
+	defer conn.Close()
+	const app = "0d9f4c2e-5555-4666-8777-999900001111"
+	// The connection overtook its Start (log4net's two appenders race): it
+	// makes the session, the Start joins it.
+	for _, payload := range []string{
+		`/qseow-proxy-connection/;SENSE9;Open connection;LAB;zed;AppAccess;/app/` + app + `;connection Opened for session 'z1'`,
+		`/qseow-proxy-session/;SENSE9;Start session;LAB;zed;AppAccess;/hub/;Start session for user 'LAB\zed'`,
+	} {
+		_, err := fmt.Fprint(conn, payload)
+		require.NoError(t, err)
+	}
+	topics := map[string]string{
+		"qliksense/users/activeperserver/SENSE9/count": "1",
+		"qliksense/apps/" + app + "/users/count":       "1",
+		"qliksense/apps/" + app + "/users/usernames":   `["LAB\\zed"]`,
+	}
+	shows := func(want map[string]string) func() bool {
+		return func() bool {
+			for topic, payload := range want {
+				if got, _ := sub.last(topic); got != payload {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	if !waitFor(20*time.Second, shows(topics)) {
+		t.Fatalf("the login never showed: want %v, got %v", topics, sub.all())
+	}
+
+	for _, payload := range []string{
+		`/qseow-proxy-connection/;SENSE9;Close connection;LAB;zed;AppAccess;/app/` + app + `;connection Closed for session 'z1'`,
+		`/qseow-proxy-session/;SENSE9;Stop session;LAB;zed;AppAccess;/hub/;Stop session for user 'LAB\zed'`,
+	} {
+		_, err := fmt.Fprint(conn, payload)
+		require.NoError(t, err)
+	}
+	zero := map[string]string{}
+	for topic := range topics {
+		zero[topic] = "0"
+	}
+	zero["qliksense/apps/"+app+"/users/usernames"] = "[]"
+	require.Eventually(t, shows(zero), 20*time.Second, 50*time.Millisecond, "the final zeros never showed: %v", zero)
+	time.Sleep(6 * time.Second) // the change-driven summary after the logout
+	for topic, payload := range zero {
+		got := sub.payloads(topic)
+		first := slices.Index(got, payload)
+		require.Equal(t, topics[topic], got[first-1], "%s: the count, then the final zero: %v", topic, got)
+		for _, p := range got[first:] {
+			require.Equal(t, payload, p, "%s: nothing but the zero after it: %v", topic, got)
+		}
 	}
 }
