@@ -50,7 +50,7 @@ func (s *State) countApp(us *userOnServer, conns *[]appConnections, appID string
 			s.counters.RefusedMaxApps++
 			return
 		}
-		key := strings.ToLower(appID)
+		key := string(foldCase(nil, appID)) // appID may alias a reused buffer
 		if a = s.emptiedApps[key]; a != nil {
 			delete(s.emptiedApps, key)
 		} else {
