@@ -1,0 +1,617 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+)
+
+// TestLogFilesEndToEnd is issue 12's done criterion, through the real
+// binary under the real Telegraf: over 100,000 rows written, paced, into the
+// proxies' audit activity log files while the plugin tails them, with many
+// rotations (files that live less than a poll among them), end exact; a
+// restart with no state file and no session API rebuilds the same set from
+// the files alone; session durations are the differences of the rows' time
+// stamps; a restart with the state file resumes where the first run
+// stopped, rows written meanwhile included, none read twice. It measures the
+// rebuild's rate through the binary and the latency from a row written to
+// its metric on Telegraf's stdout.
+func TestLogFilesEndToEnd(t *testing.T) {
+	bin := binDir(t)
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "Audit")
+	require.NoError(t, os.Mkdir(audit, 0o755))
+	stateFile := filepath.Join(dir, "state.json")
+	logfileBlock := func(pollInterval string) string {
+		return fmt.Sprintf(`
+  [inputs.qliksense_sessions.logfile]
+    files = [%q]
+    archive_max_age = "24h"
+    poll_interval = %q
+`, filepath.Join(audit, "*_AuditActivity_Proxy.txt"), pollInterval)
+	}
+	// Tailing: rotations come faster than the polls (files live about half
+	// a poll), so files are caught up from their rotated names.
+	tailConf := pluginConfigAt(t, dir, "tail.conf", freeUDPPort(t),
+		fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"\n%s", stateFile, logfileBlock("500ms")))
+	// The rebuild from the files alone: no state file, no session API.
+	freshConf := pluginConfigAt(t, dir, "fresh.conf", freeUDPPort(t), logfileBlock("250ms"))
+	// The restart with the state file, polled at the default rate.
+	resumePort := freeUDPPort(t)
+	resumeConf := pluginConfigAt(t, dir, "resume.conf", resumePort,
+		fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"\n%s", stateFile, logfileBlock("250ms")))
+
+	sim := newLogSim(t, audit, replay.SimConfig{Users: 3000, Directories: 3, Servers: 3, Events: 10_000_000, Seed: 12, Format: "sos"},
+		replay.LogConfig{Dir: audit, RotateBytes: 1 << 20, Noise: 0.05, FlushEachRow: true, Seed: 12})
+
+	// History the first start rebuilds: the proxies ran before Telegraf.
+	sim.write(5_000, 0, 0)
+	require.Len(t, sim.w.Hosts(), 3)
+
+	// 1. Tailing: 105,000 events (and the rows to ignore among them) at
+	// 20,000 events/s.
+	tg := startTelegrafStdout(t, bin, telegrafStdoutConfig(t, dir, "tail-telegraf.conf", bin, tailConf))
+	before := sim.w.Stats()
+	rows, _, _ := rebuildLine(t, tg.process)
+	require.Equal(t, before.Events+before.IgnoredRows, rows)
+	want := sim.write(105_000, 20_000, 250)
+	tailed := sim.w.Stats()
+	written := tailed.Events + tailed.IgnoredRows
+	require.GreaterOrEqual(t, tailed.Events-before.Events+tailed.IgnoredRows-before.IgnoredRows, 100_000)
+	rotations := tailed.Rotations - before.Rotations
+	require.GreaterOrEqual(t, rotations, 3)
+	t.Logf("tailing: wrote %d rows (%d events, %d to ignore) in %s over %d rotations; %d files in all",
+		written-before.Events-before.IgnoredRows, tailed.Events-before.Events, tailed.IgnoredRows-before.IgnoredRows,
+		sim.elapsed.Round(time.Millisecond), rotations, tailed.Files)
+	got := tg.waitForSet(t, want, 60*time.Second)
+	// Nothing lost, nothing read twice: every row was read once, every
+	// rotation seen, every event that came while tailing reached stdout.
+	intake := tg.waitForIntake(t, atLeastRows(written), 30*time.Second)
+	require.Equal(t, int64(written), intake["log_rows"])
+	require.Equal(t, int64(tailed.Events), intake["events_accepted"])
+	require.Equal(t, int64(tailed.IgnoredRows), intake["events_ignored"])
+	require.Equal(t, int64(0), intake["log_rows_malformed"])
+	require.Equal(t, int64(rotations), intake["log_rotations"], "each rotation seen once")
+	require.Equal(t, tailed.Events-before.Events, tg.out.count("qliksense_session_event"), "one event metric per row tailed")
+	t.Logf("tailing: the last summary shows %d users, %d sessions on %d servers, %d apps, as the simulation expects",
+		got.ActiveUsers, got.ActiveSessions, len(got.Servers), len(got.Apps))
+	bulk := tg.out.latencies(sim.samples)
+	sim.samples, sim.extraSamples = nil, 0
+
+	// Durations: each session_stop carries the difference of its row's
+	// time stamp and its session's Start row's, read back from the files.
+	checkDurations(t, audit, tg.out.snapshot())
+	tg.stop(t)
+	requireNoErrorLines(t, tg.log())
+
+	// 2. The files alone: a fresh start with no state file rebuilds the
+	// same set in its first summary.
+	started := time.Now()
+	fresh := startTelegrafStdout(t, bin, telegrafStdoutConfig(t, dir, "fresh-telegraf.conf", bin, freshConf))
+	first := fresh.waitForFirstSummary(t, 60*time.Second)
+	firstAfter := time.Since(started)
+	requireSameSet(t, want, first, "the first summary of a start from the files alone")
+	rows, files, took := rebuildLine(t, fresh.process)
+	require.Equal(t, written, rows)
+	t.Logf("rebuild from the files alone: %d rows of %d files in %s through the binary: %.0f rows/s; first summary on Telegraf's stdout %s after Telegraf started",
+		rows, files, took, float64(rows)/took.Seconds(), firstAfter.Round(time.Millisecond))
+	intake = fresh.waitForIntake(t, atLeastRows(written), 30*time.Second)
+	require.Equal(t, int64(written), intake["log_rows"])
+	require.Equal(t, 0, fresh.out.count("qliksense_session_event"), "rows read to rebuild are history, not events")
+	fresh.stop(t)
+	requireNoErrorLines(t, fresh.log())
+
+	// 3. With the state file: rows written while Telegraf was stopped,
+	// across a restart of the proxies (every file rotated), are read, and
+	// only they.
+	sim.write(3_000, 0, 0)
+	require.NoError(t, sim.w.RotateAll(sim.clock.At(sim.next)))
+	want = sim.write(2_000, 0, 0)
+	stopped := sim.w.Stats()
+	whileStopped := stopped.Events + stopped.IgnoredRows - written
+	resumed := startTelegrafStdout(t, bin, telegrafStdoutConfig(t, dir, "resume-telegraf.conf", bin, resumeConf))
+	resumed.waitForSet(t, want, 60*time.Second)
+	intake = resumed.waitForIntake(t, atLeastRows(whileStopped), 30*time.Second)
+	require.Equal(t, int64(whileStopped), intake["log_rows"], "the resumed run reads the rows written while stopped, and only them")
+	rows, _, _ = rebuildLine(t, resumed.process)
+	require.Equal(t, whileStopped, rows)
+
+	// UDP events of a server read from its files are dropped (counted),
+	// whatever the case of its name: no session counts twice.
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", resumePort))
+	require.NoError(t, err)
+	defer conn.Close()
+	for i := range 10 {
+		_, err := fmt.Fprintf(conn, "/qseow-proxy-session/;sense%d;Start session;LAB;udp.ghost%d;AppAccess;/hub/;Start session for user 'LAB\\udp.ghost%d'", i%3+1, i, i)
+		require.NoError(t, err)
+	}
+	resumed.waitForIntake(t, func(f map[string]interface{}) bool { return f["udp_events_superseded"] == int64(10) }, 30*time.Second)
+
+	// Tail latency: single rows at random moments, each timed from its
+	// write to its event metric on Telegraf's stdout.
+	rng := rand.New(rand.NewPCG(12, 12))
+	for range 40 {
+		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
+		want = sim.write(1, 0, 1)
+	}
+	resumed.waitForSet(t, want, 30*time.Second)
+	single := resumed.out.latencies(sim.samples)
+	resumed.stop(t)
+	requireNoErrorLines(t, resumed.log())
+
+	t.Logf("tail latency, row written → metric on Telegraf's stdout (poll_interval 500ms, 20,000 events/s): %s", bulk)
+	t.Logf("tail latency, single rows (poll_interval 250ms, flush_interval 100ms): %s", single)
+	require.Len(t, single.values, 40+sim.extraSamples, "every sampled row reached stdout")
+	require.Less(t, single.max(), time.Second, "a row reaches stdout as a metric within 1 s while tailing")
+}
+
+// pluginConfigAt is pluginConfig under another file name.
+func pluginConfigAt(t *testing.T, dir, name string, udpPort int, extra string) string {
+	t.Helper()
+	sub := filepath.Join(dir, strings.TrimSuffix(name, ".conf"))
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	return pluginConfig(t, sub, udpPort, extra)
+}
+
+// telegrafStdoutConfig runs the plugin under execd with its metrics on
+// Telegraf's stdout, flushed every 100 ms.
+func telegrafStdoutConfig(t *testing.T, dir, name, bin, pluginConf string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`
+[agent]
+  interval = "10s"
+  flush_interval = "100ms"
+  metric_batch_size = 20000
+  metric_buffer_limit = 2000000
+  omit_hostname = true
+
+[[inputs.execd]]
+  command = [%q, "-config", %q, "-poll_interval", "3s"]
+  signal = "none"
+  restart_delay = "1s"
+  data_format = "influx"
+
+[[outputs.file]]
+  files = ["stdout"]
+  data_format = "influx"
+`, filepath.Join(bin, "qliksense_sessions"), pluginConf)), 0o600))
+	return path
+}
+
+// logSim writes a simulation's events as log files and knows what it wrote.
+type logSim struct {
+	t     *testing.T
+	sim   *replay.Simulation
+	w     *replay.LogWriter
+	clock replay.SimClock
+	next  int // the clock's next event
+	// samples are rows timed as written: the time stamp of the row (its
+	// metric's time) and when it was flushed.
+	samples      map[int64]time.Time
+	extraSamples int // rows written with the samples that were sampled too
+	elapsed      time.Duration
+}
+
+func newLogSim(t *testing.T, dir string, cfg replay.SimConfig, logCfg replay.LogConfig) *logSim {
+	t.Helper()
+	sim, err := replay.NewSimulation(cfg)
+	require.NoError(t, err)
+	w, err := replay.NewLogWriter(logCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { w.Close() })
+	// Ten events a second on the simulated clock, ending about now: the
+	// rows of a busy morning.
+	clock := replay.SimClock{Start: time.Now().Add(-4 * time.Hour).Truncate(time.Millisecond), Rate: 10}
+	return &logSim{t: t, sim: sim, w: w, clock: clock}
+}
+
+// write writes n events, and those decided with them, at rate rows per
+// second (0: at once); every sample-th event is timed (0: none). It returns
+// the simulation's expected active set, which matches the rows written.
+func (s *logSim) write(n int, rate float64, sample int) replay.Expected {
+	s.t.Helper()
+	pacer := replay.NewPacer(rate)
+	began := time.Now()
+	if s.samples == nil {
+		s.samples = make(map[int64]time.Time)
+	}
+	for k := 0; k < n || s.sim.Pending() > 0; k++ {
+		pacer.Wait(k)
+		ev, ok := s.sim.Next()
+		require.True(s.t, ok)
+		at := s.clock.At(s.next)
+		require.NoError(s.t, s.w.Write(&ev, at))
+		if sample > 0 && k%sample == 0 {
+			require.NoError(s.t, s.w.Flush())
+			s.samples[at.UnixNano()] = time.Now()
+			if k >= n {
+				s.extraSamples++
+			}
+		}
+		s.next++
+	}
+	require.NoError(s.t, s.w.Flush())
+	s.elapsed = time.Since(began)
+	return s.sim.Expected()
+}
+
+// stdoutMetrics parses Telegraf's stdout as it comes, and notes when each
+// line arrived.
+type stdoutMetrics struct {
+	mu      sync.Mutex
+	parser  *influx.Parser
+	partial []byte
+	metrics []telegraf.Metric
+	arrived []time.Time
+	bad     int    // lines that are no metric
+	badLine string // the first of them
+}
+
+func (o *stdoutMetrics) Write(p []byte) (int, error) {
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.partial = append(o.partial, p...)
+	for {
+		i := bytes.IndexByte(o.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(o.partial[:i])
+		o.partial = o.partial[i+1:]
+		m, err := o.parser.ParseLine(line)
+		if err != nil {
+			if o.bad++; o.bad == 1 {
+				o.badLine = fmt.Sprintf("%.300s: %v", line, err)
+			}
+			continue
+		}
+		o.metrics = append(o.metrics, m)
+		o.arrived = append(o.arrived, now)
+	}
+	return len(p), nil
+}
+
+func (o *stdoutMetrics) snapshot() []telegraf.Metric {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.metrics)
+}
+
+func (o *stdoutMetrics) count(name string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return countName(o.metrics, name)
+}
+
+func countName(metrics []telegraf.Metric, name string) int {
+	n := 0
+	for _, m := range metrics {
+		if m.Name() == name {
+			n++
+		}
+	}
+	return n
+}
+
+// latencies are, for the sampled rows, the time from their write to the
+// arrival of their event metric (known by its time, the row's).
+func (o *stdoutMetrics) latencies(samples map[int64]time.Time) latencyStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var l latencyStats
+	for i, m := range o.metrics {
+		if m.Name() != "qliksense_session_event" {
+			continue
+		}
+		if written, ok := samples[m.Time().UnixNano()]; ok {
+			l.values = append(l.values, o.arrived[i].Sub(written))
+		}
+	}
+	slices.Sort(l.values)
+	return l
+}
+
+type latencyStats struct{ values []time.Duration }
+
+func (l latencyStats) quantile(q float64) time.Duration {
+	if len(l.values) == 0 {
+		return 0
+	}
+	return l.values[min(len(l.values)-1, int(q*float64(len(l.values))))]
+}
+
+func (l latencyStats) max() time.Duration { return l.quantile(1) }
+
+func (l latencyStats) String() string {
+	return fmt.Sprintf("%d rows: p50 %s, p95 %s, max %s", len(l.values),
+		l.quantile(0.5).Round(time.Millisecond), l.quantile(0.95).Round(time.Millisecond), l.max().Round(time.Millisecond))
+}
+
+// stdoutTelegraf is a Telegraf whose stdout is parsed as it comes.
+type stdoutTelegraf struct {
+	*process
+	out *stdoutMetrics
+}
+
+type process = telegrafProcess
+
+// startTelegrafStdout is startTelegraf with stdout kept apart from the log.
+func startTelegrafStdout(t *testing.T, bin, configFile string) *stdoutTelegraf {
+	t.Helper()
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	tg := &stdoutTelegraf{process: &telegrafProcess{done: make(chan error, 1)}, out: &stdoutMetrics{parser: parser}}
+	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", configFile)
+	tg.cmd.Stdout = tg.out
+	tg.cmd.Stderr = lockedWriter{tg.process}
+	require.NoError(t, tg.cmd.Start())
+	go func() { tg.done <- tg.cmd.Wait() }()
+	t.Cleanup(func() {
+		if tg.cmd.ProcessState == nil {
+			tg.cmd.Process.Kill() //nolint:errcheck // best effort at the end of a test
+			<-tg.done
+		}
+		if t.Failed() {
+			t.Logf("telegraf log:\n%s", tg.log())
+		}
+	})
+	waitForLog(t, tg.process, "Listening for log4net datagrams on")
+	return tg
+}
+
+func waitForLog(t *testing.T, tg *telegrafProcess, text string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(tg.log(), text) }, 60*time.Second, 20*time.Millisecond,
+		"telegraf never logged %q:\n%s", text, tg.log())
+}
+
+// summarySet is the active set the summaries show, in replay's terms.
+func summarySet(t *testing.T, metrics []telegraf.Metric, first bool) (replay.Expected, bool) {
+	t.Helper()
+	set := replay.Expected{}
+	servers := map[string]replay.ServerExpected{}
+	apps := map[string]replay.AppExpected{}
+	var at time.Time
+	for _, m := range metrics {
+		if first && !at.IsZero() && !m.Time().Equal(at) {
+			continue
+		}
+		switch m.Name() {
+		case "qliksense_users":
+			if first && !at.IsZero() {
+				continue
+			}
+			at = m.Time()
+			s := summaryOf(t, m)
+			set.ActiveUsers, set.ActiveSessions, set.Users = s.ActiveUsers, s.ActiveSessions, s.Users
+		case "qliksense_users_server":
+			if at.IsZero() {
+				continue
+			}
+			s := summaryOf(t, m)
+			s.Server = m.Tags()["server"]
+			servers[s.Server] = s
+		case "qliksense_users_app":
+			if at.IsZero() {
+				continue
+			}
+			var a replay.AppExpected
+			users, _ := m.GetField("users")
+			require.NoError(t, json.Unmarshal([]byte(users.(string)), &a.Users))
+			n, _ := m.GetField("active_users")
+			c, _ := m.GetField("active_connections")
+			a.App, a.ActiveUsers, a.ActiveConnections = m.Tags()["app_id"], int(n.(int64)), int(c.(int64))
+			apps[a.App] = a
+		}
+	}
+	for _, s := range servers {
+		if s.ActiveSessions > 0 {
+			set.Servers = append(set.Servers, s)
+		}
+	}
+	for _, a := range apps {
+		if a.ActiveUsers > 0 {
+			set.Apps = append(set.Apps, a)
+		}
+	}
+	return normalized(set), !at.IsZero()
+}
+
+// normalized writes user names in lower case and sorts everything: a
+// user's spelling is the first the plugin read, and several servers' files
+// are read side by side, not in the order of their time stamps, so it may
+// be another server's spelling than the one the simulation saw first. Who
+// is active is exact.
+func normalized(e replay.Expected) replay.Expected {
+	fold := func(names []string) []string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = strings.ToLower(n)
+		}
+		sort.Strings(out)
+		return out
+	}
+	out := replay.Expected{ActiveUsers: e.ActiveUsers, ActiveSessions: e.ActiveSessions, Users: fold(e.Users),
+		Servers: []replay.ServerExpected{}, Apps: []replay.AppExpected{}}
+	for _, s := range e.Servers {
+		s.Users = fold(s.Users)
+		out.Servers = append(out.Servers, s)
+	}
+	for _, a := range e.Apps {
+		a.Users = fold(a.Users)
+		out.Apps = append(out.Apps, a)
+	}
+	slices.SortFunc(out.Servers, func(a, b replay.ServerExpected) int { return strings.Compare(a.Server, b.Server) })
+	slices.SortFunc(out.Apps, func(a, b replay.AppExpected) int { return strings.Compare(a.App, b.App) })
+	return out
+}
+
+func sameSet(a, b replay.Expected) bool {
+	x, _ := json.Marshal(normalized(a))
+	y, _ := json.Marshal(normalized(b))
+	return string(x) == string(y)
+}
+
+func requireSameSet(t *testing.T, want, got replay.Expected, what string) {
+	t.Helper()
+	if !sameSet(want, got) {
+		w, g := normalized(want), normalized(got)
+		require.Equal(t, w.ActiveUsers, g.ActiveUsers, "%s: active users", what)
+		require.Equal(t, w.ActiveSessions, g.ActiveSessions, "%s: active sessions", what)
+		require.Equal(t, w.Users, g.Users, "%s: users", what)
+		require.Equal(t, w.Servers, g.Servers, "%s: servers", what)
+		require.Equal(t, w.Apps, g.Apps, "%s: apps", what)
+	}
+}
+
+// waitForSet waits until the last summaries (site, each server, each app)
+// show the expected set.
+func (tg *stdoutTelegraf) waitForSet(t *testing.T, want replay.Expected, timeout time.Duration) replay.Expected {
+	t.Helper()
+	var got replay.Expected
+	deadline := time.Now().Add(timeout)
+	for {
+		got, _ = summarySet(t, tg.out.snapshot(), false)
+		if sameSet(want, got) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			tg.out.mu.Lock()
+			t.Logf("Telegraf's stdout: %d metrics, %d app summaries; %d lines that are no metric (the first: %s)",
+				len(tg.out.metrics), countName(tg.out.metrics, "qliksense_users_app"), tg.out.bad, tg.out.badLine)
+			tg.out.mu.Unlock()
+			requireSameSet(t, want, got, "the last summaries")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitForFirstSummary waits for the first summary and returns it.
+func (tg *stdoutTelegraf) waitForFirstSummary(t *testing.T, timeout time.Duration) replay.Expected {
+	t.Helper()
+	var set replay.Expected
+	require.Eventually(t, func() bool {
+		tg.out.mu.Lock()
+		metrics, arrived := slices.Clone(tg.out.metrics), slices.Clone(tg.out.arrived)
+		tg.out.mu.Unlock()
+		i := slices.IndexFunc(metrics, func(m telegraf.Metric) bool { return m.Name() == "qliksense_users" })
+		if i < 0 {
+			return false
+		}
+		// The servers' and apps' metrics share the site's time and follow
+		// it, in the same flush or the next: the summary is complete once
+		// a later metric came, or a second passed.
+		complete := time.Since(arrived[i]) > time.Second
+		for _, m := range metrics[i+1:] {
+			complete = complete || !m.Time().Equal(metrics[i].Time())
+		}
+		if complete {
+			set, _ = summarySet(t, metrics, true)
+		}
+		return complete
+	}, timeout, 20*time.Millisecond, "no summary")
+	return set
+}
+
+// waitForIntake waits for qliksense_sessions_internal fields that ok
+// accepts, and returns them.
+func (tg *stdoutTelegraf) waitForIntake(t *testing.T, ok func(map[string]interface{}) bool, timeout time.Duration) map[string]interface{} {
+	t.Helper()
+	var last map[string]interface{}
+	require.Eventually(t, func() bool {
+		last = lastActiveSet(t, tg.out.snapshot()).intake
+		return last != nil && ok(last)
+	}, timeout, 100*time.Millisecond, "qliksense_sessions_internal never showed what was expected; last: %v", last)
+	return last
+}
+
+// atLeastRows accepts counters that show n rows read, or more.
+func atLeastRows(n int) func(map[string]interface{}) bool {
+	return func(fields map[string]interface{}) bool {
+		rows, _ := fields["log_rows"].(int64)
+		return rows >= int64(n)
+	}
+}
+
+var rebuildLog = regexp.MustCompile(`Read (\d+) rows of (\d+) log files in ([0-9.]+[µnm]?s)`)
+
+// rebuildLine reads the plugin's log line on its rebuild.
+func rebuildLine(t *testing.T, tg *telegrafProcess) (rows, files int, took time.Duration) {
+	t.Helper()
+	var m []string
+	require.Eventually(t, func() bool {
+		m = rebuildLog.FindStringSubmatch(tg.log())
+		return m != nil
+	}, 30*time.Second, 20*time.Millisecond, "no rebuild line in the log")
+	rows, _ = strconv.Atoi(m[1])
+	files, _ = strconv.Atoi(m[2])
+	took, err := time.ParseDuration(m[3])
+	require.NoError(t, err)
+	return rows, files, took
+}
+
+// checkDurations checks every session_stop event against the rows of the
+// files: its session_duration_s is its row's time stamp less that of its
+// session's Start row.
+func checkDurations(t *testing.T, dir string, metrics []telegraf.Metric) {
+	t.Helper()
+	logs, err := replay.ReadLogDir(dir)
+	require.NoError(t, err)
+	type key struct {
+		server string
+		at     int64
+	}
+	want := map[key]time.Duration{}
+	for _, hl := range logs {
+		started := map[string]time.Time{}
+		for _, ev := range hl.Events {
+			switch ev.Command.EventName() {
+			case "session_start":
+				started[ev.SessionID] = ev.Time
+			case "session_stop":
+				if at, ok := started[ev.SessionID]; ok {
+					want[key{strings.ToLower(ev.Server), ev.Time.UnixNano()}] = ev.Time.Sub(at)
+					delete(started, ev.SessionID)
+				}
+			}
+		}
+	}
+	checked, longest := 0, time.Duration(0)
+	for _, m := range metrics {
+		if m.Name() != "qliksense_session_event" || m.Tags()["event"] != "session_stop" {
+			continue
+		}
+		d, ok := want[key{strings.ToLower(m.Tags()["server"]), m.Time().UnixNano()}]
+		require.True(t, ok, "a session_stop at %s on %s that the files do not have", m.Time(), m.Tags()["server"])
+		got, ok := m.GetField("session_duration_s")
+		require.True(t, ok, "session_stop at %s on %s has no session_duration_s", m.Time(), m.Tags()["server"])
+		require.Equal(t, d.Seconds(), got, "session_stop at %s on %s", m.Time(), m.Tags()["server"])
+		checked++
+		longest = max(longest, d)
+	}
+	require.Greater(t, checked, 1000)
+	t.Logf("durations: %d session_stop events carry exactly the difference of their rows' time stamps (longest %s)", checked, longest.Round(time.Second))
+}
