@@ -628,7 +628,8 @@ func referenceParse(payload []byte) (session.Status, session.Event) {
 		f = append([]string{""}, append(f, "", "", "")...)
 	}
 	for i := range f {
-		f[i] = strings.TrimFunc(f[i], unicode.IsSpace)
+		// Blanks go, control characters stay (to be refused).
+		f[i] = strings.TrimFunc(f[i], func(r rune) bool { return unicode.IsSpace(r) && (!unicode.IsControl(r) || r == ' ' || r == '\t' || r == '\r' || r == '\n') })
 	}
 	commands := map[string]session.Command{
 		"start session": session.StartSession, "stop session": session.StopSession,
