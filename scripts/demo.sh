@@ -170,14 +170,105 @@ if [ -n "$mqtt" ]; then
   echo "Against your own broker: mosquitto_sub -h <broker> -v -t 'qliksense/#'"
 fi
 
-# --- File source (issue 12): the place for it, once the plugin reads the
-# proxies' audit activity log files. The replay tool writes them already:
-#   "$QSS_BIN/qliksense_replay" -logdir "$work/audit" -rate 2000 -rotate-bytes 256KB -expect "$work/expected-files.json"
-# (one <HOST>_AuditActivity_Proxy.txt per server, rotated to ..._<time>Z.log,
-# each row flushed as written). Then: a demo plugin config with the file
-# source pointed at "$work/audit" (its own Telegraf, or a second
-# [[inputs.qliksense_sessions]]), wait for the summary that matches
-# expected-files.json as above, and show it with its intake counters.
+# --- File source (issue 12): the same plugin reading the proxies' audit
+# activity log files instead of UDP. The replay tool writes them as a proxy
+# does (one <HOST>_AuditActivity_Proxy.txt per server, rotated to
+# ..._<UTC time>Z.log), paced, while a Telegraf of its own reads them; a
+# second start, with no state file, rebuilds the open sessions from the
+# files alone.
+audit="$work/audit"
+mkdir -p "$audit"
+export QSS_DEMO_AUDIT="$audit"
+QSS_DEMO_FILES_PORT="$("$QSS_BIN/qliksense_replay" -free-port)"
+export QSS_DEMO_FILES_PORT
+# The simulated clock starts three hours ago, two events a second: the rows
+# carry the times of a morning's sessions.
+clock_start="$(date -u -d '3 hours ago' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v-3H +%Y-%m-%dT%H:%M:%SZ)"
+files_pid=""
+# start_files_telegraf OUT LOG: Telegraf with examples/demo/telegraf-logfiles.conf,
+# until the plugin has read what the files hold.
+start_files_telegraf() {
+  "$QSS_BIN/telegraf" --config "$QSS_DEMO/telegraf-logfiles.conf" >"$1" 2>"$2" &
+  files_pid=$!
+  bg_pids+=("$files_pid")
+  for _ in $(seq 1 300); do
+    grep -q "rows of [0-9]* log files in" "$2" 2>/dev/null && return 0
+    kill -0 "$files_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$2"
+  echo "the plugin did not read the log files" >&2
+  exit 1
+}
+# has_counts LINE USERS SESSIONS: the summary line shows them.
+has_counts() {
+  case "$1" in *"active_users=${2}i"*) ;; *) return 1 ;; esac
+  case "$1" in *"active_sessions=${3}i"*) ;; *) return 1 ;; esac
+}
+
+step "File source: the replay tool writes log files into $audit (10,000 events at 4,000/s, rotated at 512 KB) while a second Telegraf reads them"
+"$QSS_BIN/qliksense_replay" -logdir "$audit" -users 300 -servers 2 -events 10000 -rate 4000 -rotate-bytes 512KB \
+  -start-time "$clock_start" -clock-rate 2 -expect "$work/expected-files.json" 2>"$work/replay-files.txt" &
+replay_pid=$!
+bg_pids+=("$replay_pid")
+sleep 1 # the proxies wrote before Telegraf started: history to rebuild
+start_files_telegraf "$work/files.out" "$work/files.log"
+wait "$replay_pid"
+sed 's/^/  replay: /' "$work/replay-files.txt"
+grep "rows of [0-9]* log files in" "$work/files.log" | sed 's/^.*\] /  telegraf, at its start: /'
+ls "$audit" | sed 's/^/  /' | head -6
+echo "  ... $(ls "$audit" | wc -l) files"
+
+want_f_users=$(sed -n 's/^{"events_sent":[0-9]*,"active_users":\([0-9]*\).*/\1/p' "$work/expected-files.json")
+want_f_sessions=$(sed -n 's/^{"events_sent":[0-9]*,"active_users":[0-9]*,"active_sessions":\([0-9]*\).*/\1/p' "$work/expected-files.json")
+rows_written=$(sed -n 's/^wrote \([0-9]*\) events (and \([0-9]*\) rows to ignore).*/\1 \2/p' "$work/replay-files.txt" | awk '{print $1 + $2}')
+for _ in $(seq 1 100); do
+  last=$(grep '^qliksense_users[ ,]' "$work/files.out" | tail -1 || true)
+  has_counts "$last" "$want_f_users" "$want_f_sessions" &&
+    grep '^qliksense_sessions_internal' "$work/files.out" | tail -1 | grep -q "log_rows=${rows_written}i" && break
+  sleep 0.2
+done
+
+step "File source: the last summaries (site, per server, the three apps with most users)"
+grep '^qliksense_users[ ,]' "$work/files.out" | tail -1 | show
+last_ts=$(grep '^qliksense_users[ ,]' "$work/files.out" | tail -1 | awk '{print $NF}')
+grep "^qliksense_users_server" "$work/files.out" | grep " ${last_ts}\$" | show || true
+grep "^qliksense_users_app" "$work/files.out" | grep " ${last_ts}\$" |
+  sed 's/.*active_users=\([0-9]*\)i.*/\1 &/' | sort -rn | head -3 | cut -d' ' -f2- | show || true
+
+step "File source: session_stop events carry session_duration_s, the difference of the two rows' time stamps"
+grep '^qliksense_session_event' "$work/files.out" | grep 'event=session_stop' | grep 'session_duration_s=' | head -2 | show || true
+
+step "File source: its counters (rows written by the replay tool: $rows_written)"
+grep '^qliksense_sessions_internal' "$work/files.out" | tail -1 | tr ' ,' '\n\n' |
+  grep -E '^(log_|events_accepted|events_ignored|udp_events_superseded)' | sort | sed 's/^/  /'
+last=$(grep '^qliksense_users[ ,]' "$work/files.out" | tail -1)
+if has_counts "$last" "$want_f_users" "$want_f_sessions"; then
+  echo "OK: the last summary shows the ${want_f_users} users and ${want_f_sessions} sessions the replay expected."
+else
+  echo "MISMATCH: expected ${want_f_users} users and ${want_f_sessions} sessions, last summary: $(echo "$last" | show)" >&2
+  exit 1
+fi
+kill -TERM "$files_pid"
+wait "$files_pid" || true
+
+step "File source: Telegraf again, with no state file: the open sessions rebuilt from the files alone"
+start_files_telegraf "$work/files2.out" "$work/files2.log"
+grep "rows of [0-9]* log files in" "$work/files2.log" | sed 's/^.*\] /  telegraf: /'
+for _ in $(seq 1 100); do
+  grep -q '^qliksense_users[ ,]' "$work/files2.out" && break
+  sleep 0.1
+done
+first=$(grep '^qliksense_users[ ,]' "$work/files2.out" | head -1 || true)
+echo "$first" | show
+kill -TERM "$files_pid"
+wait "$files_pid" || true
+if has_counts "$first" "$want_f_users" "$want_f_sessions"; then
+  echo "OK: the first summary after the start shows the same ${want_f_users} users and ${want_f_sessions} sessions, from the files alone."
+else
+  echo "MISMATCH: the rebuild gave: $(echo "$first" | show)" >&2
+  exit 1
+fi
 
 step "Stopping Telegraf"
 kill -TERM "$tg_pid"

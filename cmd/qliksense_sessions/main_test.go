@@ -93,11 +93,18 @@ func TestRunRejectsUnknownKeys(t *testing.T) {
 // no option the plugin lacks.
 func TestShippedConfigsPass(t *testing.T) {
 	t.Setenv("QSS_DEMO_PORT", "9997")
+	t.Setenv("QSS_DEMO_FILES_PORT", "9998")
+	t.Setenv("QSS_DEMO_AUDIT", t.TempDir())
 	all := filepath.Join(t.TempDir(), "all_options.conf")
 	require.NoError(t, os.WriteFile(all, uncommentOptions(t, "../../sample.conf"), 0o600))
 
-	for _, path := range []string{"../../sample.conf", "../../examples/demo/qliksense_sessions.conf", all} {
-		t.Run(filepath.Base(path), func(t *testing.T) {
+	for _, path := range []string{"../../sample.conf", "../../examples/demo/qliksense_sessions.conf", "../../examples/demo/qliksense_sessions_logfiles.conf",
+		"../../examples/windows/qliksense_sessions.conf", all} {
+		name := strings.TrimPrefix(path, "../../")
+		if path == all {
+			name = "sample.conf with every option on"
+		}
+		t.Run(name, func(t *testing.T) {
 			require.NoError(t, checkConfig(path))
 			if path == all {
 				return // its proxy block names certificate files that do not exist

@@ -615,3 +615,32 @@ func checkDurations(t *testing.T, dir string, metrics []telegraf.Metric) {
 	require.Greater(t, checked, 1000)
 	t.Logf("durations: %d session_stop events carry exactly the difference of their rows' time stamps (longest %s)", checked, longest.Round(time.Second))
 }
+
+// TestPlatformExamplesCheck: the Telegraf configs shipped for Windows and
+// for a Linux systemd host (and the demo's file source) pass the real
+// Telegraf's `config check`, which fails on unknown keys, as a typo shows.
+// (The plugin configs beside them pass the binary's own strict check in
+// cmd/qliksense_sessions.)
+func TestPlatformExamplesCheck(t *testing.T) {
+	bin := binDir(t)
+	check := func(path string, env ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(bin, "telegraf"), "config", "check", "--config", path)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, path := range []string{"examples/windows/telegraf.conf", "examples/linux/qliksense_sessions.conf", "examples/demo/telegraf-logfiles.conf"} {
+		t.Run(path, func(t *testing.T) {
+			out, err := check(repoFile(t, path), "QSS_BIN="+bin, "QSS_DEMO="+repoFile(t, "examples/demo"))
+			require.NoError(t, err, "%s", out)
+			require.NotContains(t, out, " E! ")
+		})
+	}
+	data, err := os.ReadFile(repoFile(t, "examples/windows/telegraf.conf"))
+	require.NoError(t, err)
+	typo := filepath.Join(t.TempDir(), "telegraf.conf")
+	require.NoError(t, os.WriteFile(typo, bytes.Replace(data, []byte("signal = "), []byte("signall = "), 1), 0o600))
+	out, err := check(typo)
+	require.Error(t, err)
+	require.Contains(t, out, `["signall"]`)
+}
