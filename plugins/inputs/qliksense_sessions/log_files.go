@@ -151,7 +151,7 @@ func (q *QlikSenseSessions) handleRow(row logfile.Row) {
 		q.throttle.log("refused", "Refused %s for %s on %s: the plugin tracks max_users = %d users on max_servers = %d servers; raise them if your site is that large",
 			ev.Command, ev.UserName(), ev.Server, q.MaxUsers, q.MaxServers)
 	}
-	if outcome == state.Changed && !row.Rebuilding {
+	if (outcome == state.Changed || q.state.AppsChanged()) && !row.Rebuilding {
 		q.summaryDue()
 	}
 }

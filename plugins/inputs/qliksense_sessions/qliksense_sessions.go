@@ -269,7 +269,10 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 		return err
 	}
 	q.startButler()
-	if q.state.ActiveSessions() > 0 {
+	q.mu.Lock() // the log files may be rebuilding already
+	restored := q.state.ActiveSessions() > 0
+	q.mu.Unlock()
+	if restored {
 		q.summaryDue() // show the restored sessions at once, not at the first gather
 	}
 
@@ -382,6 +385,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 		q.acc.AddMetric(eventMetric(q.butlerNames(&ev), activeUsers, q.EventMessage, received))
 	}
 	q.butlerEmit(received)
+	appsChanged := q.state.AppsChanged()
 	q.mu.Unlock()
 
 	switch outcome {
@@ -390,7 +394,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	case state.Refused:
 		q.throttle.log("refused", "Refused %s for %s on %s: the plugin tracks max_users = %d users on max_servers = %d servers; raise them if your site is that large, else restrict allowed_sources", ev.Command, ev.UserName(), ev.Server, q.MaxUsers, q.MaxServers)
 	}
-	if outcome == state.Changed {
+	if outcome == state.Changed || appsChanged {
 		q.summaryDue()
 	}
 }

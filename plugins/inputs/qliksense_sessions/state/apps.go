@@ -67,6 +67,7 @@ func (s *State) countApp(us *userOnServer, conns *[]appConnections, appID string
 	}
 	(*conns)[i].n++
 	a.connections++
+	s.appsChanged = true
 	u := a.users[us.user.key]
 	if u == nil {
 		u = &appUser{user: us.user}
@@ -130,6 +131,7 @@ func (s *State) closePairApps(us *userOnServer) {
 
 func (s *State) uncount(u *user, a *app, n int) {
 	a.connections -= n
+	s.appsChanged = true
 	au := a.users[u.key]
 	if au == nil {
 		return
@@ -143,6 +145,15 @@ func (s *State) uncount(u *user, a *app, n int) {
 		delete(s.apps, a.key)
 		s.emptiedApps[a.key] = a
 	}
+}
+
+// AppsChanged tells whether the users or connections of an app changed
+// since it was last asked: a connection event changes no session count, but
+// may change these.
+func (s *State) AppsChanged() bool {
+	changed := s.appsChanged
+	s.appsChanged = false
+	return changed
 }
 
 // Apps is the number of apps with open connections.

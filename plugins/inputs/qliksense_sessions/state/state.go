@@ -154,6 +154,7 @@ type State struct {
 	// those whose last user left since the last TakeChanges.
 	apps        map[string]*app
 	emptiedApps map[string]*app
+	appsChanged bool // see AppsChanged
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
 }

@@ -629,7 +629,9 @@ func referenceParse(payload []byte) (session.Status, session.Event) {
 	}
 	for i := range f {
 		// Blanks go, control characters stay (to be refused).
-		f[i] = strings.TrimFunc(f[i], func(r rune) bool { return unicode.IsSpace(r) && (!unicode.IsControl(r) || r == ' ' || r == '\t' || r == '\r' || r == '\n') })
+		f[i] = strings.TrimFunc(f[i], func(r rune) bool {
+			return unicode.IsSpace(r) && (!unicode.IsControl(r) || r == ' ' || r == '\t' || r == '\r' || r == '\n')
+		})
 	}
 	commands := map[string]session.Command{
 		"start session": session.StartSession, "stop session": session.StopSession,
