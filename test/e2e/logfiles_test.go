@@ -4,12 +4,14 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -643,4 +645,180 @@ func TestPlatformExamplesCheck(t *testing.T) {
 	out, err := check(typo)
 	require.Error(t, err)
 	require.Contains(t, out, `["signall"]`)
+}
+
+// TestSeveralNodes: one agent per node, each reading its own node's files,
+// as the README's "Several nodes" describes. Each node's summaries are
+// exact for its server; the sum of their site counts counts a user once per
+// node they are on; the union of the servers' users lists is the site's
+// distinct count, and the README's SQL query forms it in PostgreSQL from
+// the per-server summaries as Telegraf's outputs.postgresql stores them
+// (one table per measurement, tags and fields as columns).
+func TestSeveralNodes(t *testing.T) {
+	bin := binDir(t)
+	dir := t.TempDir()
+	all := filepath.Join(dir, "written")
+	require.NoError(t, os.Mkdir(all, 0o755))
+	// Few users on three servers: most are on more than one.
+	sim := newLogSim(t, all, replay.SimConfig{Users: 200, Directories: 2, Servers: 3, Events: 1_000_000, Seed: 6, Format: "sos"},
+		replay.LogConfig{Dir: all, RotateBytes: 256 << 10, Noise: 0.05, Seed: 6})
+	want := sim.write(20_000, 0, 0)
+	require.NoError(t, sim.w.Close())
+
+	// Each node's own Audit folder holds its own files.
+	entries, err := os.ReadDir(all)
+	require.NoError(t, err)
+	for _, e := range entries {
+		host, _, _ := strings.Cut(e.Name(), "_")
+		node := filepath.Join(dir, host, "Audit")
+		require.NoError(t, os.MkdirAll(node, 0o755))
+		require.NoError(t, os.Rename(filepath.Join(all, e.Name()), filepath.Join(node, e.Name())))
+	}
+	type node struct {
+		name string
+		p    *plugin
+	}
+	var nodes []node
+	for _, srv := range want.Servers {
+		conf := pluginConfigAt(t, dir, srv.Server+".conf", freeUDPPort(t), fmt.Sprintf(`
+  [inputs.qliksense_sessions.logfile]
+    files = [%q]
+    archive_max_age = "24h"
+`, filepath.Join(dir, srv.Server, "Audit", "*_AuditActivity_Proxy.txt")))
+		nodes = append(nodes, node{srv.Server, startPlugin(t, bin, conf)})
+	}
+
+	sum, union := 0, map[string]bool{}
+	var rows [][]string // qliksense_users_server as outputs.postgresql stores it
+	for i, n := range nodes {
+		var set activeSet
+		require.Eventually(t, func() bool {
+			set = lastActiveSet(t, n.p.snapshot())
+			got := normalized(replay.Expected{Servers: []replay.ServerExpected{set.servers[n.name]}})
+			return sameSet(replay.Expected{Servers: []replay.ServerExpected{want.Servers[i]}}, got)
+		}, 30*time.Second, 20*time.Millisecond, "node %s never showed its server's sessions", n.name)
+		require.Len(t, set.servers, 1, "a node's agent knows its own server only")
+		sum += set.site.ActiveUsers
+		for _, u := range set.servers[n.name].Users {
+			union[strings.ToLower(u)] = true
+		}
+		for _, m := range n.p.snapshot() {
+			if m.Name() != "qliksense_users_server" {
+				continue
+			}
+			users, _ := m.GetField("users")
+			activeUsers, _ := m.GetField("active_users")
+			activeSessions, _ := m.GetField("active_sessions")
+			rows = append(rows, []string{m.Time().UTC().Format("2006-01-02 15:04:05.999999"), "telegraf-" + strings.ToLower(n.name),
+				m.Tags()["server"], m.Tags()["trigger"], fmt.Sprint(activeUsers), fmt.Sprint(activeSessions), users.(string)})
+		}
+	}
+	t.Logf("%d users active on the site; the nodes' counts add up to %d; the union of the servers' lists has %d", want.ActiveUsers, sum, len(union))
+	require.Greater(t, sum, want.ActiveUsers, "users on several nodes count once per node in a sum")
+	require.Len(t, union, want.ActiveUsers, "the union of the per-server lists is the site's distinct count")
+
+	// The README's query, on a real PostgreSQL.
+	psql := startPostgres(t)
+	psql(t, `CREATE TABLE qliksense_users_server ("time" timestamp without time zone, host text, server text, "trigger" text,
+		active_users bigint, active_sessions bigint, users text)`, nil)
+	var csvData bytes.Buffer
+	w := csv.NewWriter(&csvData)
+	require.NoError(t, w.WriteAll(rows))
+	psql(t, `\copy qliksense_users_server FROM STDIN WITH (FORMAT csv)`, &csvData)
+	query := readmeSQL(t, "## Several nodes")
+	got := strings.TrimSpace(psql(t, query, nil))
+	require.Equal(t, strconv.Itoa(want.ActiveUsers), got, "the README's query:\n%s", query)
+	sessions := strings.TrimSpace(psql(t, `SELECT sum(active_sessions) FROM (SELECT DISTINCT ON (server) active_sessions
+		FROM qliksense_users_server ORDER BY server, "time" DESC) AS last`, nil))
+	require.Equal(t, strconv.Itoa(want.ActiveSessions), sessions, "the servers' sessions add up")
+	t.Logf("PostgreSQL, over %d rows of qliksense_users_server: the README's query gives %s users; the servers' sessions add up to %s", len(rows), got, sessions)
+}
+
+// readmeSQL returns the first ```sql block of a README section.
+func readmeSQL(t *testing.T, heading string) string {
+	t.Helper()
+	data, err := os.ReadFile(repoFile(t, "README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "\n"+heading+"\n")
+	require.True(t, ok, "README.md has no section %q", heading)
+	_, block, ok := strings.Cut(section, "```sql\n")
+	require.True(t, ok, "no sql block in README.md's %q", heading)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	return block
+}
+
+// startPostgres runs a PostgreSQL server in a temporary folder on a free
+// loopback port until the test ends (as the postgres user when the test runs
+// as root, which PostgreSQL refuses), and returns a psql runner.
+func startPostgres(t *testing.T) func(t *testing.T, sql string, stdin *bytes.Buffer) string {
+	t.Helper()
+	server, err := exec.LookPath("postgres")
+	if err != nil {
+		// Debian keeps the server off PATH.
+		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+		if len(found) == 0 {
+			server = serverBinary(t, "postgres", "postgresql")
+		} else {
+			server = found[len(found)-1]
+		}
+	}
+	if real, err := filepath.EvalSymlinks(server); err == nil {
+		server = real
+	}
+	binDir := filepath.Dir(server)
+	base, err := os.MkdirTemp("", "qss-postgres-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o755))
+	as := func(name string, args ...string) *exec.Cmd {
+		return exec.Command(filepath.Join(binDir, name), args...)
+	}
+	if os.Geteuid() == 0 {
+		pg, err := user.Lookup("postgres")
+		require.NoError(t, err, "running as root: PostgreSQL needs the postgres user")
+		uid, _ := strconv.Atoi(pg.Uid)
+		gid, _ := strconv.Atoi(pg.Gid)
+		require.NoError(t, os.Chown(base, uid, gid))
+		as = func(name string, args ...string) *exec.Cmd {
+			return exec.Command("setpriv", append([]string{"--reuid=" + pg.Uid, "--regid=" + pg.Gid, "--init-groups", "--", filepath.Join(binDir, name)}, args...)...)
+		}
+	}
+	data := filepath.Join(base, "data")
+	out, err := as("initdb", "-D", data, "-U", "qss", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync").CombinedOutput()
+	require.NoError(t, err, "initdb: %s", out)
+	port := freeTCPPort(t)
+	cmd := as("postgres", "-D", data, "-k", base, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
+	var log lockedBuffer
+	log.mu, log.buf = &sync.Mutex{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }() //nolint:errcheck // exit status is not interesting
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt) //nolint:errcheck // fast shutdown; may be gone
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck // best effort
+			<-done
+		}
+		if t.Failed() {
+			log.mu.Lock()
+			t.Logf("postgres output:\n%s", log.buf.String())
+			log.mu.Unlock()
+		}
+	})
+	require.Eventually(t, tcpReady(fmt.Sprintf("127.0.0.1:%d", port)), 30*time.Second, 20*time.Millisecond, "postgres did not start")
+	return func(t *testing.T, sql string, stdin *bytes.Buffer) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "psql"), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "qss", "-d", "postgres",
+			"-v", "ON_ERROR_STOP=1", "-X", "-A", "-t", "-c", sql)
+		if stdin != nil {
+			cmd.Stdin = stdin
+		}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "psql: %s", out)
+		return string(out)
+	}
 }
