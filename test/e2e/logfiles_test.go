@@ -64,7 +64,7 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	resumeConf := pluginConfigAt(t, dir, "resume.conf", resumePort,
 		fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"\n%s", stateFile, logfileBlock("250ms")))
 
-	sim := newLogSim(t, audit, replay.SimConfig{Users: 3000, Directories: 3, Servers: 3, Events: 10_000_000, Seed: 12, Format: "sos"},
+	sim := newLogSim(t, replay.SimConfig{Users: 3000, Directories: 3, Servers: 3, Events: 10_000_000, Seed: 12, Format: "sos"},
 		replay.LogConfig{Dir: audit, RotateBytes: 1 << 20, Noise: 0.05, FlushEachRow: true, Seed: 12})
 
 	// History the first start rebuilds: the proxies ran before Telegraf.
@@ -216,7 +216,7 @@ type logSim struct {
 	elapsed      time.Duration
 }
 
-func newLogSim(t *testing.T, dir string, cfg replay.SimConfig, logCfg replay.LogConfig) *logSim {
+func newLogSim(t *testing.T, cfg replay.SimConfig, logCfg replay.LogConfig) *logSim {
 	t.Helper()
 	sim, err := replay.NewSimulation(cfg)
 	require.NoError(t, err)
@@ -660,7 +660,7 @@ func TestSeveralNodes(t *testing.T) {
 	all := filepath.Join(dir, "written")
 	require.NoError(t, os.Mkdir(all, 0o755))
 	// Few users on three servers: most are on more than one.
-	sim := newLogSim(t, all, replay.SimConfig{Users: 200, Directories: 2, Servers: 3, Events: 1_000_000, Seed: 6, Format: "sos"},
+	sim := newLogSim(t, replay.SimConfig{Users: 200, Directories: 2, Servers: 3, Events: 1_000_000, Seed: 6, Format: "sos"},
 		replay.LogConfig{Dir: all, RotateBytes: 256 << 10, Noise: 0.05, Seed: 6})
 	want := sim.write(20_000, 0, 0)
 	require.NoError(t, sim.w.Close())
