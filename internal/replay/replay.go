@@ -195,11 +195,6 @@ func (s *Simulation) blocked(u *simUser, server int) bool {
 	return false
 }
 
-// Pending is how many events the simulation decided together with those it
-// produced, and will produce next: Expected already counts them, so it is
-// the active set once they are out too.
-func (s *Simulation) Pending() int { return len(s.queue) }
-
 // Next returns the next event, or false after cfg.Events events.
 func (s *Simulation) Next() (Event, bool) {
 	if s.produced >= s.cfg.Events {

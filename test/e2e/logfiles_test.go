@@ -239,7 +239,7 @@ func (s *logSim) write(n int, rate float64, sample int) replay.Expected {
 	if s.samples == nil {
 		s.samples = make(map[int64]time.Time)
 	}
-	for k := 0; k < n || s.sim.Pending() > 0; k++ {
+	for k := 0; k < n || !s.sim.Settled(); k++ {
 		pacer.Wait(k)
 		ev, ok := s.sim.Next()
 		require.True(s.t, ok)

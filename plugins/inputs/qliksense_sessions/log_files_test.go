@@ -21,7 +21,7 @@ import (
 func writeLogs(t *testing.T, sim *replay.Simulation, w *replay.LogWriter, clock replay.SimClock, next *int, n int) replay.Expected {
 	t.Helper()
 	// Events decided together go out together: the expectation has them.
-	for end := *next + n; *next < end || sim.Pending() > 0; *next++ {
+	for end := *next + n; *next < end || !sim.Settled(); *next++ {
 		ev, ok := sim.Next()
 		require.True(t, ok)
 		require.NoError(t, w.Write(&ev, clock.At(*next)))
