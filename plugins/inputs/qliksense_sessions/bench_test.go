@@ -15,16 +15,24 @@ import (
 )
 
 // BenchmarkIntake is the whole per-datagram path after the socket read:
-// source check, parse, excludes, state update, counters. Events are not
+// source check, parse, excludes, state update, counters; "connection" is
+// a known user's connection to a known app, opened and closed. Events are not
 // emitted (emit_events = false): building a Telegraf metric allocates by
 // nature and is measured by BenchmarkIntakeWithEvents.
 func BenchmarkIntake(b *testing.B) {
-	for _, format := range []string{"sos", "butler", "legacy"} {
+	for _, format := range []string{"sos", "butler", "legacy", "connection"} {
 		b.Run(format, func(b *testing.B) {
 			plugin := benchPlugin(b, false)
 			payloads := benchPayloads(format, 100000)
 			source := netip.MustParseAddr("10.0.0.11")
 			now := time.Now()
+			if format == "connection" {
+				// Each user has a tab open on the app already: the
+				// benchmark's open and close are of a second one.
+				for i := 0; i < len(payloads); i += 2 {
+					plugin.handleDatagram(payloads[i], source, now)
+				}
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -94,9 +102,17 @@ func benchPayloads(format string, n int) [][]byte {
 	for i := 0; len(payloads) < n; i++ {
 		server := fmt.Sprintf("SENSE%d", i%10)
 		user := fmt.Sprintf("user%06d", i)
-		for _, cmd := range []string{"Start session", "Stop session"} {
+		commands := []string{"Start session", "Stop session"}
+		if format == "connection" {
+			// A known user's tab on a known app, opened and closed.
+			commands = []string{"Open connection", "Close connection"}
+		}
+		for _, cmd := range commands {
 			var p string
 			switch format {
+			case "connection":
+				p = fmt.Sprintf("/qseow-proxy-connection/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=https://sense/hub;connection %s for session 's%06d'; UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)'",
+					server, cmd, user, map[string]string{"Open connection": "Opened", "Close connection": "Closed"}[cmd], i)
 			case "sos":
 				p = fmt.Sprintf("/qseow-proxy-session/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;%s for user 'LAB\\%s'", server, cmd, user, cmd, user)
 			case "butler":
