@@ -92,6 +92,8 @@ func TestSessionsFailures(t *testing.T) {
 			require.NoError(t, err)
 			_, err = client.Sessions(context.Background(), tt.virtualProxy)
 			require.Error(t, err)
+			require.ErrorContains(t, err, "GET "+client.SessionURL(tt.virtualProxy)+": ")
+			require.NotContains(t, err.Error(), "xrfkey=")
 			for _, msg := range tt.errMsg {
 				require.ErrorContains(t, err, msg)
 			}
