@@ -101,6 +101,29 @@ func TestSessionsFailures(t *testing.T) {
 	}
 }
 
+// A cancelled context ends a hanging request at once.
+func TestSessionsCancel(t *testing.T) {
+	server := newServer(t)
+	server.SetFailure(qpstest.Hang)
+	client, err := qps.NewClient(server.URL, tlsConfig(t, server.CAFile, server.ClientCertFile, server.ClientKeyFile), time.Hour, "")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := client.Sessions(ctx, "")
+		done <- err
+	}()
+	server.WaitRequests(t, 1)
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+		require.ErrorContains(t, err, "cancelled")
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled request went on")
+	}
+}
+
 func TestSessionURL(t *testing.T) {
 	client, err := qps.NewClient("https://sense1.example.com:4243", nil, time.Second, "")
 	require.NoError(t, err)

@@ -1,23 +1,19 @@
 package qpstest
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 )
 
-// The oversize answers are valid JSON of the size asked: a client must
-// refuse them for their size, not their syntax.
-func TestWriteSessions(t *testing.T) {
-	for _, n := range []int{200, 64 << 10, 1<<20 + 17} {
-		var b bytes.Buffer
-		writeSessions(&b, n)
-		if b.Len() != n {
-			t.Fatalf("%d: got %d", n, b.Len())
-		}
-		var s []map[string]string
-		if err := json.Unmarshal(b.Bytes(), &s); err != nil {
-			t.Fatal(n, err)
-		}
+// The Oversize answers are arrays of sessions (qlikapitest.WriteArray
+// makes them of the size asked): a client must refuse them for their
+// size, not their syntax.
+func TestSessionEntry(t *testing.T) {
+	var sessions []struct{ UserDirectory, UserId, SessionId string }
+	if err := json.Unmarshal([]byte("["+sessionEntry+","+sessionEntry+"]"), &sessions); err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != 2 || sessions[1].UserId != "user" || sessions[1].SessionId == "" {
+		t.Fatalf("got %+v", sessions)
 	}
 }
