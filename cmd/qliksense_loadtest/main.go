@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/loopback"
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/procstat"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
 )
 
@@ -68,7 +70,7 @@ func main() {
 			fmt.Println(res.row())
 		}
 	}
-	if !procStats {
+	if !procstat.Available {
 		fmt.Printf("\nCPU and peak RSS: not measured on %s (this tool reads them from Linux's /proc).\n", runtime.GOOS)
 	}
 }
@@ -93,7 +95,7 @@ func (r result) row() string {
 		lat50, lat99 = fmtDuration(r.p50), fmtDuration(r.p99)
 	}
 	cpu, rss := "n/a", "n/a"
-	if procStats {
+	if procstat.Available {
 		cpu, rss = fmt.Sprintf("%.0f", r.cpuPercent), fmt.Sprintf("%.0f", r.rssMiB)
 	}
 	return fmt.Sprintf("| %s | %d | %d | %d | %d | %.0f | %s | %s | %s | %s |",
@@ -109,7 +111,7 @@ func fmtDuration(d time.Duration) string {
 
 // measure runs one target at one rate.
 func measure(bin, mode string, rate int, duration time.Duration, users int) (result, error) {
-	port, err := freePort()
+	port, err := loopback.FreeUDPPort()
 	if err != nil {
 		return result{}, err
 	}
@@ -209,7 +211,7 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 		return result{}, errors.New("target did not become ready")
 	}
 
-	cpuBefore, err := treeCPUTicks(cmd.Process.Pid)
+	cpuBefore, err := procstat.TreeCPUTicks(cmd.Process.Pid)
 	if err != nil {
 		return result{}, err
 	}
@@ -229,7 +231,7 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 			last, lastChange = n, time.Now()
 		}
 	}
-	cpuAfter, err := treeCPUTicks(cmd.Process.Pid)
+	cpuAfter, err := procstat.TreeCPUTicks(cmd.Process.Pid)
 	if err != nil {
 		return result{}, err
 	}
@@ -241,8 +243,8 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 		sent:       events,
 		got:        last,
 		elapsed:    max(sendTime, time.Millisecond),
-		cpuPercent: float64(cpuAfter-cpuBefore) / clockTicks / busy.Seconds() * 100,
-		rssMiB:     treePeakRSS(cmd.Process.Pid) / 1024,
+		cpuPercent: float64(cpuAfter-cpuBefore) / procstat.ClockTicks / busy.Seconds() * 100,
+		rssMiB:     procstat.TreePeakRSS(cmd.Process.Pid) / 1024,
 	}
 	if mode == "plugin" || mode == "telegraf" {
 		res.p50, res.p99 = sink.percentiles()
@@ -364,13 +366,4 @@ func minimalReader(addr string) {
 		}
 		n.Add(1)
 	}
-}
-
-func freePort() (int, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).Port, nil
 }

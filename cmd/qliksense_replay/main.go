@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/loopback"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
 )
@@ -308,12 +309,8 @@ func writeLogs(ctx context.Context, logs *logOptions, rate float64) (replay.LogS
 
 // printFreePort prints a loopback UDP port that nothing is bound to now.
 func printFreePort(stdout io.Writer) error {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	port, err := loopback.FreeUDPPort()
 	if err != nil {
-		return err
-	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
-	if err := conn.Close(); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(stdout, port)

@@ -45,6 +45,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/loopback"
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/procstat"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/version"
 )
@@ -131,7 +133,7 @@ func run(o options) (bool, error) {
 		return false, err
 	}
 	defer os.RemoveAll(work)
-	port, err := freePort()
+	port, err := loopback.FreeUDPPort()
 	if err != nil {
 		return false, err
 	}
@@ -220,10 +222,11 @@ func run(o options) (bool, error) {
 	var samples []sample
 	take := func() {
 		internal := plugin.out.internalFields()
+		cpuTicks, _ := procstat.CPUTicks(plugin.cmd.Process.Pid) // 0 when unknown
 		samples = append(samples, sample{
 			at: time.Since(start), phase: int(phase.Load()), sent: sent.Load(),
 			users: internal["tracked_users"], sessions: internal["tracked_sessions"],
-			rssKiB: rss(plugin.cmd.Process.Pid), cpuTicks: cpuTicks(plugin.cmd.Process.Pid),
+			rssKiB: procstat.RSS(plugin.cmd.Process.Pid), cpuTicks: cpuTicks,
 		})
 	}
 	take()
@@ -276,10 +279,10 @@ func run(o options) (bool, error) {
 	if sendRes.res.Refused > 0 {
 		fmt.Printf("warning: %d sends were refused (nobody listening)\n", sendRes.res.Refused)
 	}
-	if busy := samplesOf(samples, phaseTraffic); procStats && len(busy) > 1 {
+	if busy := samplesOf(samples, phaseTraffic); procstat.Available && len(busy) > 1 {
 		first, last := busy[0], busy[len(busy)-1]
 		fmt.Printf("plugin CPU during the traffic: %.0f%% of a core\n",
-			float64(last.cpuTicks-first.cpuTicks)/clockTicks/(last.at-first.at).Seconds()*100)
+			float64(last.cpuTicks-first.cpuTicks)/procstat.ClockTicks/(last.at-first.at).Seconds()*100)
 	}
 
 	// Loss.
@@ -297,7 +300,7 @@ func run(o options) (bool, error) {
 	}
 
 	// Memory.
-	if procStats {
+	if procstat.Available {
 		memOK, text := memoryVerdict(samples, o.events, o.margin)
 		fmt.Print(text)
 		ok = ok && memOK
@@ -442,7 +445,7 @@ func table(samples []sample, events int) string {
 			rate = fmt.Sprintf("%.0f", float64(s.sent-prev.sent)/(s.at-prev.at).Seconds())
 		}
 		rssText := "n/a"
-		if procStats {
+		if procstat.Available {
 			rssText = fmt.Sprintf("%.1f", s.rssKiB/1024)
 		}
 		fmt.Fprintf(&b, "| %.0f | %s | %d | %s | %d | %d | %s |\n", s.at.Seconds(), phaseNames[s.phase], s.sent, rate, s.users, s.sessions, rssText)
@@ -528,13 +531,4 @@ func (p *plugin) errorLines() []string {
 		}
 	}
 	return out
-}
-
-func freePort() (int, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).Port, nil
 }
