@@ -187,7 +187,7 @@ func ParseHeader(line []byte) (*Header, error) {
 	for i, name := range names {
 		name = strings.TrimSpace(name)
 		for c := colOther + 1; c < numColumns; c++ {
-			if !equalFoldASCII(name, columnNames[c]) {
+			if !session.EqualFoldASCII(name, columnNames[c]) {
 				continue
 			}
 			if h.pos[c] >= 0 {
@@ -250,8 +250,8 @@ func IsHeader(line []byte) bool {
 	for {
 		field, rest, more := strings.Cut(s, "\t")
 		field = strings.TrimSpace(field)
-		timestamp = timestamp || equalFoldASCII(field, "Timestamp")
-		hostname = hostname || equalFoldASCII(field, "Hostname")
+		timestamp = timestamp || session.EqualFoldASCII(field, "Timestamp")
+		hostname = hostname || session.EqualFoldASCII(field, "Hostname")
 		if !more {
 			return timestamp && hostname
 		}
@@ -442,11 +442,11 @@ func parseDescription(d string) (command, result string) {
 		}
 		key = strings.TrimSpace(key)
 		switch {
-		case equalFoldASCII(key, "ResultText"):
+		case session.EqualFoldASCII(key, "ResultText"):
 			return command, result
-		case equalFoldASCII(key, "Command"):
+		case session.EqualFoldASCII(key, "Command"):
 			command = strings.TrimSpace(value)
-		case equalFoldASCII(key, "Result"):
+		case session.EqualFoldASCII(key, "Result"):
 			result = strings.TrimSpace(value)
 		}
 	}
@@ -578,23 +578,4 @@ func daysIn(month, year int) int {
 	default:
 		return 31
 	}
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
