@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
 )
 
 // throttledLog logs each kind of complaint at most once per period, so that a
@@ -17,16 +19,11 @@ type throttledLog struct {
 	now    func() time.Time
 
 	mu    sync.Mutex
-	kinds map[string]*throttleKind
-}
-
-type throttleKind struct {
-	last       time.Time
-	suppressed int
+	kinds map[string]*throttle.Throttle
 }
 
 func newThrottledLog(log telegraf.Logger, period time.Duration) *throttledLog {
-	return &throttledLog{logger: log, period: period, now: time.Now, kinds: make(map[string]*throttleKind)}
+	return &throttledLog{logger: log, period: period, now: time.Now, kinds: make(map[string]*throttle.Throttle)}
 }
 
 // log warns with the message unless a message of the same kind went out
@@ -35,19 +32,14 @@ func (t *throttledLog) log(kind, format string, args ...interface{}) {
 	t.mu.Lock()
 	k := t.kinds[kind]
 	if k == nil {
-		k = &throttleKind{}
+		k = &throttle.Throttle{}
 		t.kinds[kind] = k
 	}
-	now := t.now()
-	if !k.last.IsZero() && now.Sub(k.last) < t.period {
-		k.suppressed++
-		t.mu.Unlock()
+	t.mu.Unlock()
+	ok, suppressed := k.Allow(t.now(), t.period)
+	if !ok {
 		return
 	}
-	suppressed := k.suppressed
-	k.last, k.suppressed = now, 0
-	t.mu.Unlock()
-
 	msg := fmt.Sprintf(format, args...)
 	if suppressed > 0 {
 		msg += " (" + strconv.Itoa(suppressed) + " more like it in the last " + t.period.String() + ")"

@@ -103,6 +103,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
 )
 
@@ -265,8 +266,8 @@ type Source struct {
 	}
 	ev       session.Event
 	scratch  [FingerprintBytes]byte // for reading first bytes again
-	oversize throttle
-	readErr  throttle
+	oversize limitedLog
+	readErr  limitedLog
 	ran      atomic.Bool
 }
 
@@ -987,24 +988,14 @@ func (s *Source) rewind(fl *file, why string) bool {
 	return true
 }
 
-// throttle limits a kind of log line to one a minute.
-type throttle struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
+// limitedLog lets a kind of log line out once a minute.
+type limitedLog struct{ throttle.Throttle }
 
-func (t *throttle) log(logf func(string, ...any), format string, args ...any) {
-	t.mu.Lock()
-	now := time.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < time.Minute {
-		t.suppressed++
-		t.mu.Unlock()
+func (l *limitedLog) log(logf func(string, ...any), format string, args ...any) {
+	ok, n := l.Allow(time.Now(), time.Minute)
+	if !ok {
 		return
 	}
-	n := t.suppressed
-	t.last, t.suppressed = now, 0
-	t.mu.Unlock()
 	if n > 0 {
 		format += fmt.Sprintf(" (and %d more like it in the last minute)", n)
 	}
