@@ -79,27 +79,28 @@ func (q *QlikSenseSessions) emitSummaries(acc telegraf.Accumulator, trigger stri
 	q.lastSummary = now
 }
 
-// appFields are an app summary's fields, its user list cut to maxBytes.
-func appFields(a state.Summary, maxBytes int) map[string]interface{} {
-	users, truncated := usersJSON(a.Users, maxBytes)
-	fields := map[string]interface{}{
-		"active_users":       int64(a.ActiveUsers),
-		"active_connections": int64(a.ActiveConnections),
-		"users":              users,
-	}
-	if truncated {
-		fields["users_truncated"] = true
-	}
+// summaryFields are a site's, server's or virtual proxy's summary fields,
+// its user list cut to maxBytes.
+func summaryFields(s state.Summary, maxBytes int) map[string]interface{} {
+	fields := userFields(s, maxBytes)
+	fields["active_sessions"] = int64(s.ActiveSessions)
 	return fields
 }
 
-// summaryFields are a summary's fields, its user list cut to maxBytes.
-func summaryFields(s state.Summary, maxBytes int) map[string]interface{} {
+// appFields are an app summary's fields, its user list cut to maxBytes.
+func appFields(a state.Summary, maxBytes int) map[string]interface{} {
+	fields := userFields(a, maxBytes)
+	fields["active_connections"] = int64(a.ActiveConnections)
+	return fields
+}
+
+// userFields are the fields every summary has: active_users, users cut to
+// maxBytes and, if it was cut, users_truncated.
+func userFields(s state.Summary, maxBytes int) map[string]interface{} {
 	users, truncated := usersJSON(s.Users, maxBytes)
 	fields := map[string]interface{}{
-		"active_users":    int64(s.ActiveUsers),
-		"active_sessions": int64(s.ActiveSessions),
-		"users":           users,
+		"active_users": int64(s.ActiveUsers),
+		"users":        users,
 	}
 	if truncated {
 		fields["users_truncated"] = true
