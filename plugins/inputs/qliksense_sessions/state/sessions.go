@@ -479,7 +479,7 @@ func (s *State) noteEarlyStop(ev *session.Event, now time.Time) {
 		return
 	}
 	if len(s.early) >= maxEarlyStops {
-		s.sweepEarlyStops(now)
+		s.sweepWhenFull(now)
 		if len(s.early) >= maxEarlyStops {
 			return
 		}
@@ -518,12 +518,15 @@ func (s *State) cancelEarlyStop(ev *session.Event, now time.Time) bool {
 	return true
 }
 
-func (s *State) sweepEarlyStops(now time.Time) {
-	for key, e := range s.early {
-		if !s.within(e.last, now) {
-			delete(s.early, key)
-		}
+// sweepWhenFull makes room in a full map of remembered events, at most once
+// a second: sweeping all of them at every event would cost that much at
+// every event of a flood, just when the maps fill.
+func (s *State) sweepWhenFull(now time.Time) {
+	if now.Sub(s.lastSweep) < time.Second && now.After(s.lastSweep) {
+		return
 	}
+	s.lastSweep = now
+	s.Sweep(now)
 }
 
 // A Stop session without an id that ends a session with open connections
@@ -545,7 +548,10 @@ func (s *State) drain(ev *session.Event, now time.Time, u *user, k knownSession)
 	key := s.earlyKey(ev)
 	e := s.draining[key]
 	if e == nil {
-		if s.cfg.ReorderWindow <= 0 || len(s.draining) >= maxEarlyStops && s.Sweep(now) == 0 && len(s.draining) >= maxEarlyStops {
+		if len(s.draining) >= maxEarlyStops {
+			s.sweepWhenFull(now)
+		}
+		if s.cfg.ReorderWindow <= 0 || len(s.draining) >= maxEarlyStops {
 			s.closeApps(u, k.apps)
 			return
 		}

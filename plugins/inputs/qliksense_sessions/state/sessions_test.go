@@ -194,3 +194,20 @@ func TestEarlyStopsAreBounded(t *testing.T) {
 	s.Apply(&e, t0.Add(2*time.Hour))
 	require.Equal(t, 1, len(s.early))
 }
+
+// A flood of stops without starts fills the early stops; they are not swept
+// again at every further stop (which would cost the whole map each time),
+// but at most once a second.
+func BenchmarkEarlyStopsFull(b *testing.B) {
+	s := New(Config{ReorderWindow: time.Hour})
+	for i := 0; i < maxEarlyStops; i++ {
+		e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: fmt.Sprint("user", i)}
+		s.Apply(&e, t0)
+	}
+	e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "flood"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev := e
+		s.Apply(&ev, t0.Add(time.Duration(i)*time.Microsecond))
+	}
+}

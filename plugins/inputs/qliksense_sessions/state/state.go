@@ -154,7 +154,8 @@ type State struct {
 	// those whose last user left since the last TakeChanges.
 	apps        map[string]*app
 	emptiedApps map[string]*app
-	appsChanged bool // see AppsChanged
+	appsChanged bool      // see AppsChanged
+	lastSweep   time.Time // see sweepWhenFull
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
 }
