@@ -152,10 +152,17 @@ func (tg *telegrafProcess) stop(t *testing.T) {
 }
 
 // requireNoErrorLines fails on Telegraf log lines at error level, which is
-// also where execd puts stderr lines that lack a level prefix.
+// also where execd puts stderr lines that lack a level prefix. Telegraf's
+// own race at shutdown is let through: when the process it runs exits at
+// once on the closing of its stdin, execd's readers can find the pipes
+// already closed by Telegraf itself ("read |0: file already closed", see
+// influxdata/telegraf#8102).
 func requireNoErrorLines(t *testing.T, log string) {
 	t.Helper()
 	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "[inputs.execd] Error in plugin: ") && strings.HasSuffix(line, "read |0: file already closed") {
+			continue
+		}
 		require.NotContains(t, line, " E! ", "telegraf logged an error")
 	}
 }
