@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,12 +48,8 @@ func (r *Repository) init() error {
 	if r.URL == "" {
 		return fmt.Errorf("%s: url is empty: set it to the repository API of the central node, e.g. url = \"https://sense-central.example.com:4242\", or remove the [inputs.qliksense_sessions.repository] block to go without app names", name)
 	}
-	u, err := url.Parse(r.URL)
-	if err == nil && u.Scheme == "http" {
-		return fmt.Errorf("%s: url %q is plain http: the repository API answers on https only, and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", name, r.URL, u.Host)
-	}
-	if err != nil || u.Host == "" || u.Scheme != "https" {
-		return fmt.Errorf("%s: url %q is not https://<central node>:4242, e.g. \"https://sense-central.example.com:4242\"", name, r.URL)
+	if _, err := qrs.ParseURL(r.URL); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if r.Interval < 0 || r.Timeout < 0 {
 		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as \"10m\" and \"30s\"", name, r.URL)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -44,12 +43,9 @@ func (p *Proxy) init(index int) error {
 	if p.URL == "" {
 		return fmt.Errorf("%s: url is empty: set it to the proxy's session API, e.g. url = \"https://sense1.example.com:4243\"", name)
 	}
-	u, err := url.Parse(p.URL)
-	if err == nil && u.Scheme == "http" {
-		return fmt.Errorf("%s: url %q is plain http: the session API answers on https only, and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", name, p.URL, u.Host)
-	}
-	if err != nil || u.Host == "" || u.Scheme != "https" {
-		return fmt.Errorf("%s: url %q is not https://<host>:<port>, e.g. \"https://sense1.example.com:4243\"", name, p.URL)
+	u, err := qps.ParseURL(p.URL)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if p.Server == "" {
 		// The proxy names itself by host name in its UDP events; without a

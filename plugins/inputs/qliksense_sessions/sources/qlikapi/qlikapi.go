@@ -68,6 +68,23 @@ type Client struct {
 // NewClient returns a client for the server at baseURL (scheme, host and
 // port, e.g. api.Example), calling as userHeader (api.UserHeader if "").
 func NewClient(api API, baseURL string, tlsConfig *tls.Config, timeout time.Duration, userHeader string) (*Client, error) {
+	u, err := ParseURL(api, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if userHeader == "" {
+		userHeader = api.UserHeader
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsConfig
+	c := &Client{api: api, base: u, userHeader: userHeader}
+	c.http = &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: c.checkRedirect}
+	return c, nil
+}
+
+// ParseURL checks that baseURL is the API's https URL (scheme, host and
+// port), with an error that says what it should be.
+func ParseURL(api API, baseURL string) (*url.URL, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("url %q: %w: use e.g. %s", baseURL, err, api.Example)
@@ -81,14 +98,7 @@ func NewClient(api API, baseURL string, tlsConfig *tls.Config, timeout time.Dura
 	if api.RefuseQuery && (u.RawQuery != "" || u.Fragment != "") {
 		return nil, fmt.Errorf("url %q has a query or fragment: give only scheme, host and port, e.g. %q", baseURL, api.Example)
 	}
-	if userHeader == "" {
-		userHeader = api.UserHeader
-	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsConfig
-	c := &Client{api: api, base: u, userHeader: userHeader}
-	c.http = &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: c.checkRedirect}
-	return c, nil
+	return u, nil
 }
 
 // URL is the URL of path (which starts with "/") below the base URL's

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ var api = qlikapi.API{
 type Client struct {
 	api *qlikapi.Client
 }
+
+// ParseURL checks that baseURL is the proxy's session API's https URL, as NewClient
+// does.
+func ParseURL(baseURL string) (*url.URL, error) { return qlikapi.ParseURL(api, baseURL) }
 
 // NewClient returns a client for the proxy at baseURL (scheme, host and
 // port, e.g. https://sense1.example.com:4243). Requests follow redirects

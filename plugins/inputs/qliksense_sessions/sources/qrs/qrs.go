@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -83,6 +84,10 @@ var api = qlikapi.API{
 type Client struct {
 	api *qlikapi.Client
 }
+
+// ParseURL checks that baseURL is the repository API's https URL, as NewClient
+// does.
+func ParseURL(baseURL string) (*url.URL, error) { return qlikapi.ParseURL(api, baseURL) }
 
 // NewClient returns a client for the repository at baseURL (scheme, host
 // and port, e.g. https://sense-central.example.com:4242). Requests follow
