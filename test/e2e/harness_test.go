@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -118,10 +119,22 @@ func startTelegrafEnv(t *testing.T, bin, configFile string, env []string) *teleg
 func startTelegrafArgs(t *testing.T, bin, configFile string, env []string, flags ...string) *telegrafProcess {
 	t.Helper()
 	tg := &telegrafProcess{done: make(chan error, 1)}
+	launchTelegraf(t, tg, nil, bin, configFile, env, flags...)
+	return tg
+}
+
+// launchTelegraf starts Telegraf as tg, its log in tg and its stdout in
+// stdout (nil: in the log too), kills it at the end of the test if it still
+// runs, and waits until the plugin listens.
+func launchTelegraf(t *testing.T, tg *telegrafProcess, stdout io.Writer, bin, configFile string, env []string, flags ...string) {
+	t.Helper()
 	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), append([]string{"--config", configFile}, flags...)...)
 	tg.cmd.Env = append(os.Environ(), env...)
-	tg.cmd.Stdout = lockedWriter{tg}
 	tg.cmd.Stderr = lockedWriter{tg}
+	tg.cmd.Stdout = stdout
+	if stdout == nil {
+		tg.cmd.Stdout = lockedWriter{tg}
+	}
 	require.NoError(t, tg.cmd.Start())
 	go func() { tg.done <- tg.cmd.Wait() }()
 	t.Cleanup(func() {
@@ -136,7 +149,6 @@ func startTelegrafArgs(t *testing.T, bin, configFile string, env []string, flags
 	require.Eventually(t, func() bool {
 		return strings.Contains(tg.log(), "Listening for log4net datagrams on")
 	}, 60*time.Second, 20*time.Millisecond, "the plugin did not start listening under telegraf:\n%s", tg.log())
-	return tg
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -366,28 +366,8 @@ func startTelegrafStdout(t *testing.T, bin, configFile string) *stdoutTelegraf {
 	parser := &influx.Parser{}
 	require.NoError(t, parser.Init())
 	tg := &stdoutTelegraf{process: &telegrafProcess{done: make(chan error, 1)}, out: &stdoutMetrics{parser: parser}}
-	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", configFile)
-	tg.cmd.Stdout = tg.out
-	tg.cmd.Stderr = lockedWriter{tg.process}
-	require.NoError(t, tg.cmd.Start())
-	go func() { tg.done <- tg.cmd.Wait() }()
-	t.Cleanup(func() {
-		if tg.cmd.ProcessState == nil {
-			tg.cmd.Process.Kill() //nolint:errcheck // best effort at the end of a test
-			<-tg.done
-		}
-		if t.Failed() {
-			t.Logf("telegraf log:\n%s", tg.log())
-		}
-	})
-	waitForLog(t, tg.process, "Listening for log4net datagrams on")
+	launchTelegraf(t, tg.process, tg.out, bin, configFile, nil)
 	return tg
-}
-
-func waitForLog(t *testing.T, tg *telegrafProcess, text string) {
-	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(tg.log(), text) }, 60*time.Second, 20*time.Millisecond,
-		"telegraf never logged %q:\n%s", text, tg.log())
 }
 
 // summarySet is the active set the summaries show, in replay's terms.
