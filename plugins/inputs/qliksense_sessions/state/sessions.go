@@ -329,8 +329,7 @@ func (s *State) awaitingOnly(us *userOnServer, now time.Time) bool {
 func (s *State) dropKnown(us *userOnServer, i int) {
 	d := us.detail
 	s.closeApps(us.user, d.known[i].apps)
-	d.known = append(d.known[:i], d.known[i+1:]...)
-	d.known[len(d.known):cap(d.known)][0] = knownSession{} // no stale pointers past the end
+	d.known = slices.Delete(d.known, i, i+1) // clears the tail: no stale pointers
 }
 
 func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event, now time.Time) (Outcome, *userOnServer) {
