@@ -138,7 +138,9 @@ func (q *QlikSenseSessions) fetchAppNames(ctx context.Context, r *Repository) {
 		return
 	}
 	first := r.names.Load() == nil
-	r.names.Store(&answer.Names)
+	// The names go out last, so that whoever sees them sees the counters
+	// and the log lines of the answer that brought them.
+	defer r.names.Store(&answer.Names)
 	r.leftOut.Store(int64(answer.LeftOut()))
 	r.fetches.Add(1)
 
