@@ -347,6 +347,13 @@ func TestInfluxDBv2(t *testing.T) {
 	require.NotZero(t, expected.ActiveUsers)
 	requireInfluxHasReplay(t, base, db, eventRP, expected)
 
+	// The shim counts a write once InfluxDB has answered it, which may be
+	// just after a query already sees its points.
+	require.Eventually(t, func() bool {
+		shim.mu.Lock()
+		defer shim.mu.Unlock()
+		return shim.writes[db] > 0 && shim.writes[db+"/"+eventRP] > 0
+	}, 10*time.Second, 10*time.Millisecond, "writes reached both buckets")
 	shim.mu.Lock()
 	defer shim.mu.Unlock()
 	require.NotZero(t, shim.writes[db], "summaries written to bucket %s", db)
