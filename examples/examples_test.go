@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // log4netConfig is the part of a log4net XML configuration the proxy's
@@ -174,18 +174,18 @@ func render(pattern string, props map[string]string, hostname, message string) s
 
 // proxyMessages are the proxy's AuditActivity messages for the four
 // commands, from the recorded sample day, and some it must not send.
-func proxyMessages(t *testing.T) (map[session.Command][]string, []string) {
+func proxyMessages(t *testing.T) (map[event.Command][]string, []string) {
 	t.Helper()
 	data, err := os.ReadFile("../testdata/sample-day.txt")
 	require.NoError(t, err)
-	messages := map[session.Command][]string{}
+	messages := map[event.Command][]string{}
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.SplitN(strings.TrimSpace(line), ";", 8)
 		if len(f) < 8 {
 			continue
 		}
-		cmd := session.ParseCommand(f[2])
-		if cmd != session.Unknown && len(messages[cmd]) < 20 {
+		cmd := event.ParseCommand(f[2])
+		if cmd != event.Unknown && len(messages[cmd]) < 20 {
 			messages[cmd] = append(messages[cmd], f[7])
 		}
 	}
@@ -237,10 +237,10 @@ func requireSendsTheFourMessages(t *testing.T, cfg *log4netConfig, host, port st
 			payload := render(pattern, map[string]string{
 				"Command": cmd.String(), "UserDirectory": "LAB", "UserId": "anna", "Origin": "AppAccess", "Context": "/hub/",
 			}, "SENSE1", msg)
-			var ev session.Event
+			var ev event.Event
 			status, reason := log4net.Parse([]byte(payload), &ev)
-			require.Equal(t, session.Accepted, status, "%s: %s (%s)", sent[0].Name, payload, reason)
-			require.Equal(t, session.Event{Server: "SENSE1", Command: cmd, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
+			require.Equal(t, event.Accepted, status, "%s: %s (%s)", sent[0].Name, payload, reason)
+			require.Equal(t, event.Event{Server: "SENSE1", Command: cmd, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
 				Context: "/hub/", Message: msg, SessionID: ev.SessionID}, ev)
 		}
 	}

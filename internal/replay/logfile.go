@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // The proxy's audit activity log files, as a Qlik Sense proxy node writes
@@ -232,7 +232,7 @@ func (w *LogWriter) host(name string, at time.Time) (*hostLog, error) {
 	if h := w.hosts[name]; h != nil {
 		return h, nil
 	}
-	if !session.ValidHostName(name) {
+	if !event.ValidHostName(name) {
 		return nil, fmt.Errorf("server %q cannot name a log file: want letters, digits, '-', '_' and '.'", name)
 	}
 	h := &hostLog{host: name}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // written is an event as the writer got it.
@@ -254,7 +254,7 @@ func TestLogWriterRefusesBadInput(t *testing.T) {
 	logs, err := ReadLogDir(w.cfg.Dir)
 	require.NoError(t, err)
 	require.Equal(t, "a b  c", logs[0].Events[0].Message)
-	require.Equal(t, session.OpenConnection, logs[0].Events[0].Command)
+	require.Equal(t, event.OpenConnection, logs[0].Events[0].Command)
 }
 
 func BenchmarkLogWriter(b *testing.B) {

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -21,7 +21,7 @@ import (
 type HostLogs struct {
 	Host      string
 	Files     []string        // base names, in reading order
-	Events    []session.Event // the accepted rows, in order
+	Events    []event.Event // the accepted rows, in order
 	Ignored   int             // rows the parser ignored
 	Malformed int             // rows the parser could not read
 }
@@ -94,7 +94,7 @@ func readLogFile(path string, hl *HostLogs) error {
 				}
 				continue
 			}
-			var ev session.Event
+			var ev event.Event
 			switch status, _ := header.Parse(line, &ev); status {
 			case auditlog.Accepted:
 				hl.Events = append(hl.Events, ev) // its strings alias line, which is not reused
@@ -139,7 +139,7 @@ func ExpectFromLogDir(dir string, exclude ...string) (Expected, error) {
 	if err != nil {
 		return Expected{}, err
 	}
-	var events []session.Event
+	var events []event.Event
 	for _, hl := range logs {
 		for _, ev := range hl.Events {
 			if !slices.ContainsFunc(exclude, func(name string) bool { return strings.EqualFold(name, ev.UserName()) }) {
@@ -147,7 +147,7 @@ func ExpectFromLogDir(dir string, exclude ...string) (Expected, error) {
 			}
 		}
 	}
-	slices.SortStableFunc(events, func(a, b session.Event) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(events, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
 	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
 	for i := range events {
 		s.Apply(&events[i], events[i].Time)

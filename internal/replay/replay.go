@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Expected is the active set the plugin must show once it received the
@@ -399,7 +399,7 @@ func (s *Simulation) Expected() Expected {
 				if s.cfg.Format == "legacy" {
 					break // its payloads carry no context
 				}
-				id := session.AppID(context)
+				id := event.AppID(context)
 				if id == "" {
 					continue
 				}

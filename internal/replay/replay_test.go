@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -54,7 +54,7 @@ func TestRacesNeedTheWindow(t *testing.T) {
 	cfg := SimConfig{Users: 200, Directories: 3, Servers: 4, Events: 20000, Seed: 7, Format: "sos", Race: 0.3}
 	payloads, expected := simulate(t, cfg)
 	s := state.New(state.Config{})
-	var ev session.Event
+	var ev event.Event
 	for _, p := range payloads {
 		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
 			s.Apply(&ev, time.Unix(1e9, 0))
@@ -104,9 +104,9 @@ func TestPayloadsParseAndVaryCase(t *testing.T) {
 	for _, format := range []string{"sos", "butler", "legacy"} {
 		payloads, _ := simulate(t, SimConfig{Users: 20, Directories: 2, Servers: 2, Events: 2000, Seed: 5, Format: format})
 		lowered, ignored := 0, 0
-		commands := map[session.Command]int{}
+		commands := map[event.Command]int{}
 		for _, p := range payloads {
-			var ev session.Event
+			var ev event.Event
 			status, reason := log4net.Parse(p, &ev)
 			switch status {
 			case log4net.Malformed:
@@ -269,7 +269,7 @@ func TestSettledCheckpointsAgreeWithThePlugin(t *testing.T) {
 	require.NoError(t, err)
 	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
 	at := time.Unix(1_000_000_000, 0)
-	var ev session.Event
+	var ev event.Event
 	checkpoints, unsettled, ahead, appsSeen := 0, 0, 0, 0
 	for n := 1; ; n++ {
 		e, ok := sim.Next()

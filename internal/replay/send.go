@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -112,7 +112,7 @@ func refused(err error) bool {
 // plugin's own parser and state, with its default reorder window.
 func ExpectFromPayloads(payloads [][]byte, rate float64) Expected {
 	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
-	var ev session.Event
+	var ev event.Event
 	start := time.Unix(1_000_000_000, 0)
 	at := start
 	for i, p := range payloads {

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
@@ -102,7 +102,7 @@ func simulationApps(t *testing.T, seed uint64) []string {
 	require.NoError(t, err)
 	var ids []string
 	for ev, ok := sim.Next(); ok; ev, ok = sim.Next() {
-		if id := session.AppID(ev.Context); id != "" && !slices.Contains(ids, id) {
+		if id := event.AppID(ev.Context); id != "" && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}

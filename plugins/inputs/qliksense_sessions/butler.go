@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/butler"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Measurements of butler_summaries: what Butler 5.x-6.x published after each
@@ -35,7 +35,7 @@ type butlerState struct {
 	// raw holds the event's names as Butler read them, from butlerApply to
 	// butlerEmit: the state rewrites the event's names to the spellings it
 	// saw first.
-	raw     session.Event
+	raw     event.Event
 	pub     butler.Publication
 	pending bool
 	refused butler.Counters // the tracker's counters when last logged
@@ -55,7 +55,7 @@ func (q *QlikSenseSessions) startButler() {
 // state sees it (and rewrites its names to the spellings it saw first), with
 // the names as Butler read them from the datagram (payload). Called under
 // q.mu.
-func (q *QlikSenseSessions) butlerApply(ev *session.Event, payload []byte) {
+func (q *QlikSenseSessions) butlerApply(ev *event.Event, payload []byte) {
 	b := q.butler
 	if b == nil {
 		return
@@ -86,7 +86,7 @@ func (q *QlikSenseSessions) butlerApply(ev *session.Event, payload []byte) {
 // ev as the state left it, or with butler_summaries a copy with the names as
 // Butler read them (Butler's event messages carried them so). Called under
 // q.mu, after the state applied ev.
-func (q *QlikSenseSessions) butlerNames(ev *session.Event) *session.Event {
+func (q *QlikSenseSessions) butlerNames(ev *event.Event) *event.Event {
 	b := q.butler
 	if b == nil {
 		return ev
@@ -100,7 +100,7 @@ func (q *QlikSenseSessions) butlerNames(ev *session.Event) *session.Event {
 // butlerDecode returns the server, directory and user id of a payload that
 // is not UTF-8, decoded as Butler's Node.js decoded it (U+FFFD for each bad
 // sequence), from the fields the parser took them from.
-func butlerDecode(payload []byte, ev *session.Event) (server, directory, userID string) {
+func butlerDecode(payload []byte, ev *event.Event) (server, directory, userID string) {
 	trimmed := bytes.Trim(payload, " \t\r\n")
 	fields := bytes.SplitN(trimmed, []byte(";"), 8)
 	at := [3]int{1, 3, 4} // marker formats: marker;host;command;directory;user;...
@@ -124,7 +124,7 @@ func (q *QlikSenseSessions) butlerEmit(at time.Time) {
 	if b == nil {
 		return
 	}
-	b.raw = session.Event{} // its strings may alias the datagram
+	b.raw = event.Event{} // its strings may alias the datagram
 	if !b.pending {
 		return
 	}

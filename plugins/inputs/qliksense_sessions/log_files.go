@@ -8,7 +8,7 @@ import (
 
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/logfile"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -120,7 +120,7 @@ func (q *QlikSenseSessions) stopLogFiles() {
 // source calls it with q.mu held (logfile.Config.Lock).
 func (q *QlikSenseSessions) handleRow(row logfile.Row) {
 	switch row.Status {
-	case session.Malformed:
+	case event.Malformed:
 		if row.Reason == logfile.ReasonOversize {
 			q.stats.oversize.Add(1) // the source logs it
 			return
@@ -128,7 +128,7 @@ func (q *QlikSenseSessions) handleRow(row logfile.Row) {
 		q.stats.logRowsMalformed.Add(1)
 		q.throttle.log("log_malformed", "Skipped a malformed row of %s: %s: %s", row.Path, row.Reason, excerpt(row.Line))
 		return
-	case session.Ignored:
+	case event.Ignored:
 		q.stats.eventsIgnored.Add(1)
 		return
 	}

@@ -7,13 +7,13 @@ import (
 	"github.com/influxdata/telegraf/metric"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/butler"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
 // eventMetric describes one accepted event. Its strings must not alias a
 // reused buffer: they go out with the metric.
-func eventMetric(ev *session.Event, activeUsers int, withMessage bool, at time.Time) telegraf.Metric {
+func eventMetric(ev *event.Event, activeUsers int, withMessage bool, at time.Time) telegraf.Metric {
 	tags := map[string]string{
 		"server":         ev.Server,
 		"event":          ev.Command.EventName(),
@@ -23,12 +23,12 @@ func eventMetric(ev *session.Event, activeUsers int, withMessage bool, at time.T
 	fields["user"] = ev.UserName()
 	fields["user_id"] = ev.UserID
 	fields["active_users"] = int64(activeUsers)
-	for _, f := range [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", session.AppID(ev.Context)}} {
+	for _, f := range [...]struct{ name, value string }{{"origin", ev.Origin}, {"context", ev.Context}, {"app_id", event.AppID(ev.Context)}} {
 		if f.value != "" {
 			fields[f.name] = f.value
 		}
 	}
-	if ev.Command == session.StopSession && ev.Duration > 0 {
+	if ev.Command == event.StopSession && ev.Duration > 0 {
 		fields["session_duration_s"] = ev.Duration.Seconds()
 	}
 	if withMessage && ev.Message != "" {

@@ -20,7 +20,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/udp"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -210,7 +210,7 @@ func compileUserGlob(pattern string) (filter.Filter, error) {
 
 // excluded tells whether exclude_users matches the event's user. It builds
 // the name in buf, so as not to allocate: each source passes its own.
-func (q *QlikSenseSessions) excluded(ev *session.Event, buf *[]byte) bool {
+func (q *QlikSenseSessions) excluded(ev *event.Event, buf *[]byte) bool {
 	if len(q.excludes) == 0 {
 		return false
 	}
@@ -344,7 +344,7 @@ func (q *QlikSenseSessions) handleDatagram(payload []byte, source netip.Addr, re
 	}
 
 	data := q.ownedIfEmitting(payload)
-	var ev session.Event
+	var ev event.Event
 	status, reason := log4net.Parse(data, &ev)
 	if status == log4net.Malformed && reason == log4net.ReasonNotUTF8 {
 		// The legacy appender sends the Windows ANSI code page.

@@ -23,7 +23,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 var update = flag.Bool("update", false, "rewrite testcases/*/expected.out from the plugin's output (review the diff!)")
@@ -427,8 +427,8 @@ func lastMetric(acc *testutil.Accumulator, name string) *testutil.Metric {
 	return nil
 }
 
-func eventFor(directory, userID string) session.Event {
-	return session.Event{Server: "SENSE1", Command: session.StartSession, Directory: directory, UserID: userID}
+func eventFor(directory, userID string) event.Event {
+	return event.Event{Server: "SENSE1", Command: event.StartSession, Directory: directory, UserID: userID}
 }
 
 // The plugin README embeds sample.conf the way Telegraf's generator does.

@@ -43,7 +43,7 @@ import (
 	"bytes"
 	"unicode/utf8"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // PairsPerUser bounds the per-server lists together at PairsPerUser times
@@ -136,9 +136,9 @@ func (t *Tracker) Servers() int { return len(t.servers) }
 // no trimming, no case folding). It returns what Butler publishes and true,
 // or false when Butler publishes nothing: Close connection, an unreadable
 // message, or an event the limits refused (Counters tells which).
-func (t *Tracker) Apply(server string, cmd session.Command, directory, userID string) (Publication, bool) {
+func (t *Tracker) Apply(server string, cmd event.Command, directory, userID string) (Publication, bool) {
 	switch cmd {
-	case session.StartSession, session.OpenConnection, session.StopSession:
+	case event.StartSession, event.OpenConnection, event.StopSession:
 	default:
 		return Publication{}, false
 	}
@@ -149,7 +149,7 @@ func (t *Tracker) Apply(server string, cmd session.Command, directory, userID st
 		t.counters.Unreadable++
 		return Publication{}, false
 	}
-	if cmd == session.StopSession {
+	if cmd == event.StopSession {
 		return t.stop(srvName, user), true
 	}
 	return t.add(srvName, user)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // step is one event and what Butler 6.1.1 publishes after it, worked out by
@@ -28,7 +28,7 @@ type step struct {
 func run(t *testing.T, tr *Tracker, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		pub, ok := tr.Apply(s.server, session.ParseCommand(s.command), s.directory, s.user)
+		pub, ok := tr.Apply(s.server, event.ParseCommand(s.command), s.directory, s.user)
 		name := fmt.Sprintf("step %d: %s %s: %s/%s", i+1, s.command, s.server, s.directory, s.user)
 		if s.none {
 			require.False(t, ok, name)
@@ -132,7 +132,7 @@ func TestButlerJSON(t *testing.T) {
 		require.Equal(t, want, string(AppendJSONString(nil, in)), "%q", in)
 	}
 	tr := New(10, 10)
-	pub, ok := tr.Apply("S", session.StartSession, "LAB", `a"b`)
+	pub, ok := tr.Apply("S", event.StartSession, "LAB", `a"b`)
 	require.True(t, ok)
 	require.Equal(t, `["a\"b"]`, pub.UsersJSON)
 	var back []string
@@ -163,19 +163,19 @@ func TestButlerLimits(t *testing.T) {
 	// stop came through another server) count against PairsPerUser*maxUsers.
 	tr = New(1, 100)
 	for i := 0; i < PairsPerUser; i++ {
-		_, ok := tr.Apply(fmt.Sprintf("S%d", i), session.StartSession, "D", "u")
+		_, ok := tr.Apply(fmt.Sprintf("S%d", i), event.StartSession, "D", "u")
 		require.True(t, ok)
 	}
-	_, ok := tr.Apply("S1", session.StopSession, "D", "u")
+	_, ok := tr.Apply("S1", event.StopSession, "D", "u")
 	require.True(t, ok)
 	// u left S1 only; S0, S2, S3 keep it: 3 pairs, 0 users.
-	_, ok = tr.Apply("S1", session.StartSession, "D", "v")
+	_, ok = tr.Apply("S1", event.StartSession, "D", "v")
 	require.True(t, ok, "4th pair")
-	_, ok = tr.Apply("S1", session.StopSession, "D", "v")
+	_, ok = tr.Apply("S1", event.StopSession, "D", "v")
 	require.True(t, ok)
-	_, ok = tr.Apply("S1", session.StartSession, "D", "v")
+	_, ok = tr.Apply("S1", event.StartSession, "D", "v")
 	require.True(t, ok, "back to 4 pairs")
-	_, ok = tr.Apply("S0", session.StartSession, "D", "v")
+	_, ok = tr.Apply("S0", event.StartSession, "D", "v")
 	require.False(t, ok, "a 5th pair")
 	require.Equal(t, uint64(1), tr.Counters().UsersRefused)
 }
@@ -188,11 +188,11 @@ type model struct {
 	per     map[string]map[string]bool
 }
 
-func (m *model) apply(server string, cmd session.Command, directory, userID string) (Publication, bool) {
+func (m *model) apply(server string, cmd event.Command, directory, userID string) (Publication, bool) {
 	parts := strings.Split(server+": "+directory+"/"+userID, ": ")
 	srv := parts[0]
 	p2 := strings.Split(parts[1], "/")
-	if cmd != session.StartSession && cmd != session.OpenConnection && cmd != session.StopSession {
+	if cmd != event.StartSession && cmd != event.OpenConnection && cmd != event.StopSession {
 		return Publication{}, false
 	}
 	if len(p2) < 2 {
@@ -201,7 +201,7 @@ func (m *model) apply(server string, cmd session.Command, directory, userID stri
 	user := p2[1]
 	pub := Publication{}
 	withServers := true
-	if cmd == session.StopSession {
+	if cmd == event.StopSession {
 		if i := slices.Index(m.users, user); i >= 0 {
 			m.users = slices.Delete(m.users, i, i+1)
 		}
@@ -238,7 +238,7 @@ func TestButlerRandom(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, seed))
 		tr := New(1000, 100)
 		m := &model{per: map[string]map[string]bool{}}
-		cmds := []session.Command{session.StartSession, session.StopSession, session.OpenConnection, session.CloseConnection, session.StopSession}
+		cmds := []event.Command{event.StartSession, event.StopSession, event.OpenConnection, event.CloseConnection, event.StopSession}
 		for i := 0; i < 5000; i++ {
 			server := fmt.Sprintf("SENSE%d", rng.IntN(4))
 			dir := []string{"LAB", "lab", "CORP"}[rng.IntN(3)]
@@ -266,14 +266,14 @@ func BenchmarkButlerApply(b *testing.B) {
 	users := make([]string, 2000)
 	for i := range users {
 		users[i] = fmt.Sprintf("user%04d", i)
-		tr.Apply("SENSE1", session.StartSession, "LAB", users[i])
+		tr.Apply("SENSE1", event.StartSession, "LAB", users[i])
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		u := users[i%len(users)]
-		tr.Apply("SENSE1", session.StopSession, "LAB", u)
-		tr.Apply("SENSE1", session.StartSession, "LAB", u)
+		tr.Apply("SENSE1", event.StopSession, "LAB", u)
+		tr.Apply("SENSE1", event.StartSession, "LAB", u)
 	}
 }
 

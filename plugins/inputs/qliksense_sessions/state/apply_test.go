@@ -10,19 +10,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 const (
-	start     = session.StartSession
-	stop      = session.StopSession
-	open      = session.OpenConnection
-	closeConn = session.CloseConnection
+	start     = event.StartSession
+	stop      = event.StopSession
+	open      = event.OpenConnection
+	closeConn = event.CloseConnection
 )
 
 type step struct {
 	server string
-	cmd    session.Command
+	cmd    event.Command
 	user   string // DIR\id
 	want   Outcome
 }
@@ -168,17 +168,17 @@ func TestFinalZeroOnlyOnce(t *testing.T) {
 func TestApplyRewritesNamesToFirstSeen(t *testing.T) {
 	s := New(Config{})
 	run(t, s, []step{{"SENSE1", start, `LAB\Anna`, Changed}})
-	ev := session.Event{Server: "sense1", Command: session.CloseConnection, Directory: "lab", UserID: "ANNA"}
+	ev := event.Event{Server: "sense1", Command: event.CloseConnection, Directory: "lab", UserID: "ANNA"}
 	s.Apply(&ev, t0)
-	require.Equal(t, session.Event{Server: "SENSE1", Command: session.CloseConnection, Directory: "LAB", UserID: "Anna"}, ev)
+	require.Equal(t, event.Event{Server: "SENSE1", Command: event.CloseConnection, Directory: "LAB", UserID: "Anna"}, ev)
 }
 
 func TestApplyDoesNotAllocateForKnownUsers(t *testing.T) {
 	s := New(Config{})
 	run(t, s, []step{{"SENSE1", start, `LAB\anna`, Changed}})
-	startEv := session.Event{Server: "sense1", Command: start, Directory: "lab", UserID: "anna"}
-	stopEv := session.Event{Server: "sense1", Command: stop, Directory: "lab", UserID: "anna"}
-	openEv := session.Event{Server: "SENSE1", Command: open, Directory: "LAB", UserID: "anna"}
+	startEv := event.Event{Server: "sense1", Command: start, Directory: "lab", UserID: "anna"}
+	stopEv := event.Event{Server: "sense1", Command: stop, Directory: "lab", UserID: "anna"}
+	openEv := event.Event{Server: "SENSE1", Command: open, Directory: "LAB", UserID: "anna"}
 	allocs := testing.AllocsPerRun(1000, func() {
 		a, b, c := startEv, stopEv, openEv
 		s.Apply(&a, t0)
@@ -205,7 +205,7 @@ func TestAgainstReferenceModel(t *testing.T) {
 		if rng.IntN(5) == 0 {
 			dir = strings.ToLower(dir)
 		}
-		cmd := session.Command(1 + rng.IntN(4))
+		cmd := event.Command(1 + rng.IntN(4))
 		k := key{strings.ToLower(server), strings.ToLower(dir + `\` + id)}
 		userActive := func() bool {
 			for mk, n := range model {
@@ -272,14 +272,14 @@ func TestAgainstReferenceModel(t *testing.T) {
 func BenchmarkApply(b *testing.B) {
 	s := New(Config{})
 	const users = 100_000
-	events := make([]session.Event, 0, 4*users)
+	events := make([]event.Event, 0, 4*users)
 	for u := 0; u < users; u++ {
 		id := fmt.Sprintf("user%06d", u)
 		server := fmt.Sprintf("SENSE%d", u%10)
-		ev := session.Event{Server: server, Command: start, Directory: "LAB", UserID: id}
+		ev := event.Event{Server: server, Command: start, Directory: "LAB", UserID: id}
 		s.Apply(&ev, t0)
-		for _, cmd := range []session.Command{start, open, closeConn, stop} {
-			events = append(events, session.Event{Server: server, Command: cmd, Directory: "LAB", UserID: id})
+		for _, cmd := range []event.Command{start, open, closeConn, stop} {
+			events = append(events, event.Event{Server: server, Command: cmd, Directory: "LAB", UserID: id})
 		}
 	}
 	b.ReportAllocs()
@@ -310,7 +310,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			active := make([]pair, 0, 100_000)
 			for s.ActiveUsers() < 100_000 {
 				p := newPair()
-				ev := session.Event{Server: p.server, Command: start, Directory: "LAB", UserID: p.id}
+				ev := event.Event{Server: p.server, Command: start, Directory: "LAB", UserID: p.id}
 				s.Apply(&ev, t0)
 				active = append(active, p)
 			}
@@ -322,10 +322,10 @@ func BenchmarkSnapshot(b *testing.B) {
 				b.StopTimer()
 				for range bench.churn {
 					k := rng.IntN(len(active))
-					ev := session.Event{Server: active[k].server, Command: stop, Directory: "LAB", UserID: active[k].id}
+					ev := event.Event{Server: active[k].server, Command: stop, Directory: "LAB", UserID: active[k].id}
 					s.Apply(&ev, t0)
 					active[k] = newPair()
-					ev = session.Event{Server: active[k].server, Command: start, Directory: "LAB", UserID: active[k].id}
+					ev = event.Event{Server: active[k].server, Command: start, Directory: "LAB", UserID: active[k].id}
 					s.Apply(&ev, t0)
 				}
 				b.StartTimer()

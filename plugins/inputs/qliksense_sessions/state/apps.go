@@ -3,7 +3,7 @@ package state
 import (
 	"strings"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Who is in which app: the open connections of each session, per app (the
@@ -35,7 +35,7 @@ type appConnections struct {
 // openApp counts a connection to the app that context names, for the
 // session id (or the pair's connections without an id).
 func (s *State) openApp(us *userOnServer, id, context string) {
-	appID := session.AppID(context)
+	appID := event.AppID(context)
 	if appID == "" {
 		return
 	}
@@ -90,7 +90,7 @@ func (s *State) connectionsOf(us *userOnServer, id string) *[]appConnections {
 // closeApp uncounts a connection to the app that context names, if conns
 // holds one.
 func (s *State) closeApp(u *user, conns *[]appConnections, context string) {
-	appID := session.AppID(context)
+	appID := event.AppID(context)
 	if appID == "" {
 		return
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // An event's strings may alias a buffer its source reuses (the log file
@@ -16,7 +16,7 @@ func TestAppKeyIsNotTheEventsBuffer(t *testing.T) {
 	buf := []byte("/app/" + salesApp)
 	open := func(user, app string) {
 		copy(buf, "/app/"+app)
-		ev := session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: user, SessionID: user,
+		ev := event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: user, SessionID: user,
 			Context: unsafeString(buf)}
 		s.Apply(&ev, t0)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 const (
@@ -18,7 +18,7 @@ const (
 // appStory applies events of users on SENSE1 and checks the app summaries.
 type appEvent struct {
 	ms      int
-	cmd     session.Command
+	cmd     event.Command
 	user    string // DIR\id
 	id      string // session id
 	app     string // "" for the hub
@@ -98,7 +98,7 @@ func TestAppStories(t *testing.T) {
 			s := New(Config{ReorderWindow: 5 * time.Second})
 			for i, e := range tt.story {
 				dir, id, _ := cut(e.user)
-				ev := session.Event{Server: "SENSE1", Command: e.cmd, Directory: dir, UserID: id, SessionID: e.id, Context: "/hub/"}
+				ev := event.Event{Server: "SENSE1", Command: e.cmd, Directory: dir, UserID: id, SessionID: e.id, Context: "/hub/"}
 				if e.app != "" {
 					ev.Context = "/app/" + e.app + "?reloadUri=https://sense1/hub"
 				}
@@ -128,7 +128,7 @@ func cut(name string) (dir, id string, ok bool) {
 func TestMaxApps(t *testing.T) {
 	s := New(Config{MaxApps: 2})
 	for i := 0; i < 3; i++ {
-		ev := session.Event{Server: "SENSE1", Command: open, Directory: "LAB", UserID: "anna", SessionID: "a",
+		ev := event.Event{Server: "SENSE1", Command: open, Directory: "LAB", UserID: "anna", SessionID: "a",
 			Context: fmt.Sprintf("/app/00000000-0000-4000-8000-%012d", i)}
 		s.Apply(&ev, t0)
 	}
@@ -141,11 +141,11 @@ func TestMaxApps(t *testing.T) {
 func TestAppConnectionsDoNotAllocate(t *testing.T) {
 	s := New(Config{ReorderWindow: 5 * time.Second})
 	fill(s, 1000)
-	open := session.Event{Server: "SENSE01", Command: session.OpenConnection, Directory: "LAB", UserID: "user000001", SessionID: "s1",
+	open := event.Event{Server: "SENSE01", Command: event.OpenConnection, Directory: "LAB", UserID: "user000001", SessionID: "s1",
 		Context: "/app/" + salesApp + "?reloadUri=https://sense1/hub"}
 	s.Apply(&open, t0)
 	closeEv := open
-	closeEv.Command = session.CloseConnection
+	closeEv.Command = event.CloseConnection
 	allocs := testing.AllocsPerRun(1000, func() {
 		o, c := open, closeEv
 		s.Apply(&o, t0)

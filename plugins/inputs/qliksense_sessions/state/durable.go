@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Record is one user's open sessions on one server: what the state file
@@ -126,7 +126,7 @@ func (s *State) Restore(records []Record) (skipped int) {
 // restoreApps counts saved connections to apps.
 func (s *State) restoreApps(us *userOnServer, conns *[]appConnections, saved []AppConnections) {
 	for _, a := range saved {
-		if !session.IsGUID(a.App) {
+		if !event.IsGUID(a.App) {
 			continue
 		}
 		for range min(max(a.Connections, 0), maxRestoredConnections) {

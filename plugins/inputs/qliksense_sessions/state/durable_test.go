@@ -6,13 +6,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 
-func apply(s *State, server string, cmd session.Command, dir, user string, at time.Time) Outcome {
-	ev := session.Event{Server: server, Command: cmd, Directory: dir, UserID: user}
+func apply(s *State, server string, cmd event.Command, dir, user string, at time.Time) Outcome {
+	ev := event.Event{Server: server, Command: cmd, Directory: dir, UserID: user}
 	return s.Apply(&ev, at)
 }
 
@@ -29,12 +29,12 @@ func sessionsOf(s *State, server string) map[string]int {
 
 func TestRecordsRestoreRoundTrip(t *testing.T) {
 	s := New(Config{})
-	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
-	apply(s, "SENSE1", session.StartSession, "lab", "ANNA", t0.Add(time.Minute))
-	apply(s, "SENSE2", session.StartSession, "CORP", "bob", t0.Add(2*time.Minute))
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "lab", "ANNA", t0.Add(time.Minute))
+	apply(s, "SENSE2", event.StartSession, "CORP", "bob", t0.Add(2*time.Minute))
 	// A connection names one of anna's sessions; carl's proves his.
-	s.Apply(&session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", SessionID: "s-anna"}, t0.Add(time.Minute))
-	s.Apply(&session.Event{Server: "SENSE2", Command: session.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl",
+	s.Apply(&event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", SessionID: "s-anna"}, t0.Add(time.Minute))
+	s.Apply(&event.Event{Server: "SENSE2", Command: event.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl",
 		Context: "/app/" + salesApp}, t0.Add(3*time.Minute))
 	records := s.Records()
 	require.Equal(t, []Record{
@@ -60,24 +60,24 @@ func TestRecordsRestoreRoundTrip(t *testing.T) {
 
 	// A restored session closes like any other, and its duration is known
 	// across the restart.
-	stop := session.Event{Server: "sense2", Command: session.StopSession, Directory: "corp", UserID: "BOB"}
+	stop := event.Event{Server: "sense2", Command: event.StopSession, Directory: "corp", UserID: "BOB"}
 	restored.Apply(&stop, t0.Add(time.Hour))
 	require.Equal(t, time.Hour-2*time.Minute, stop.Duration)
 	require.Equal(t, 2, restored.ActiveUsers())
 	// A restored session known by its id still is.
-	restored.Apply(&session.Event{Server: "SENSE2", Command: session.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl"}, t0.Add(time.Hour))
+	restored.Apply(&event.Event{Server: "SENSE2", Command: event.OpenConnection, Directory: "LAB", UserID: "carl", SessionID: "s-carl"}, t0.Add(time.Hour))
 	require.Equal(t, 3, restored.ActiveSessions())
 }
 
 func TestExpire(t *testing.T) {
 	s := New(Config{})
-	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
-	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
-	apply(s, "SENSE1", session.StartSession, "LAB", "bob", t0)
-	apply(s, "SENSE2", session.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "bob", t0)
+	apply(s, "SENSE2", event.StartSession, "LAB", "anna", t0)
 	// Any event keeps a pair alive, connections included.
-	apply(s, "SENSE1", session.CloseConnection, "LAB", "bob", t0.Add(40*time.Minute))
-	apply(s, "SENSE2", session.OpenConnection, "LAB", "anna", t0.Add(40*time.Minute))
+	apply(s, "SENSE1", event.CloseConnection, "LAB", "bob", t0.Add(40*time.Minute))
+	apply(s, "SENSE2", event.OpenConnection, "LAB", "anna", t0.Add(40*time.Minute))
 
 	gen := s.Generation()
 	require.Equal(t, 0, s.Expire(t0))
@@ -95,10 +95,10 @@ func TestExpire(t *testing.T) {
 
 func TestReconcileReplacesAServer(t *testing.T) {
 	s := New(Config{})
-	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)  // API agrees
-	apply(s, "SENSE1", session.StartSession, "LAB", "ghost", t0) // its stop was lost
-	apply(s, "SENSE1", session.StartSession, "LAB", "maria", t0) // has 3 sessions really
-	apply(s, "SENSE2", session.StartSession, "LAB", "ghost", t0) // other servers are left alone
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)  // API agrees
+	apply(s, "SENSE1", event.StartSession, "LAB", "ghost", t0) // its stop was lost
+	apply(s, "SENSE1", event.StartSession, "LAB", "maria", t0) // has 3 sessions really
+	apply(s, "SENSE2", event.StartSession, "LAB", "ghost", t0) // other servers are left alone
 
 	s.BeginReconcile("sense1")
 	added, removed := s.Reconcile("sense1", []APISession{
@@ -128,15 +128,15 @@ func TestReconcileReplacesAServer(t *testing.T) {
 // they name keep what the events say.
 func TestReconcileKeepsEventsDuringThePoll(t *testing.T) {
 	s := New(Config{})
-	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
-	apply(s, "SENSE1", session.StartSession, "LAB", "bob", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "bob", t0)
 
 	s.BeginReconcile("SENSE1")
 	// While the request is out: carl logs in, bob logs out, dora logs in on
 	// another server.
-	apply(s, "SENSE1", session.StartSession, "LAB", "carl", t0.Add(time.Second))
-	apply(s, "SENSE1", session.StopSession, "LAB", "bob", t0.Add(time.Second))
-	apply(s, "SENSE2", session.StartSession, "LAB", "dora", t0.Add(time.Second))
+	apply(s, "SENSE1", event.StartSession, "LAB", "carl", t0.Add(time.Second))
+	apply(s, "SENSE1", event.StopSession, "LAB", "bob", t0.Add(time.Second))
+	apply(s, "SENSE2", event.StartSession, "LAB", "dora", t0.Add(time.Second))
 	// The answer was taken before those events: it still has bob, not carl.
 	added, removed := s.Reconcile("SENSE1", []APISession{
 		{Directory: "LAB", UserID: "anna"}, {Directory: "LAB", UserID: "anna"}, // anna really has 2
@@ -149,7 +149,7 @@ func TestReconcileKeepsEventsDuringThePoll(t *testing.T) {
 
 	// After the reconciliation, events are no longer noted: the next answer
 	// applies to carl as to everyone.
-	apply(s, "SENSE1", session.OpenConnection, "LAB", "carl", t0.Add(3*time.Second))
+	apply(s, "SENSE1", event.OpenConnection, "LAB", "carl", t0.Add(3*time.Second))
 	s.BeginReconcile("SENSE1")
 	s.Reconcile("SENSE1", []APISession{{Directory: "LAB", UserID: "anna"}}, t0.Add(4*time.Second))
 	require.Equal(t, map[string]int{`LAB\anna`: 1}, sessionsOf(s, "SENSE1"))
@@ -158,9 +158,9 @@ func TestReconcileKeepsEventsDuringThePoll(t *testing.T) {
 func TestCancelReconcile(t *testing.T) {
 	s := New(Config{})
 	s.BeginReconcile("SENSE1")
-	apply(s, "SENSE1", session.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
 	s.CancelReconcile("SENSE1")
 	require.Empty(t, s.reconciling)
-	apply(s, "SENSE1", session.StartSession, "LAB", "bob", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "bob", t0)
 	require.Empty(t, s.reconciling, "events are not noted after a cancel")
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // BenchmarkMillionSessions holds 1,000,000 open sessions (100,000 users,
@@ -25,7 +25,7 @@ func BenchmarkMillionSessions(b *testing.B) {
 		before := heap()
 		s := New(Config{})
 		now := time.Now()
-		ev := session.Event{Command: session.StartSession, Directory: "LAB"}
+		ev := event.Event{Command: event.StartSession, Directory: "LAB"}
 		serverNames := make([]string, servers)
 		for j := range serverNames {
 			serverNames[j] = fmt.Sprintf("SENSE%02d", j)

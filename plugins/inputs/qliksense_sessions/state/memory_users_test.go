@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Memory per tracked user and per open connection: what a state of n users
@@ -87,15 +87,15 @@ var userShapes = []userShape{
 
 // fill applies the shape's events for users [0, n) at now.
 func (f *memFixture) fill(s *State, shape userShape, n int, now time.Time) {
-	var ev session.Event
+	var ev event.Event
 	for u := 0; u < n; u++ {
-		ev = session.Event{Command: session.StartSession, Server: f.servers[u%memServers], Directory: "LAB", UserID: f.users[u]}
+		ev = event.Event{Command: event.StartSession, Server: f.servers[u%memServers], Directory: "LAB", UserID: f.users[u]}
 		if shape.withID {
 			ev.SessionID = f.sessionIDs[u]
 		}
 		s.Apply(&ev, now)
 		for c := 0; c < shape.connections; c++ {
-			ev = session.Event{Command: session.OpenConnection, Server: f.servers[u%memServers], Directory: "LAB", UserID: f.users[u],
+			ev = event.Event{Command: event.OpenConnection, Server: f.servers[u%memServers], Directory: "LAB", UserID: f.users[u],
 				SessionID: f.sessionIDs[u], Context: "/hub/"}
 			if shape.apps > 0 {
 				ev.Context = f.apps[(u+c%shape.apps)%memApps]
@@ -149,10 +149,10 @@ func BenchmarkMemoryPerConnection(b *testing.B) {
 				f.fill(s, base, users, now)
 				summarise(s)
 				before := liveHeap()
-				var ev session.Event
+				var ev event.Event
 				for u := 0; u < users; u++ {
 					for c := 1; c <= more; c++ {
-						ev = session.Event{Command: session.OpenConnection, Server: f.servers[u%memServers], Directory: "LAB", UserID: f.users[u],
+						ev = event.Event{Command: event.OpenConnection, Server: f.servers[u%memServers], Directory: "LAB", UserID: f.users[u],
 							SessionID: f.sessionIDs[u], Context: f.apps[u%memApps]}
 						switch to {
 						case "hub":

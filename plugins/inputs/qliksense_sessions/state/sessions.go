@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // The rules that keep a user's session count on a server exact.
@@ -132,7 +132,7 @@ func (s *State) liveAwaiting(d *pairDetail, now time.Time) int {
 	return d.awaiting
 }
 
-func (s *State) start(srv *server, us *userOnServer, ev *session.Event, now time.Time) (Outcome, *userOnServer) {
+func (s *State) start(srv *server, us *userOnServer, ev *event.Event, now time.Time) (Outcome, *userOnServer) {
 	if us != nil && ev.SessionID != "" {
 		// A session a connection proved, named by its id.
 		if i := us.detail.find(ev.SessionID); i >= 0 {
@@ -213,7 +213,7 @@ func (s *State) takeOverAwaiting(us *userOnServer, now time.Time) bool {
 	return true
 }
 
-func (s *State) stop(srv *server, us *userOnServer, ev *session.Event, now time.Time) Outcome {
+func (s *State) stop(srv *server, us *userOnServer, ev *event.Event, now time.Time) Outcome {
 	if us == nil {
 		s.counters.StopsWithoutStart++
 		if ev.SessionID == "" {
@@ -332,7 +332,7 @@ func (s *State) dropKnown(us *userOnServer, i int) {
 	d.known = slices.Delete(d.known, i, i+1) // clears the tail: no stale pointers
 }
 
-func (s *State) openConnection(srv *server, us *userOnServer, ev *session.Event, now time.Time) (Outcome, *userOnServer) {
+func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, now time.Time) (Outcome, *userOnServer) {
 	id := ev.SessionID
 	if us == nil {
 		// A connection proves a session: it started before we listened, or
@@ -430,7 +430,7 @@ func (s *State) proveSession(us *userOnServer, id string, now time.Time) {
 	d.known = append(d.known, knownSession{id: strings.Clone(id), awaiting: now, connections: 1})
 }
 
-func (s *State) closeConnection(us *userOnServer, ev *session.Event, now time.Time) {
+func (s *State) closeConnection(us *userOnServer, ev *event.Event, now time.Time) {
 	if us == nil || us.detail.find(ev.SessionID) < 0 {
 		s.closeDraining(ev)
 	}
@@ -463,7 +463,7 @@ func (s *State) closeConnection(us *userOnServer, ev *session.Event, now time.Ti
 
 // earlyKey is the key of ev's pair in State.early, valid until keyBuf
 // changes.
-func (s *State) earlyKey(ev *session.Event) pairKey {
+func (s *State) earlyKey(ev *event.Event) pairKey {
 	s.keyBuf = foldCase(s.keyBuf[:0], ev.Server)
 	n := len(s.keyBuf)
 	s.keyBuf = foldCase(s.keyBuf, ev.Directory)
@@ -473,7 +473,7 @@ func (s *State) earlyKey(ev *session.Event) pairKey {
 }
 
 // noteEarlyStop remembers a Stop session whose Start may be still to come.
-func (s *State) noteEarlyStop(ev *session.Event, now time.Time) {
+func (s *State) noteEarlyStop(ev *event.Event, now time.Time) {
 	if s.cfg.ReorderWindow <= 0 {
 		return
 	}
@@ -498,7 +498,7 @@ func (s *State) noteEarlyStop(ev *session.Event, now time.Time) {
 }
 
 // cancelEarlyStop consumes a remembered early stop of ev's pair.
-func (s *State) cancelEarlyStop(ev *session.Event, now time.Time) bool {
+func (s *State) cancelEarlyStop(ev *event.Event, now time.Time) bool {
 	if len(s.early) == 0 {
 		return false
 	}
@@ -543,7 +543,7 @@ type drainingSessions struct {
 }
 
 // drain sets k, a session of u's, aside to drain.
-func (s *State) drain(ev *session.Event, now time.Time, u *user, k knownSession) {
+func (s *State) drain(ev *event.Event, now time.Time, u *user, k knownSession) {
 	key := s.earlyKey(ev)
 	e := s.draining[key]
 	if e == nil {
@@ -563,7 +563,7 @@ func (s *State) drain(ev *session.Event, now time.Time, u *user, k knownSession)
 
 // undrain takes back the newest of a pair's draining sessions that still
 // has open connections.
-func (s *State) undrain(ev *session.Event, now time.Time) (knownSession, bool) {
+func (s *State) undrain(ev *event.Event, now time.Time) (knownSession, bool) {
 	if len(s.draining) == 0 {
 		return knownSession{}, false
 	}
@@ -584,7 +584,7 @@ func (s *State) undrain(ev *session.Event, now time.Time) (knownSession, bool) {
 }
 
 // closeDraining closes a connection of a draining session, if ev names one.
-func (s *State) closeDraining(ev *session.Event) {
+func (s *State) closeDraining(ev *event.Event) {
 	if len(s.draining) == 0 || ev.SessionID == "" {
 		return
 	}

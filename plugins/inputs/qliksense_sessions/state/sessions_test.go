@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // ev is one event of a race story: at ms milliseconds, a command of
@@ -15,7 +15,7 @@ import (
 // in the log files).
 type ev struct {
 	ms      int
-	cmd     session.Command
+	cmd     event.Command
 	id      string
 	want    Outcome
 	session int           // anna's open sessions after the event
@@ -143,7 +143,7 @@ func TestReorderedEvents(t *testing.T) {
 			}
 			s := New(Config{ReorderWindow: w})
 			for i, e := range tt.story {
-				event := session.Event{Server: "SENSE1", Command: e.cmd, Directory: "LAB", UserID: "anna", SessionID: e.id}
+				event := event.Event{Server: "SENSE1", Command: e.cmd, Directory: "LAB", UserID: "anna", SessionID: e.id}
 				require.Equal(t, e.want, s.Apply(&event, t0.Add(time.Duration(e.ms)*time.Millisecond)), "event %d", i)
 				require.Equal(t, e.session, s.ActiveSessions(), "sessions after event %d", i)
 				require.Equal(t, e.lasted, event.Duration, "duration of event %d", i)
@@ -158,8 +158,8 @@ func TestReorderedEvents(t *testing.T) {
 func TestSessionsByIDFromLogFiles(t *testing.T) {
 	s := New(Config{ReorderWindow: 5 * time.Second})
 	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
-	apply := func(cmd session.Command, id string, sec int) session.Event {
-		e := session.Event{Server: "SENSE1", Command: cmd, Directory: "LAB", UserID: "anna", SessionID: id}
+	apply := func(cmd event.Command, id string, sec int) event.Event {
+		e := event.Event{Server: "SENSE1", Command: cmd, Directory: "LAB", UserID: "anna", SessionID: id}
 		s.Apply(&e, at(sec))
 		return e
 	}
@@ -173,7 +173,7 @@ func TestSessionsByIDFromLogFiles(t *testing.T) {
 	require.Zero(t, apply(stop, "c", 110).Duration, "c's start was not seen")
 	require.Zero(t, s.ActiveSessions())
 	require.Equal(t, OrphanStop, func() Outcome {
-		e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "anna", SessionID: "a"}
+		e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "anna", SessionID: "a"}
 		return s.Apply(&e, at(120))
 	}())
 	// A Stop with an id never cancels a later Start: the files keep order.
@@ -185,12 +185,12 @@ func TestSessionsByIDFromLogFiles(t *testing.T) {
 func TestEarlyStopsAreBounded(t *testing.T) {
 	s := New(Config{ReorderWindow: time.Hour})
 	for i := 0; i < maxEarlyStops+10; i++ {
-		e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: fmt.Sprint("user", i)}
+		e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: fmt.Sprint("user", i)}
 		s.Apply(&e, t0)
 	}
 	require.Equal(t, maxEarlyStops, len(s.early))
 	// Once they are old, room is made.
-	e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "late"}
+	e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "late"}
 	s.Apply(&e, t0.Add(2*time.Hour))
 	require.Equal(t, 1, len(s.early))
 }
@@ -201,10 +201,10 @@ func TestEarlyStopsAreBounded(t *testing.T) {
 func BenchmarkEarlyStopsFull(b *testing.B) {
 	s := New(Config{ReorderWindow: time.Hour})
 	for i := 0; i < maxEarlyStops; i++ {
-		e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: fmt.Sprint("user", i)}
+		e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: fmt.Sprint("user", i)}
 		s.Apply(&e, t0)
 	}
-	e := session.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "flood"}
+	e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "flood"}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		ev := e

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // TestSummariseOutsideTheLock runs Summarise alongside Apply, as the plugin
@@ -36,13 +36,13 @@ func TestSummariseOutsideTheLock(t *testing.T) {
 	}()
 
 	rng := rand.New(rand.NewPCG(7, 7))
-	events := make([]session.Event, 20_000)
+	events := make([]event.Event, 20_000)
 	for i := range events {
-		cmd := session.StartSession
+		cmd := event.StartSession
 		if rng.IntN(2) == 0 {
-			cmd = session.StopSession
+			cmd = event.StopSession
 		}
-		events[i] = session.Event{Server: fmt.Sprintf("SENSE%d", rng.IntN(3)), Command: cmd, Directory: "LAB", UserID: fmt.Sprintf("u%03d", rng.IntN(300))}
+		events[i] = event.Event{Server: fmt.Sprintf("SENSE%d", rng.IntN(3)), Command: cmd, Directory: "LAB", UserID: fmt.Sprintf("u%03d", rng.IntN(300))}
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

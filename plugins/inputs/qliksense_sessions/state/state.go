@@ -18,7 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Outcome says what an event did to the state.
@@ -179,18 +179,18 @@ func New(cfg Config) *State {
 // it rewrites the event's names to the spellings first seen, so that every
 // metric names them alike. On a Stop session it sets ev.Duration when it
 // knows how long the session lasted.
-func (s *State) Apply(ev *session.Event, now time.Time) Outcome {
+func (s *State) Apply(ev *event.Event, now time.Time) Outcome {
 	srv, us := s.lookup(ev.Server, ev.Directory, ev.UserID)
 	ev.Duration = 0
 	outcome := Unchanged
 	switch ev.Command {
-	case session.StartSession:
+	case event.StartSession:
 		outcome, us = s.start(srv, us, ev, now)
-	case session.StopSession:
+	case event.StopSession:
 		outcome = s.stop(srv, us, ev, now)
-	case session.OpenConnection:
+	case event.OpenConnection:
 		outcome, us = s.openConnection(srv, us, ev, now)
-	case session.CloseConnection:
+	case event.CloseConnection:
 		s.closeConnection(us, ev, now)
 	}
 	if len(s.reconciling) > 0 {

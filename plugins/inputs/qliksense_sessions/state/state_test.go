@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // A story is events, each with the outcome it must have, and snapshots,
@@ -26,7 +26,7 @@ import (
 type (
 	happens struct {
 		server string
-		cmd    session.Command
+		cmd    event.Command
 		user   string // DIR\id
 		want   Outcome
 	}
@@ -56,21 +56,21 @@ func TestStories(t *testing.T) {
 		{
 			name: "a user with several sessions on one server stays until the last stop",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}},
 				},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
 				},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, OrphanStop},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, OrphanStop},
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
 				summarises{site: Summary{Users: users()}},
 			},
@@ -79,10 +79,10 @@ func TestStories(t *testing.T) {
 		{
 			name: "one user on several servers is one user on the site",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE2", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE3", session.OpenConnection, `LAB\anna`, Changed},
-				happens{"SENSE2", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE2", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE3", event.OpenConnection, `LAB\anna`, Changed},
+				happens{"SENSE2", event.StartSession, `LAB\anna`, Changed},
 				summarises{
 					site: Summary{ActiveUsers: 1, ActiveSessions: 4, Users: users(`LAB\anna`)},
 					servers: []Summary{
@@ -92,8 +92,8 @@ func TestStories(t *testing.T) {
 					},
 				},
 				// Leaving one server leaves her active on the others.
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
-				happens{"SENSE3", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE3", event.StopSession, `LAB\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
 					servers: []Summary{zero("SENSE1"), {Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}, zero("SENSE3")},
@@ -108,15 +108,15 @@ func TestStories(t *testing.T) {
 		{
 			name: "duplicate and orphan stops are counted and change nothing",
 			story: []any{
-				happens{"SENSE9", session.StopSession, `LAB\ghost`, OrphanStop}, // unknown server
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StopSession, `LAB\bob`, OrphanStop},  // known server, unknown user
-				happens{"SENSE2", session.StopSession, `LAB\anna`, OrphanStop}, // known user, other server
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, OrphanStop}, // duplicate
-				happens{"sense1", session.StopSession, `lab\ANNA`, OrphanStop}, // duplicate, other case
+				happens{"SENSE9", event.StopSession, `LAB\ghost`, OrphanStop}, // unknown server
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\bob`, OrphanStop},  // known server, unknown user
+				happens{"SENSE2", event.StopSession, `LAB\anna`, OrphanStop}, // known user, other server
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, OrphanStop}, // duplicate
+				happens{"sense1", event.StopSession, `lab\ANNA`, OrphanStop}, // duplicate, other case
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
@@ -127,17 +127,17 @@ func TestStories(t *testing.T) {
 		{
 			name: "users and servers compare case-insensitively and show as first seen",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `LAB\Anna`, Changed},
-				happens{"sense1", session.StartSession, `lab\ANNA`, Changed},
-				happens{"Sense1", session.OpenConnection, `Lab\aNNa`, Unchanged},
+				happens{"SENSE1", event.StartSession, `LAB\Anna`, Changed},
+				happens{"sense1", event.StartSession, `lab\ANNA`, Changed},
+				happens{"Sense1", event.OpenConnection, `Lab\aNNa`, Unchanged},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\Anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\Anna`)}},
 				},
-				happens{"sense1", session.StopSession, `lab\anna`, Changed},
-				happens{"SENSE1", session.StopSession, `LAB\ANNA`, Changed},
+				happens{"sense1", event.StopSession, `lab\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\ANNA`, Changed},
 				// Gone and back: the new first sighting names her.
-				happens{"sense1", session.StartSession, `lab\anna`, Changed},
+				happens{"sense1", event.StartSession, `lab\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`lab\anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`lab\anna`)}},
@@ -147,10 +147,10 @@ func TestStories(t *testing.T) {
 		{
 			name: "a server back after its final zero is named anew",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
-				happens{"sense1", session.StartSession, `LAB\anna`, Changed},
+				happens{"sense1", event.StartSession, `LAB\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
 					servers: []Summary{{Server: "sense1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
@@ -160,14 +160,14 @@ func TestStories(t *testing.T) {
 		{
 			name: "two admins in two directories are two users",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `LAB\admin`, Changed},
-				happens{"SENSE1", session.StartSession, `CORP\admin`, Changed},
-				happens{"SENSE1", session.StartSession, `corp\Admin`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\admin`, Changed},
+				happens{"SENSE1", event.StartSession, `CORP\admin`, Changed},
+				happens{"SENSE1", event.StartSession, `corp\Admin`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 2, ActiveSessions: 3, Users: users(`CORP\admin`, `LAB\admin`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 2, ActiveSessions: 3, Users: users(`CORP\admin`, `LAB\admin`)}},
 				},
-				happens{"SENSE1", session.StopSession, `LAB\admin`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\admin`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`CORP\admin`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`CORP\admin`)}},
@@ -177,13 +177,13 @@ func TestStories(t *testing.T) {
 		{
 			name: "an open connection infers a session only when none is known on that server",
 			story: []any{
-				happens{"SENSE1", session.OpenConnection, `LAB\early`, Changed},
-				happens{"SENSE1", session.OpenConnection, `LAB\early`, Unchanged},
-				happens{"sense1", session.OpenConnection, `lab\EARLY`, Unchanged},
-				happens{"SENSE1", session.StartSession, `LAB\bob`, Changed},
-				happens{"SENSE1", session.OpenConnection, `LAB\bob`, Unchanged},
+				happens{"SENSE1", event.OpenConnection, `LAB\early`, Changed},
+				happens{"SENSE1", event.OpenConnection, `LAB\early`, Unchanged},
+				happens{"sense1", event.OpenConnection, `lab\EARLY`, Unchanged},
+				happens{"SENSE1", event.StartSession, `LAB\bob`, Changed},
+				happens{"SENSE1", event.OpenConnection, `LAB\bob`, Unchanged},
 				// A session on SENSE1 says nothing of SENSE2.
-				happens{"SENSE2", session.OpenConnection, `LAB\bob`, Changed},
+				happens{"SENSE2", event.OpenConnection, `LAB\bob`, Changed},
 				summarises{
 					site: Summary{ActiveUsers: 2, ActiveSessions: 3, Users: users(`LAB\bob`, `LAB\early`)},
 					servers: []Summary{
@@ -192,8 +192,8 @@ func TestStories(t *testing.T) {
 					},
 				},
 				// An inferred session closes like any other.
-				happens{"SENSE1", session.StopSession, `LAB\early`, Changed},
-				happens{"SENSE2", session.StopSession, `LAB\bob`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\early`, Changed},
+				happens{"SENSE2", event.StopSession, `LAB\bob`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)}, zero("SENSE2")},
@@ -204,13 +204,13 @@ func TestStories(t *testing.T) {
 		{
 			name: "close connection changes nothing, known or not",
 			story: []any{
-				happens{"SENSE1", session.CloseConnection, `LAB\nobody`, Unchanged}, // unknown server
+				happens{"SENSE1", event.CloseConnection, `LAB\nobody`, Unchanged}, // unknown server
 				summarises{site: Summary{Users: users()}},
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.CloseConnection, `LAB\anna`, Unchanged},
-				happens{"SENSE1", session.CloseConnection, `LAB\anna`, Unchanged},
-				happens{"SENSE1", session.CloseConnection, `LAB\bob`, Unchanged},
-				happens{"SENSE2", session.CloseConnection, `LAB\anna`, Unchanged},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.CloseConnection, `LAB\anna`, Unchanged},
+				happens{"SENSE1", event.CloseConnection, `LAB\anna`, Unchanged},
+				happens{"SENSE1", event.CloseConnection, `LAB\bob`, Unchanged},
+				happens{"SENSE2", event.CloseConnection, `LAB\anna`, Unchanged},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
@@ -220,10 +220,10 @@ func TestStories(t *testing.T) {
 		{
 			name: "final zeros come once, in server order, among the active servers",
 			story: []any{
-				happens{"bravo", session.StartSession, `LAB\b`, Changed},
-				happens{"Alpha", session.StartSession, `LAB\a`, Changed},
-				happens{"CHARLIE", session.StartSession, `LAB\c`, Changed},
-				happens{"delta", session.StartSession, `LAB\d`, Changed},
+				happens{"bravo", event.StartSession, `LAB\b`, Changed},
+				happens{"Alpha", event.StartSession, `LAB\a`, Changed},
+				happens{"CHARLIE", event.StartSession, `LAB\c`, Changed},
+				happens{"delta", event.StartSession, `LAB\d`, Changed},
 				summarises{
 					site: Summary{ActiveUsers: 4, ActiveSessions: 4, Users: users(`LAB\a`, `LAB\b`, `LAB\c`, `LAB\d`)},
 					servers: []Summary{
@@ -233,8 +233,8 @@ func TestStories(t *testing.T) {
 						{Server: "delta", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\d`)},
 					},
 				},
-				happens{"BRAVO", session.StopSession, `LAB\b`, Changed},
-				happens{"delta", session.StopSession, `lab\D`, Changed},
+				happens{"BRAVO", event.StopSession, `LAB\b`, Changed},
+				happens{"delta", event.StopSession, `lab\D`, Changed},
 				summarises{
 					site: Summary{ActiveUsers: 2, ActiveSessions: 2, Users: users(`LAB\a`, `LAB\c`)},
 					servers: []Summary{
@@ -252,8 +252,8 @@ func TestStories(t *testing.T) {
 					},
 				},
 				// Everyone leaves: every server gets its zero, then nothing.
-				happens{"alpha", session.StopSession, `LAB\a`, Changed},
-				happens{"charlie", session.StopSession, `LAB\c`, Changed},
+				happens{"alpha", event.StopSession, `LAB\a`, Changed},
+				happens{"charlie", event.StopSession, `LAB\c`, Changed},
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("Alpha"), zero("CHARLIE")}},
 				summarises{site: Summary{Users: users()}},
 			},
@@ -261,13 +261,13 @@ func TestStories(t *testing.T) {
 		{
 			name: "a server emptied and refilled before the summary gets no zero",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
 				},
-				happens{"SENSE1", session.StopSession, `LAB\anna`, Changed},
-				happens{"sense1", session.OpenConnection, `LAB\bob`, Changed},
+				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
+				happens{"sense1", event.OpenConnection, `LAB\bob`, Changed},
 				summarises{
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)},
 					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)}},
@@ -278,13 +278,13 @@ func TestStories(t *testing.T) {
 		{
 			name: "users sort case-insensitively, not by bytes",
 			story: []any{
-				happens{"SENSE1", session.StartSession, `lab\zoe`, Changed},
-				happens{"SENSE1", session.StartSession, `LAB\Zed`, Changed},
-				happens{"SENSE1", session.StartSession, `LAB\anna`, Changed},
-				happens{"SENSE1", session.StartSession, `Lab\Bob`, Changed},
-				happens{"SENSE2", session.StartSession, `corp\Yann`, Changed},
-				happens{"SENSE2", session.StartSession, `CORP\xavier`, Changed},
-				happens{"SENSE2", session.StartSession, `LAB\ZED`, Changed},
+				happens{"SENSE1", event.StartSession, `lab\zoe`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\Zed`, Changed},
+				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
+				happens{"SENSE1", event.StartSession, `Lab\Bob`, Changed},
+				happens{"SENSE2", event.StartSession, `corp\Yann`, Changed},
+				happens{"SENSE2", event.StartSession, `CORP\xavier`, Changed},
+				happens{"SENSE2", event.StartSession, `LAB\ZED`, Changed},
 				summarises{
 					site: Summary{ActiveUsers: 6, ActiveSessions: 7, Users: users(`CORP\xavier`, `corp\Yann`, `LAB\anna`, `Lab\Bob`, `LAB\Zed`, `lab\zoe`)},
 					servers: []Summary{
@@ -297,15 +297,15 @@ func TestStories(t *testing.T) {
 		{
 			name: "non-ASCII names fold and sort",
 			story: []any{
-				happens{"ZÜRICH", session.StartSession, `LAB\Jörg`, Changed},
-				happens{"zürich", session.StartSession, `lab\JÖRG`, Changed},
-				happens{"Zürich", session.StartSession, `lab\joe`, Changed},
-				happens{"ZÜRICH", session.StartSession, `ÅRHUS\Åsa`, Changed},
-				happens{"zürich", session.OpenConnection, `århus\åSA`, Unchanged},
-				happens{"ZÜRICH", session.StartSession, `ΑΘΗΝΑ\Σοφία`, Changed},
-				happens{"zürich", session.StopSession, `αθηνα\σοφία`, Changed},
-				happens{"ZÜRICH", session.StartSession, `MÜNCHEN\Jürgen.Weiß`, Changed},
-				happens{"zürich", session.StartSession, `münchen\JÜRGEN.WEIß`, Changed},
+				happens{"ZÜRICH", event.StartSession, `LAB\Jörg`, Changed},
+				happens{"zürich", event.StartSession, `lab\JÖRG`, Changed},
+				happens{"Zürich", event.StartSession, `lab\joe`, Changed},
+				happens{"ZÜRICH", event.StartSession, `ÅRHUS\Åsa`, Changed},
+				happens{"zürich", event.OpenConnection, `århus\åSA`, Unchanged},
+				happens{"ZÜRICH", event.StartSession, `ΑΘΗΝΑ\Σοφία`, Changed},
+				happens{"zürich", event.StopSession, `αθηνα\σοφία`, Changed},
+				happens{"ZÜRICH", event.StartSession, `MÜNCHEN\Jürgen.Weiß`, Changed},
+				happens{"zürich", event.StartSession, `münchen\JÜRGEN.WEIß`, Changed},
 				summarises{
 					// å (U+00E5) sorts after every ASCII letter.
 					site: Summary{ActiveUsers: 4, ActiveSessions: 6, Users: users(`lab\joe`, `LAB\Jörg`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
@@ -313,9 +313,9 @@ func TestStories(t *testing.T) {
 						{Server: "ZÜRICH", ActiveUsers: 4, ActiveSessions: 6, Users: users(`lab\joe`, `LAB\Jörg`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
 					},
 				},
-				happens{"ZüRiCh", session.StopSession, `Lab\jÖrG`, Changed},
-				happens{"ZÜRICH", session.StopSession, `LAB\JöRG`, Changed},
-				happens{"ZÜRICH", session.StopSession, `LAB\JöRG`, OrphanStop},
+				happens{"ZüRiCh", event.StopSession, `Lab\jÖrG`, Changed},
+				happens{"ZÜRICH", event.StopSession, `LAB\JöRG`, Changed},
+				happens{"ZÜRICH", event.StopSession, `LAB\JöRG`, OrphanStop},
 				summarises{
 					site:    Summary{ActiveUsers: 3, ActiveSessions: 4, Users: users(`lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
 					servers: []Summary{{Server: "ZÜRICH", ActiveUsers: 3, ActiveSessions: 4, Users: users(`lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)}},
@@ -332,7 +332,7 @@ func TestStories(t *testing.T) {
 				case happens:
 					dir, id, ok := strings.Cut(beat.user, `\`)
 					require.True(t, ok)
-					ev := session.Event{Server: beat.server, Command: beat.cmd, Directory: dir, UserID: id}
+					ev := event.Event{Server: beat.server, Command: beat.cmd, Directory: dir, UserID: id}
 					require.Equal(t, beat.want, s.Apply(&ev, t0), "beat %d: %+v", i, beat)
 				case summarises:
 					site, servers := s.Snapshot()
@@ -361,13 +361,13 @@ func TestGauges(t *testing.T) {
 	require.Zero(t, s.ActiveSessions())
 	require.Zero(t, s.Servers())
 	require.Zero(t, s.UserServerPairs())
-	for _, e := range []session.Event{
-		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
-		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
-		{Server: "SENSE2", Command: session.StartSession, Directory: "lab", UserID: "ANNA"},
-		{Server: "SENSE2", Command: session.OpenConnection, Directory: "CORP", UserID: "bob"},
-		{Server: "SENSE3", Command: session.StopSession, Directory: "CORP", UserID: "bob"},
-		{Server: "SENSE3", Command: session.CloseConnection, Directory: "CORP", UserID: "bob"},
+	for _, e := range []event.Event{
+		{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna"},
+		{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna"},
+		{Server: "SENSE2", Command: event.StartSession, Directory: "lab", UserID: "ANNA"},
+		{Server: "SENSE2", Command: event.OpenConnection, Directory: "CORP", UserID: "bob"},
+		{Server: "SENSE3", Command: event.StopSession, Directory: "CORP", UserID: "bob"},
+		{Server: "SENSE3", Command: event.CloseConnection, Directory: "CORP", UserID: "bob"},
 	} {
 		s.Apply(&e, t0)
 	}
@@ -383,7 +383,7 @@ func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
 	buf := []byte(`SENSE1LABAnna`)
 	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
 	s := New(Config{})
-	ev := session.Event{Server: view(0, 6), Command: session.StartSession, Directory: view(6, 9), UserID: view(9, 13)}
+	ev := event.Event{Server: view(0, 6), Command: event.StartSession, Directory: view(6, 9), UserID: view(9, 13)}
 	require.Equal(t, Changed, s.Apply(&ev, t0))
 	copy(buf, `XXXXXXXXXXXXX`)
 
@@ -392,7 +392,7 @@ func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
 	require.Equal(t, []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\Anna`)}}, servers)
 
 	// The keys were copied too: the user is still found, under any case.
-	stop := session.Event{Server: "sense1", Command: session.StopSession, Directory: "lab", UserID: "anna"}
+	stop := event.Event{Server: "sense1", Command: event.StopSession, Directory: "lab", UserID: "anna"}
 	require.Equal(t, Changed, s.Apply(&stop, t0))
 	require.Zero(t, s.ActiveUsers())
 }
@@ -402,7 +402,7 @@ func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
 func TestSnapshotSharesNothing(t *testing.T) {
 	s := New(Config{})
 	for _, name := range []string{"anna", "bob", "carl"} {
-		ev := session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: name}
+		ev := event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: name}
 		s.Apply(&ev, t0)
 	}
 	site, servers := s.Snapshot()
@@ -410,7 +410,7 @@ func TestSnapshotSharesNothing(t *testing.T) {
 	servers[0].Users[1] = "changed"
 	servers[0].Server = "changed"
 
-	ev := session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "aaron"}
+	ev := event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "aaron"}
 	s.Apply(&ev, t0)
 	site2, servers2 := s.Snapshot()
 	require.Equal(t, users(`LAB\aaron`, `LAB\anna`, `LAB\bob`, `LAB\carl`), site2.Users)
@@ -420,30 +420,30 @@ func TestSnapshotSharesNothing(t *testing.T) {
 
 func TestApplyToKnownUserAndServerDoesNotAllocate(t *testing.T) {
 	s := New(Config{})
-	for _, e := range []session.Event{
-		{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
-		{Server: "ZÜRICH", Command: session.StartSession, Directory: "MÜNCHEN", UserID: "Jörg"},
-		{Server: "SENSE2", Command: session.StartSession, Directory: "LAB", UserID: "anna"},
+	for _, e := range []event.Event{
+		{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna"},
+		{Server: "ZÜRICH", Command: event.StartSession, Directory: "MÜNCHEN", UserID: "Jörg"},
+		{Server: "SENSE2", Command: event.StartSession, Directory: "LAB", UserID: "anna"},
 	} {
 		s.Apply(&e, t0)
 	}
 	tests := []struct {
 		name   string
-		events []session.Event
+		events []event.Event
 	}{
-		{"start and stop", []session.Event{
-			{Server: "sense1", Command: session.StartSession, Directory: "lab", UserID: "ANNA"},
-			{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "anna"},
+		{"start and stop", []event.Event{
+			{Server: "sense1", Command: event.StartSession, Directory: "lab", UserID: "ANNA"},
+			{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "anna"},
 		}},
-		{"start and stop, non-ASCII in other case", []session.Event{
-			{Server: "zürich", Command: session.StartSession, Directory: "münchen", UserID: "JÖRG"},
-			{Server: "ZüRiCh", Command: session.StopSession, Directory: "München", UserID: "jöRG"},
+		{"start and stop, non-ASCII in other case", []event.Event{
+			{Server: "zürich", Command: event.StartSession, Directory: "münchen", UserID: "JÖRG"},
+			{Server: "ZüRiCh", Command: event.StopSession, Directory: "München", UserID: "jöRG"},
 		}},
-		{"open connection", []session.Event{{Server: "Sense2", Command: session.OpenConnection, Directory: "Lab", UserID: "Anna"}}},
-		{"close connection", []session.Event{{Server: "SENSE2", Command: session.CloseConnection, Directory: "LAB", UserID: "anna"}}},
-		{"orphan stop on a known server", []session.Event{{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "nobody"}}},
-		{"close connection of an unknown user", []session.Event{{Server: "ZÜRICH", Command: session.CloseConnection, Directory: "LAB", UserID: "nobody"}}},
-		{"untracked command", []session.Event{{Server: "SENSE1", Command: session.Unknown, Directory: "LAB", UserID: "anna"}}},
+		{"open connection", []event.Event{{Server: "Sense2", Command: event.OpenConnection, Directory: "Lab", UserID: "Anna"}}},
+		{"close connection", []event.Event{{Server: "SENSE2", Command: event.CloseConnection, Directory: "LAB", UserID: "anna"}}},
+		{"orphan stop on a known server", []event.Event{{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "nobody"}}},
+		{"close connection of an unknown user", []event.Event{{Server: "ZÜRICH", Command: event.CloseConnection, Directory: "LAB", UserID: "nobody"}}},
+		{"untracked command", []event.Event{{Server: "SENSE1", Command: event.Unknown, Directory: "LAB", UserID: "anna"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -489,7 +489,7 @@ func (m *refState) userActive(key string) bool {
 
 // apply returns the outcome and the names Apply must have written into the
 // event.
-func (m *refState) apply(server string, cmd session.Command, dir, id string) (Outcome, [3]string) {
+func (m *refState) apply(server string, cmd event.Command, dir, id string) (Outcome, [3]string) {
 	sk, uk := strings.ToLower(server), strings.ToLower(dir+`\`+id)
 	names := [3]string{server, dir, id}
 	n := m.sessions[sk][uk]
@@ -514,10 +514,10 @@ func (m *refState) apply(server string, cmd session.Command, dir, id string) (Ou
 		names = [3]string{m.serverName[sk], m.userName[uk][0], m.userName[uk][1]}
 	}
 	switch cmd {
-	case session.StartSession:
+	case event.StartSession:
 		open()
 		return Changed, names
-	case session.StopSession:
+	case event.StopSession:
 		if n == 0 {
 			m.counters.StopsWithoutStart++
 			return OrphanStop, names
@@ -533,7 +533,7 @@ func (m *refState) apply(server string, cmd session.Command, dir, id string) (Ou
 			}
 		}
 		return Changed, names
-	case session.OpenConnection:
+	case event.OpenConnection:
 		if n == 0 {
 			open()
 			m.counters.SessionsInferred++
@@ -622,22 +622,22 @@ func TestRandomTrafficAgainstModel(t *testing.T) {
 				if (i/400)%2 == 1 {
 					weights = [4]int{10, 70, 5, 15}
 				}
-				cmd, r := session.StartSession, rng.IntN(100)
+				cmd, r := event.StartSession, rng.IntN(100)
 				for c, w := range weights {
 					if r < w {
-						cmd = session.Command(1 + c)
+						cmd = event.Command(1 + c)
 						break
 					}
 					r -= w
 				}
 				if rng.IntN(50) == 0 {
-					cmd = session.Unknown
+					cmd = event.Unknown
 				}
 
 				wantOutcome, wantNames := m.apply(server, cmd, dir, id)
-				ev := session.Event{Server: server, Command: cmd, Directory: dir, UserID: id, Origin: "AppAccess"}
+				ev := event.Event{Server: server, Command: cmd, Directory: dir, UserID: id, Origin: "AppAccess"}
 				require.Equal(t, wantOutcome, s.Apply(&ev, t0), "event %d: %+v", i, ev)
-				require.Equal(t, session.Event{Server: wantNames[0], Command: cmd, Directory: wantNames[1], UserID: wantNames[2], Origin: "AppAccess"}, ev,
+				require.Equal(t, event.Event{Server: wantNames[0], Command: cmd, Directory: wantNames[1], UserID: wantNames[2], Origin: "AppAccess"}, ev,
 					"event %d: names written back", i)
 
 				pairs, sessions := 0, 0
@@ -681,7 +681,7 @@ func TestRandomTrafficAgainstModel(t *testing.T) {
 // fill starts one session for each of n users, spread over 10 servers.
 func fill(s *State, n int) {
 	for u := 0; u < n; u++ {
-		ev := session.Event{Server: fmt.Sprintf("SENSE%02d", u%10), Command: session.StartSession, Directory: "LAB", UserID: fmt.Sprintf("user%06d", u)}
+		ev := event.Event{Server: fmt.Sprintf("SENSE%02d", u%10), Command: event.StartSession, Directory: "LAB", UserID: fmt.Sprintf("user%06d", u)}
 		s.Apply(&ev, t0)
 	}
 }
@@ -694,19 +694,19 @@ func BenchmarkApplyByCommand(b *testing.B) {
 	fill(s, users)
 	for _, bench := range []struct {
 		name    string
-		cmds    []session.Command
+		cmds    []event.Command
 		newUser bool // a user not in the state
 	}{
-		{"start+stop", []session.Command{session.StartSession, session.StopSession}, false},
-		{"open", []session.Command{session.OpenConnection}, false},
-		{"close", []session.Command{session.CloseConnection}, false},
-		{"orphan_stop", []session.Command{session.StopSession}, true},
-		{"new_user_start+stop", []session.Command{session.StartSession, session.StopSession}, true},
+		{"start+stop", []event.Command{event.StartSession, event.StopSession}, false},
+		{"open", []event.Command{event.OpenConnection}, false},
+		{"close", []event.Command{event.CloseConnection}, false},
+		{"orphan_stop", []event.Command{event.StopSession}, true},
+		{"new_user_start+stop", []event.Command{event.StartSession, event.StopSession}, true},
 	} {
 		b.Run(bench.name, func(b *testing.B) {
 			// A ring of prepared events, so that no name is built in the loop.
 			const ring = 4096
-			events := make([][]session.Event, ring)
+			events := make([][]event.Event, ring)
 			for i := range events {
 				u := i * 24 % users
 				id := fmt.Sprintf("USER%06d", u)
@@ -714,7 +714,7 @@ func BenchmarkApplyByCommand(b *testing.B) {
 					id = fmt.Sprintf("NEW%06d", i)
 				}
 				for _, cmd := range bench.cmds {
-					events[i] = append(events[i], session.Event{Server: fmt.Sprintf("sense%02d", u%10), Command: cmd, Directory: "lab", UserID: id})
+					events[i] = append(events[i], event.Event{Server: fmt.Sprintf("sense%02d", u%10), Command: cmd, Directory: "lab", UserID: id})
 				}
 			}
 			b.ReportAllocs()

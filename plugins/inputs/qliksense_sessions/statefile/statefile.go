@@ -26,7 +26,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/logfile"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -243,7 +243,7 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: Skipped{},
 		LogFiles: file.LogFiles}
 	for _, name := range file.FileServers {
-		if session.ValidHostName(name) {
+		if event.ValidHostName(name) {
 			f.FileServers = append(f.FileServers, name)
 		}
 	}
@@ -324,7 +324,7 @@ func (f *File) checkKnown(known []state.KnownSession, latest time.Time) []state.
 func (f *File) checkApps(apps []state.AppConnections) []state.AppConnections {
 	kept := apps[:0]
 	for _, a := range apps {
-		if !session.IsGUID(a.App) || a.Connections < 1 || a.Connections > MaxSessions {
+		if !event.IsGUID(a.App) || a.Connections < 1 || a.Connections > MaxSessions {
 			f.KnownDropped++
 			continue
 		}

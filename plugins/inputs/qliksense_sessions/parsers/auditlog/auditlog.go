@@ -43,7 +43,7 @@
 //
 // # What a row becomes
 //
-// Header.Parse fills a session.Event from the columns Timestamp (Time, with
+// Header.Parse fills a event.Event from the columns Timestamp (Time, with
 // the row's own offset), Hostname (Server), Command (or, when that column is
 // absent or empty, the Command= part of Description), UserDirectory, UserId,
 // ProxySessionId (SessionID), Origin, Context and Message. It returns:
@@ -78,14 +78,14 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
-// What became of a row (see session.Status).
+// What became of a row (see event.Status).
 const (
-	Accepted  = session.Accepted
-	Ignored   = session.Ignored
-	Malformed = session.Malformed
+	Accepted  = event.Accepted
+	Ignored   = event.Ignored
+	Malformed = event.Malformed
 )
 
 // Reasons for Ignored and Malformed rows. They are constants so that parsing
@@ -187,7 +187,7 @@ func ParseHeader(line []byte) (*Header, error) {
 	for i, name := range names {
 		name = strings.TrimSpace(name)
 		for c := colOther + 1; c < numColumns; c++ {
-			if !session.EqualFoldASCII(name, columnNames[c]) {
+			if !event.EqualFoldASCII(name, columnNames[c]) {
 				continue
 			}
 			if h.pos[c] >= 0 {
@@ -250,8 +250,8 @@ func IsHeader(line []byte) bool {
 	for {
 		field, rest, more := strings.Cut(s, "\t")
 		field = strings.TrimSpace(field)
-		timestamp = timestamp || session.EqualFoldASCII(field, "Timestamp")
-		hostname = hostname || session.EqualFoldASCII(field, "Hostname")
+		timestamp = timestamp || event.EqualFoldASCII(field, "Timestamp")
+		hostname = hostname || event.EqualFoldASCII(field, "Hostname")
 		if !more {
 			return timestamp && hostname
 		}
@@ -263,8 +263,8 @@ func IsHeader(line []byte) bool {
 // alias line, so line must not change while ev is in use, and anything kept
 // beyond that must be cloned. ev is set only when the row is Accepted;
 // otherwise it is left zero.
-func (h *Header) Parse(line []byte, ev *session.Event) (session.Status, string) {
-	*ev = session.Event{}
+func (h *Header) Parse(line []byte, ev *event.Event) (event.Status, string) {
+	*ev = event.Event{}
 	s := trimLine(line)
 	if strings.TrimSpace(s) == "" {
 		return Malformed, ReasonEmpty
@@ -337,8 +337,8 @@ func (h *Header) Parse(line []byte, ev *session.Event) (session.Status, string) 
 	if command == "" {
 		return Ignored, ReasonNoCommand
 	}
-	cmd := session.ParseCommand(command)
-	if cmd == session.Unknown {
+	cmd := event.ParseCommand(command)
+	if cmd == event.Unknown {
 		return Ignored, ReasonUnknownCommand
 	}
 
@@ -354,7 +354,7 @@ func (h *Header) Parse(line []byte, ev *session.Event) (session.Status, string) 
 	if sessionID == "0" {
 		sessionID = "" // Qlik: "0 = Internal system command or a command that does not go through the QPS"
 	}
-	*ev = session.Event{
+	*ev = event.Event{
 		Server:    f[colHostname],
 		Command:   cmd,
 		Directory: f[colDirectory],
@@ -442,11 +442,11 @@ func parseDescription(d string) (command, result string) {
 		}
 		key = strings.TrimSpace(key)
 		switch {
-		case session.EqualFoldASCII(key, "ResultText"):
+		case event.EqualFoldASCII(key, "ResultText"):
 			return command, result
-		case session.EqualFoldASCII(key, "Command"):
+		case event.EqualFoldASCII(key, "Command"):
 			command = strings.TrimSpace(value)
-		case session.EqualFoldASCII(key, "Result"):
+		case event.EqualFoldASCII(key, "Result"):
 			result = strings.TrimSpace(value)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from what the parser makes of testdata/*.txt")
@@ -88,7 +88,7 @@ func replay(t testing.TB, data []byte) []string {
 	return out
 }
 
-func describe(n int, status session.Status, reason string, ev *session.Event) string {
+func describe(n int, status event.Status, reason string, ev *event.Event) string {
 	switch status {
 	case Accepted:
 		return fmt.Sprintf("%d accepted %s server=%s user=%s session=%s time=%s origin=%s context=%s message=%s",
@@ -155,7 +155,7 @@ func TestTestdataCovers(t *testing.T) {
 				note("column names in another case", !strings.Contains(strings.Join(h.Columns(), "\t"), "Hostname"))
 				continue
 			}
-			var ev session.Event
+			var ev event.Event
 			status, reason := h.Parse(line, &ev)
 			reasons[reason] = true
 			s := string(line)
@@ -282,13 +282,13 @@ func TestParse(t *testing.T) {
 		return v
 	}
 	plus1 := time.FixedZone("", 3600)
-	base := session.Event{
-		Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/",
+	base := event.Event{
+		Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/",
 		Message: `Start session for user 'LAB\anna'`, SessionID: "2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01",
 		Time: time.Date(2019, 2, 28, 10, 10, 10, 123e6, plus1),
 	}
-	// event returns base with some changes.
-	event := func(change func(*session.Event)) session.Event {
+	// changed returns base with some changes.
+	changed := func(change func(*event.Event)) event.Event {
 		ev := base
 		if change != nil {
 			change(&ev)
@@ -300,75 +300,75 @@ func TestParse(t *testing.T) {
 		name   string
 		h      *Header
 		line   string
-		status session.Status
+		status event.Status
 		reason string
-		event  session.Event
+		want   event.Event
 	}{
-		{name: "start session", line: row(with()), event: base},
-		{name: "stop session", line: row(with("Command", "Stop session")), event: event(func(e *session.Event) { e.Command = session.StopSession })},
-		{name: "open connection", line: row(with("Command", "Open connection")), event: event(func(e *session.Event) { e.Command = session.OpenConnection })},
-		{name: "close connection", line: row(with("Command", "Close connection")), event: event(func(e *session.Event) { e.Command = session.CloseConnection })},
-		{name: "command in another case", line: row(with("Command", "sTOP SESSION")), event: event(func(e *session.Event) { e.Command = session.StopSession })},
+		{name: "start session", line: row(with()), want: base},
+		{name: "stop session", line: row(with("Command", "Stop session")), want: changed(func(e *event.Event) { e.Command = event.StopSession })},
+		{name: "open connection", line: row(with("Command", "Open connection")), want: changed(func(e *event.Event) { e.Command = event.OpenConnection })},
+		{name: "close connection", line: row(with("Command", "Close connection")), want: changed(func(e *event.Event) { e.Command = event.CloseConnection })},
+		{name: "command in another case", line: row(with("Command", "sTOP SESSION")), want: changed(func(e *event.Event) { e.Command = event.StopSession })},
 
 		// Line ends and the byte order mark.
-		{name: "CR LF", line: row(with()) + "\r\n", event: base},
-		{name: "LF", line: row(with()) + "\n", event: base},
-		{name: "CR", line: row(with()) + "\r", event: base},
-		{name: "byte order mark before a data row", line: "\ufeff" + row(with()), event: base},
+		{name: "CR LF", line: row(with()) + "\r\n", want: base},
+		{name: "LF", line: row(with()) + "\n", want: base},
+		{name: "CR", line: row(with()) + "\r", want: base},
+		{name: "byte order mark before a data row", line: "\ufeff" + row(with()), want: base},
 
 		// Time stamps.
-		{name: "offset +hh:mm", line: row(with("Timestamp", "20190228T101010.123+01:00")), event: base},
-		{name: "offset Z", line: row(with("Timestamp", "20190228T091010.123Z")), event: event(func(e *session.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
-		{name: "offset -05:00", line: row(with("Timestamp", "20190228T041010.123-05:00")), event: event(func(e *session.Event) { e.Time = time.Date(2019, 2, 28, 4, 10, 10, 123e6, time.FixedZone("", -5*3600)) })},
-		{name: "offset +0530", line: row(with("Timestamp", "20190228T144010.123+0530")), event: event(func(e *session.Event) {
+		{name: "offset +hh:mm", line: row(with("Timestamp", "20190228T101010.123+01:00")), want: base},
+		{name: "offset Z", line: row(with("Timestamp", "20190228T091010.123Z")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
+		{name: "offset -05:00", line: row(with("Timestamp", "20190228T041010.123-05:00")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 4, 10, 10, 123e6, time.FixedZone("", -5*3600)) })},
+		{name: "offset +0530", line: row(with("Timestamp", "20190228T144010.123+0530")), want: changed(func(e *event.Event) {
 			e.Time = time.Date(2019, 2, 28, 14, 40, 10, 123e6, time.FixedZone("", 5*3600+1800))
 		})},
-		{name: "offset -0000", line: row(with("Timestamp", "20190228T091010.123-0000")), event: event(func(e *session.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
-		{name: "no fraction", line: row(with("Timestamp", "20190228T101010+0100")), event: event(func(e *session.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 0, plus1) })},
-		{name: "one fraction digit", line: row(with("Timestamp", "20190228T101010.5+0100")), event: event(func(e *session.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 5e8, plus1) })},
-		{name: "nine fraction digits", line: row(with("Timestamp", "20190228T101010.123456789+0100")), event: event(func(e *session.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 123456789, plus1) })},
-		{name: "leap day", line: row(with("Timestamp", "20200229T235959.999+0100")), event: event(func(e *session.Event) { e.Time = time.Date(2020, 2, 29, 23, 59, 59, 999e6, plus1) })},
-		{name: "blanks around the time stamp", line: row(with("Timestamp", " 20190228T101010.123+0100 ")), event: base},
+		{name: "offset -0000", line: row(with("Timestamp", "20190228T091010.123-0000")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
+		{name: "no fraction", line: row(with("Timestamp", "20190228T101010+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 0, plus1) })},
+		{name: "one fraction digit", line: row(with("Timestamp", "20190228T101010.5+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 5e8, plus1) })},
+		{name: "nine fraction digits", line: row(with("Timestamp", "20190228T101010.123456789+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 123456789, plus1) })},
+		{name: "leap day", line: row(with("Timestamp", "20200229T235959.999+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2020, 2, 29, 23, 59, 59, 999e6, plus1) })},
+		{name: "blanks around the time stamp", line: row(with("Timestamp", " 20190228T101010.123+0100 ")), want: base},
 
 		// Where the command and the result come from.
-		{name: "Command column wins over Description", line: row(with("Description", "Command=Stop session;Result=0")), event: base},
-		{name: "empty Command column: Description's", line: row(with("Command", "", "Description", "Command=Stop session;Result=0")), event: event(func(e *session.Event) { e.Command = session.StopSession })},
-		{name: "Result column wins over Description", line: row(with("Description", "Command=Start session;Result=5")), event: base},
+		{name: "Command column wins over Description", line: row(with("Description", "Command=Stop session;Result=0")), want: base},
+		{name: "empty Command column: Description's", line: row(with("Command", "", "Description", "Command=Stop session;Result=0")), want: changed(func(e *event.Event) { e.Command = event.StopSession })},
+		{name: "Result column wins over Description", line: row(with("Description", "Command=Start session;Result=5")), want: base},
 		{name: "empty Result column: Description's", line: row(with("Result", "", "Description", "Command=Start session;Result=5")), status: Ignored, reason: ReasonFailed},
-		{name: "no result anywhere", line: row(with("Result", "", "Description", "")), event: base},
-		{name: "Result -0", line: row(with("Result", "-0")), event: base},
-		{name: "Result 000", line: row(with("Result", "000")), event: base},
-		{name: "Result +0 with blanks", line: row(with("Result", " +0 ")), event: base},
+		{name: "no result anywhere", line: row(with("Result", "", "Description", "")), want: base},
+		{name: "Result -0", line: row(with("Result", "-0")), want: base},
+		{name: "Result 000", line: row(with("Result", "000")), want: base},
+		{name: "Result +0 with blanks", line: row(with("Result", " +0 ")), want: base},
 		{name: "description only", h: hDesc, line: descRow(with("Description", "Command=Open connection;Result=0;ResultText=Success")),
-			event: event(func(e *session.Event) {
-				e.Command = session.OpenConnection
+			want: changed(func(e *event.Event) {
+				e.Command = event.OpenConnection
 				e.Origin, e.Context, e.Message = "", "", ""
 			})},
 		{name: "description keys in any case and order", h: hDesc, line: descRow(with("Description", " result = 0 ; COMMAND = close connection ")),
-			event: event(func(e *session.Event) {
-				e.Command = session.CloseConnection
+			want: changed(func(e *event.Event) {
+				e.Command = event.CloseConnection
 				e.Origin, e.Context, e.Message = "", "", ""
 			})},
 		{name: "ResultText ends the description", h: hDesc, line: descRow(with("Description", "Command=Stop session;ResultText=a;Result=1;Command=Login")),
-			event: event(func(e *session.Event) { e.Command = session.StopSession; e.Origin, e.Context, e.Message = "", "", "" })},
+			want: changed(func(e *event.Event) { e.Command = event.StopSession; e.Origin, e.Context, e.Message = "", "", "" })},
 
 		// Session ids.
-		{name: "ProxySessionId 0", line: row(with("ProxySessionId", "0")), event: event(func(e *session.Event) { e.SessionID = "" })},
-		{name: "ProxySessionId empty", line: row(with("ProxySessionId", "")), event: event(func(e *session.Event) { e.SessionID = "" })},
-		{name: "ProxySessionId 0 with blanks", line: row(with("ProxySessionId", " 0 ")), event: event(func(e *session.Event) { e.SessionID = "" })},
-		{name: "ProxySessionId 00 is an id", line: row(with("ProxySessionId", "00")), event: event(func(e *session.Event) { e.SessionID = "00" })},
+		{name: "ProxySessionId 0", line: row(with("ProxySessionId", "0")), want: changed(func(e *event.Event) { e.SessionID = "" })},
+		{name: "ProxySessionId empty", line: row(with("ProxySessionId", "")), want: changed(func(e *event.Event) { e.SessionID = "" })},
+		{name: "ProxySessionId 0 with blanks", line: row(with("ProxySessionId", " 0 ")), want: changed(func(e *event.Event) { e.SessionID = "" })},
+		{name: "ProxySessionId 00 is an id", line: row(with("ProxySessionId", "00")), want: changed(func(e *event.Event) { e.SessionID = "00" })},
 		{name: "salted-hash session id", line: row(with("ProxySessionId", "3f9c0a5e7b1d2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e")),
-			event: event(func(e *session.Event) {
+			want: changed(func(e *event.Event) {
 				e.SessionID = "3f9c0a5e7b1d2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 			})},
 
 		// Blanks around fields, non-ASCII names, a message with ';' and quotes.
-		{name: "blanks around fields", line: row(with("Hostname", "  SENSE1 ", "UserDirectory", "\u00a0LAB\u00a0", "UserId", "\u3000anna", "Command", " Start session ")), event: base},
+		{name: "blanks around fields", line: row(with("Hostname", "  SENSE1 ", "UserDirectory", "\u00a0LAB\u00a0", "UserId", "\u3000anna", "Command", " Start session ")), want: base},
 		{name: "non-ASCII names", line: row(with("UserDirectory", "MÜNCHEN", "UserId", "Jürgen.Weiß")),
-			event: event(func(e *session.Event) { e.Directory, e.UserID = "MÜNCHEN", "Jürgen.Weiß" })},
-		{name: "message with ';', '=' and quotes", line: row(with("Message", `a;b='c';"d"`)), event: event(func(e *session.Event) { e.Message = `a;b='c';"d"` })},
-		{name: "control character in a column not read", line: row(with("Sequence#", "1\x00")), event: base},
-		{name: "invalid UTF-8 in a column not read", line: row(with("Sequence#", "\xff")), event: base},
+			want: changed(func(e *event.Event) { e.Directory, e.UserID = "MÜNCHEN", "Jürgen.Weiß" })},
+		{name: "message with ';', '=' and quotes", line: row(with("Message", `a;b='c';"d"`)), want: changed(func(e *event.Event) { e.Message = `a;b='c';"d"` })},
+		{name: "control character in a column not read", line: row(with("Sequence#", "1\x00")), want: base},
+		{name: "invalid UTF-8 in a column not read", line: row(with("Sequence#", "\xff")), want: base},
 
 		// Ignored.
 		{name: "failed command", line: row(with("Result", "403")), status: Ignored, reason: ReasonFailed},
@@ -410,7 +410,7 @@ func TestParse(t *testing.T) {
 		{name: "Result not a number", line: row(with("Result", "OK")), status: Malformed, reason: ReasonBadResult},
 		{name: "Result a sign only", line: row(with("Result", "-")), status: Malformed, reason: ReasonBadResult},
 		{name: "Result hexadecimal", line: row(with("Result", "0x0")), status: Malformed, reason: ReasonBadResult},
-		{name: "Description's Result not a number", line: row(with("Result", "", "Description", "Command=Start session;Result=;x")), event: base},
+		{name: "Description's Result not a number", line: row(with("Result", "", "Description", "Command=Start session;Result=;x")), want: base},
 		{name: "Description's Result a word", line: row(with("Result", "", "Description", "Command=Start session;Result=ok")), status: Malformed, reason: ReasonBadResult},
 		{name: "empty host", line: row(with("Hostname", "")), status: Malformed, reason: ReasonEmptyServer},
 		{name: "blank host", line: row(with("Hostname", " \u00a0 ")), status: Malformed, reason: ReasonEmptyServer},
@@ -439,9 +439,9 @@ func TestParse(t *testing.T) {
 			require.Equal(t, tt.status, status, "reason: %s", reason)
 			require.Equal(t, tt.reason, reason)
 			if status == Accepted {
-				requireSameEvent(t, tt.event, got)
+				requireSameEvent(t, tt.want, got)
 			} else {
-				require.Equal(t, session.Event{}, got)
+				require.Equal(t, event.Event{}, got)
 			}
 			// The reference agrees.
 			ref, ok := referenceHeader([]byte(strings.Join(hh.Columns(), "\t")))
@@ -637,7 +637,7 @@ func TestParseDoesNotAllocate(t *testing.T) {
 		"",
 		"a\tb",
 	}
-	var ev session.Event
+	var ev event.Event
 	for _, line := range lines {
 		b := []byte(line)
 		require.Zero(t, testing.AllocsPerRun(100, func() { h.Parse(b, &ev) }), "%q", line)
@@ -652,7 +652,7 @@ func TestParseAliasesTheLine(t *testing.T) {
 	lines := splitLines(data)
 	h, err := ParseHeader(lines[0])
 	require.NoError(t, err)
-	var ev session.Event
+	var ev event.Event
 	status, reason := h.Parse(lines[2], &ev)
 	require.Equal(t, Accepted, status, reason)
 	first := uintptr(unsafe.Pointer(&lines[2][0]))
@@ -676,7 +676,7 @@ func TestVeryLongFields(t *testing.T) {
 		"Timestamp": "20190228T101010.123+0100", "Hostname": "SENSE1", "ProxySessionId": "s", "UserDirectory": "LAB", "UserId": user,
 		"Context": context, "Command": "Open connection", "Message": message,
 	}) + "\r\n")
-	var ev session.Event
+	var ev event.Event
 	status, reason := h.Parse(line, &ev)
 	require.Equal(t, Accepted, status, reason)
 	require.Equal(t, context, ev.Context)
@@ -695,7 +695,7 @@ func TestRotation(t *testing.T) {
 	newHeader := "\ufeffSequence#\tProductVersion\tTimestamp\tHostname\tDescription\tProxySessionId\tUserDirectory\tUserId\tSecurityClass\tCommand\tResult\r\n"
 	h, err := ParseHeader([]byte(oldHeader))
 	require.NoError(t, err)
-	var ev session.Event
+	var ev event.Event
 	status, reason := h.Parse([]byte("1\t20190228T101010.123+0100\tSENSE1\t\ts1\tLAB\tanna\tStart session\r\n"), &ev)
 	require.Equal(t, Accepted, status, reason)
 	for _, line := range []string{oldHeader, newHeader} {
@@ -707,6 +707,6 @@ func TestRotation(t *testing.T) {
 	require.NoError(t, err)
 	status, reason = h.Parse([]byte("1\t14.0\t20190228T111010.123+01:00\tSENSE1\t\ts2\tLAB\tanna\tactivity\tStop session\t0\r\n"), &ev)
 	require.Equal(t, Accepted, status, reason)
-	require.Equal(t, session.StopSession, ev.Command)
+	require.Equal(t, event.StopSession, ev.Command)
 	require.Equal(t, "s2", ev.SessionID)
 }

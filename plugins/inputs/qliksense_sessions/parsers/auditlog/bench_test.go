@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // documentedHeader is the header of a proxy audit activity log as Qlik
@@ -59,7 +59,7 @@ func BenchmarkParse(b *testing.B) {
 	}
 	for _, r := range rows {
 		b.Run(r.name, func(b *testing.B) {
-			var ev session.Event
+			var ev event.Event
 			b.SetBytes(int64(len(r.line)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -168,7 +168,7 @@ func readLog(tb testing.TB, path string) (accepted, rows int) {
 	scanner := bufio.NewScanner(f)
 	scanner.Buffer(make([]byte, 256<<10), 16<<20)
 	var h *Header
-	var ev session.Event
+	var ev event.Event
 	for scanner.Scan() {
 		line := scanner.Bytes()
 		if h != nil {

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Read a proxy audit activity log: the first row is the header; a header
@@ -20,15 +20,15 @@ func Example() {
 	scanner := bufio.NewScanner(f)
 	scanner.Buffer(make([]byte, 64<<10), 16<<20) // rows may be long
 	var h *auditlog.Header
-	var ev session.Event
-	counts := map[session.Status]int{}
+	var ev event.Event
+	counts := map[event.Status]int{}
 	for scanner.Scan() {
 		line := scanner.Bytes()
 		if h != nil {
 			status, reason := h.Parse(line, &ev)
 			if reason != auditlog.ReasonHeader {
 				counts[status]++
-				if status == auditlog.Accepted && ev.Command == session.StartSession {
+				if status == auditlog.Accepted && ev.Command == event.StartSession {
 					fmt.Printf("%s %s %s session=%q\n", ev.Time.Format("15:04:05.000-07:00"), ev.Server, ev.UserName(), ev.SessionID)
 				}
 				continue

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // refHeader is a header as the reference reads it: the column names and,
@@ -73,11 +73,11 @@ func referenceHeader(line []byte) (*refHeader, bool) {
 var (
 	refTimestamp = regexp.MustCompile(`^(\d{8}T\d{6})(\.\d{1,9})?(Z|[+-](\d\d):?(\d\d))$`)
 	refInteger   = regexp.MustCompile(`^[+-]?[0-9]+$`)
-	refCommands  = map[string]session.Command{
-		"start session":    session.StartSession,
-		"stop session":     session.StopSession,
-		"open connection":  session.OpenConnection,
-		"close connection": session.CloseConnection,
+	refCommands  = map[string]event.Command{
+		"start session":    event.StartSession,
+		"stop session":     event.StopSession,
+		"open connection":  event.OpenConnection,
+		"close connection": event.CloseConnection,
 	}
 )
 
@@ -96,26 +96,26 @@ func referenceTime(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
-func referenceParse(h *refHeader, line []byte) (session.Status, session.Event) {
+func referenceParse(h *refHeader, line []byte) (event.Status, event.Event) {
 	s := refLine(line)
 	if strings.TrimSpace(s) == "" {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	fields := strings.Split(s, "\t")
 	if len(fields) != len(h.names) {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	value := map[string]string{}
 	for name, i := range h.index {
 		v := fields[i]
 		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
-			return Malformed, session.Event{}
+			return Malformed, event.Event{}
 		}
 		value[name] = strings.TrimSpace(v)
 	}
 	t, ok := referenceTime(value["timestamp"])
 	if !ok {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	command, result := value["command"], value["result"]
 	for _, part := range strings.Split(value["description"], ";") {
@@ -136,24 +136,24 @@ func referenceParse(h *refHeader, line []byte) (session.Status, session.Event) {
 	}
 	if result != "" {
 		if !refInteger.MatchString(result) {
-			return Malformed, session.Event{}
+			return Malformed, event.Event{}
 		}
 		if strings.Trim(result, "+-0") != "" {
-			return Ignored, session.Event{}
+			return Ignored, event.Event{}
 		}
 	}
 	cmd, ok := refCommands[asciiLower(command)]
 	if !ok {
-		return Ignored, session.Event{}
+		return Ignored, event.Event{}
 	}
 	if value["hostname"] == "" || value["userdirectory"] == "" || value["userid"] == "" {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	sessionID := value["proxysessionid"]
 	if sessionID == "0" {
 		sessionID = ""
 	}
-	return Accepted, session.Event{
+	return Accepted, event.Event{
 		Server: value["hostname"], Command: cmd, Directory: value["userdirectory"], UserID: value["userid"],
 		Origin: value["origin"], Context: value["context"], Message: value["message"],
 		SessionID: sessionID, Time: t,
@@ -162,7 +162,7 @@ func referenceParse(h *refHeader, line []byte) (session.Status, session.Event) {
 
 // requireSameEvent compares events, times by instant and offset (time.Parse
 // and Parse build different but equivalent Locations).
-func requireSameEvent(t testing.TB, want, got session.Event, msgAndArgs ...any) {
+func requireSameEvent(t testing.TB, want, got event.Event, msgAndArgs ...any) {
 	t.Helper()
 	require.True(t, want.Time.Equal(got.Time), "time: want %v, got %v %v", want.Time, got.Time, msgAndArgs)
 	_, wantOffset := want.Time.Zone()
@@ -174,10 +174,10 @@ func requireSameEvent(t testing.TB, want, got session.Event, msgAndArgs ...any) 
 
 // checkAgainstReference parses a row with both parsers and requires the same
 // status and, when accepted, the same event.
-func checkAgainstReference(t testing.TB, h *Header, ref *refHeader, line []byte) (session.Status, string, session.Event) {
+func checkAgainstReference(t testing.TB, h *Header, ref *refHeader, line []byte) (event.Status, string, event.Event) {
 	t.Helper()
 	original := string(line)
-	var ev session.Event
+	var ev event.Event
 	status, reason := h.Parse(line, &ev)
 	require.Equal(t, original, string(line), "Parse changed its line")
 	refStatus, refEvent := referenceParse(ref, line)
@@ -189,11 +189,11 @@ func checkAgainstReference(t testing.TB, h *Header, ref *refHeader, line []byte)
 		require.NotEmpty(t, ev.Server)
 		require.NotEmpty(t, ev.Directory)
 		require.NotEmpty(t, ev.UserID)
-		require.NotEqual(t, session.Unknown, ev.Command)
+		require.NotEqual(t, event.Unknown, ev.Command)
 		require.NotEqual(t, "0", ev.SessionID)
 	default:
 		require.NotEmpty(t, reason, "%q", line)
-		require.Equal(t, session.Event{}, ev, "%q: an event for a row that is not accepted", line)
+		require.Equal(t, event.Event{}, ev, "%q: an event for a row that is not accepted", line)
 	}
 	return status, reason, ev
 }
@@ -228,7 +228,7 @@ func FuzzParse(f *testing.F) {
 		}
 		checkAgainstReference(t, hdr, ref, row)
 		// The header row itself is never accepted as data.
-		var ev session.Event
+		var ev event.Event
 		status, _ := hdr.Parse(header, &ev)
 		require.NotEqual(t, Accepted, status, "%q", header)
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // cp1252High is Windows-1252's 0x80-0x9F as Microsoft's table
@@ -106,24 +106,24 @@ func TestDecodeANSIAppends(t *testing.T) {
 func TestDecodedLegacyPayloads(t *testing.T) {
 	tests := []struct {
 		payload string
-		status  session.Status
+		status  event.Status
 		reason  string
-		event   session.Event
+		event   event.Event
 	}{
-		{payload: "SENSE1;Start session;LAB;j\xF6rg", event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "jörg"}},
-		{payload: "SENSE1;Stop session;M\xDCNCHEN;J\xFCrgen.Wei\xDF", event: session.Event{Server: "SENSE1", Command: session.StopSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß"}},
-		{payload: "SENSE1;Open connection;LAB;Fran\xE7ois\r\n", event: session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "François"}},
-		{payload: "SENSE1;Start session;LAB;\x80uro", event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "€uro"}},
+		{payload: "SENSE1;Start session;LAB;j\xF6rg", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "jörg"}},
+		{payload: "SENSE1;Stop session;M\xDCNCHEN;J\xFCrgen.Wei\xDF", event: event.Event{Server: "SENSE1", Command: event.StopSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß"}},
+		{payload: "SENSE1;Open connection;LAB;Fran\xE7ois\r\n", event: event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "François"}},
+		{payload: "SENSE1;Start session;LAB;\x80uro", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "€uro"}},
 		// Windows-1252 0x85 is an ellipsis, not the C1 control NEL.
-		{payload: "SENSE1;Start session;LAB;wait\x85", event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "wait…"}},
+		{payload: "SENSE1;Start session;LAB;wait\x85", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "wait…"}},
 		// 0xA0 is a non-breaking space: trimmed around a field.
-		{payload: "SENSE1;Start session;LAB;\xA0j\xF6rg\xA0", event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "jörg"}},
+		{payload: "SENSE1;Start session;LAB;\xA0j\xF6rg\xA0", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "jörg"}},
 		{payload: "S\xC9NSE1;Start session;LAB;j\xF6rg", status: Malformed, reason: ReasonBadServer},
 		{payload: "SENSE1;L\xF6gin;LAB;j\xF6rg", status: Ignored, reason: ReasonUnknownCommand},
 		{payload: "SENSE1;Start session;LAB;j\xF6rg\x00", status: Malformed, reason: ReasonControl},
 	}
 	for _, tt := range tests {
-		var ev session.Event
+		var ev event.Event
 		status, reason := Parse([]byte(tt.payload), &ev)
 		require.Equal(t, Malformed, status, "%q", tt.payload)
 		require.Equal(t, ReasonNotUTF8, reason, "%q", tt.payload)
@@ -147,7 +147,7 @@ func TestDecodedLegacyPayloads(t *testing.T) {
 func TestDecodeANSIDoesNotAllocate(t *testing.T) {
 	payload := []byte("/proxy-session/;SENSE1;Start session;M\xDCNCHEN;J\xFCrgen.Wei\xDF;AppAccess;/hub/;Start session for user 'M\xDCNCHEN\\J\xFCrgen.Wei\xDF'")
 	buf := make([]byte, 0, 4*len(payload))
-	var ev session.Event
+	var ev event.Event
 	require.Zero(t, testing.AllocsPerRun(100, func() {
 		text, ok := DecodeANSI(buf[:0], payload)
 		if !ok {

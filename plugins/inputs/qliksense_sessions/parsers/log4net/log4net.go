@@ -15,14 +15,14 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
-// What became of a payload (see session.Status).
+// What became of a payload (see event.Status).
 const (
-	Accepted  = session.Accepted
-	Ignored   = session.Ignored
-	Malformed = session.Malformed
+	Accepted  = event.Accepted
+	Ignored   = event.Ignored
+	Malformed = event.Malformed
 )
 
 // Reasons for Ignored and Malformed payloads. They are constants so that
@@ -58,8 +58,8 @@ const (
 // Parse reads one datagram into ev. It does not allocate: ev's strings alias
 // payload, so payload must not change while ev is in use, and anything kept
 // beyond that must be cloned.
-func Parse(payload []byte, ev *session.Event) (session.Status, string) {
-	*ev = session.Event{}
+func Parse(payload []byte, ev *event.Event) (event.Status, string) {
+	*ev = event.Event{}
 	if len(payload) == 0 {
 		return Malformed, ReasonEmpty
 	}
@@ -79,7 +79,7 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 		marker, _, _ := strings.Cut(s, ";")
 		known := false
 		for _, m := range markers {
-			if marker == m || session.EqualFoldASCII(marker, m) {
+			if marker == m || event.EqualFoldASCII(marker, m) {
 				known = true
 				break
 			}
@@ -99,8 +99,8 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 		fields[0] = ""
 	}
 
-	ev.Command = session.ParseCommand(trimBlanks(fields[2]))
-	if ev.Command == session.Unknown {
+	ev.Command = event.ParseCommand(trimBlanks(fields[2]))
+	if ev.Command == event.Unknown {
 		return Ignored, ReasonUnknownCommand
 	}
 	// Only blanks are trimmed: a control character at a field's edge is as
@@ -121,10 +121,10 @@ func Parse(payload []byte, ev *session.Event) (session.Status, string) {
 	case !plain && (hasControl(ev.Server, false) || hasControl(ev.Directory, false) || hasControl(ev.UserID, false) ||
 		hasControl(ev.Origin, false) || hasControl(ev.Context, false) || hasControl(ev.Message, true)):
 		return Malformed, ReasonControl
-	case !session.ValidHostName(ev.Server):
+	case !event.ValidHostName(ev.Server):
 		return Malformed, ReasonBadServer
 	}
-	if ev.Command == session.OpenConnection || ev.Command == session.CloseConnection {
+	if ev.Command == event.OpenConnection || ev.Command == event.CloseConnection {
 		ev.SessionID = SessionID(ev.Message)
 	}
 	return Accepted, ReasonNone

@@ -20,7 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 const (
@@ -31,98 +31,98 @@ const (
 )
 
 func TestParseExactEvents(t *testing.T) {
-	type ev = session.Event
+	type ev = event.Event
 	tests := []struct {
 		name    string
 		payload string
-		status  session.Status
+		status  event.Status
 		reason  string
-		event   session.Event // checked only when Accepted
+		event   event.Event // checked only when Accepted
 	}{
 		// Butler SOS, all four commands.
 		{
 			name:    "sos start session",
 			payload: `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-			event:   ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
+			event:   ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
 		},
 		{
 			name:    "sos stop session",
 			payload: `/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;Stop session for user 'LAB\anna'`,
-			event:   ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'LAB\anna'`},
+			event:   ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'LAB\anna'`},
 		},
 		{
 			name: "sos open connection with reloadUri and user agent",
 			payload: "/qseow-proxy-connection/;sense1.lab.example;Open connection;LAB;anna;AppAccess;/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid +
 				";connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'",
-			event: ev{Server: "sense1.lab.example", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
+			event: ev{Server: "sense1.lab.example", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
 				Context: "/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid,
 				Message: "connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'", SessionID: sessionID},
 		},
 		{
 			name:    "sos close connection on a sheet",
 			payload: "/qseow-proxy-connection/;SENSE1;Close connection;LAB;anna;AppAccess;/sense/app/" + guid + "/sheet/JqPbXk/state/analysis;connection Closed for session 's'",
-			event: ev{Server: "SENSE1", Command: session.CloseConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
+			event: ev{Server: "SENSE1", Command: event.CloseConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
 				Context: "/sense/app/" + guid + "/sheet/JqPbXk/state/analysis", Message: "connection Closed for session 's'", SessionID: "s"},
 		},
 		// Butler 5.x-6.x, all four commands.
 		{
 			name:    "butler start session",
 			payload: `/proxy-session/;SENSE2;Start session;CORP;bob;AppAccess;/hub/;Start session for user 'CORP\bob'`,
-			event:   ev{Server: "SENSE2", Command: session.StartSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'CORP\bob'`},
+			event:   ev{Server: "SENSE2", Command: event.StartSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'CORP\bob'`},
 		},
 		{
 			name:    "butler stop session",
 			payload: `/proxy-session/;SENSE2;Stop session;CORP;bob;AppAccess;/hub/;Stop session for user 'CORP\bob'`,
-			event:   ev{Server: "SENSE2", Command: session.StopSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'CORP\bob'`},
+			event:   ev{Server: "SENSE2", Command: event.StopSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'CORP\bob'`},
 		},
 		{
 			name:    "butler open connection",
 			payload: "/proxy-connection/;SENSE2;Open connection;CORP;bob;AppAccess;/app/" + guidUpper + ";connection Opened for session 'b'; UserAgent: 'curl/8.5.0'",
-			event: ev{Server: "SENSE2", Command: session.OpenConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess",
+			event: ev{Server: "SENSE2", Command: event.OpenConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess",
 				Context: "/app/" + guidUpper, Message: "connection Opened for session 'b'; UserAgent: 'curl/8.5.0'", SessionID: "b"},
 		},
 		{
 			name:    "butler close connection",
 			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;connection Closed for session 'b'`,
-			event:   ev{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: "connection Closed for session 'b'", SessionID: "b"},
+			event:   ev{Server: "SENSE2", Command: event.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: "connection Closed for session 'b'", SessionID: "b"},
 		},
 		// Legacy, all four commands: no origin, context or message.
-		{name: "legacy start session", payload: `SENSE3;Start session;LAB;carl`, event: ev{Server: "SENSE3", Command: session.StartSession, Directory: "LAB", UserID: "carl"}},
-		{name: "legacy stop session", payload: `SENSE3;Stop session;LAB;carl`, event: ev{Server: "SENSE3", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "legacy open connection", payload: `SENSE3;Open connection;LAB;carl`, event: ev{Server: "SENSE3", Command: session.OpenConnection, Directory: "LAB", UserID: "carl"}},
-		{name: "legacy close connection", payload: `SENSE3;Close connection;LAB;carl`, event: ev{Server: "SENSE3", Command: session.CloseConnection, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy start session", payload: `SENSE3;Start session;LAB;carl`, event: ev{Server: "SENSE3", Command: event.StartSession, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy stop session", payload: `SENSE3;Stop session;LAB;carl`, event: ev{Server: "SENSE3", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy open connection", payload: `SENSE3;Open connection;LAB;carl`, event: ev{Server: "SENSE3", Command: event.OpenConnection, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy close connection", payload: `SENSE3;Close connection;LAB;carl`, event: ev{Server: "SENSE3", Command: event.CloseConnection, Directory: "LAB", UserID: "carl"}},
 
 		// Mixed-case commands; names keep their case.
-		{name: "command all lower", payload: `/qseow-proxy-session/;S;start session;lab;Anna;o;c;m`, event: ev{Server: "S", Command: session.StartSession, Directory: "lab", UserID: "Anna", Origin: "o", Context: "c", Message: "m"}},
-		{name: "command all upper", payload: `S;CLOSE CONNECTION;LAB;anna`, event: ev{Server: "S", Command: session.CloseConnection, Directory: "LAB", UserID: "anna"}},
-		{name: "command camel", payload: `S;oPeN cOnNeCtIoN;LAB;anna`, event: ev{Server: "S", Command: session.OpenConnection, Directory: "LAB", UserID: "anna"}},
+		{name: "command all lower", payload: `/qseow-proxy-session/;S;start session;lab;Anna;o;c;m`, event: ev{Server: "S", Command: event.StartSession, Directory: "lab", UserID: "Anna", Origin: "o", Context: "c", Message: "m"}},
+		{name: "command all upper", payload: `S;CLOSE CONNECTION;LAB;anna`, event: ev{Server: "S", Command: event.CloseConnection, Directory: "LAB", UserID: "anna"}},
+		{name: "command camel", payload: `S;oPeN cOnNeCtIoN;LAB;anna`, event: ev{Server: "S", Command: event.OpenConnection, Directory: "LAB", UserID: "anna"}},
 
 		// Non-ASCII names.
 		{name: "umlauts", payload: `/proxy-session/;SENSE1;Start session;MÜNCHEN;Jürgen.Weiß;AppAccess;/hub/;Start session for user 'MÜNCHEN\Jürgen.Weiß'`,
-			event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'MÜNCHEN\Jürgen.Weiß'`}},
-		{name: "cyrillic and CJK", payload: `SENSE1;Stop session;ОТДЕЛ;李雷`, event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "ОТДЕЛ", UserID: "李雷"}},
-		{name: "apostrophe in the user id", payload: `SENSE1;Start session;LAB;o'brien`, event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "o'brien"}},
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'MÜNCHEN\Jürgen.Weiß'`}},
+		{name: "cyrillic and CJK", payload: `SENSE1;Stop session;ОТДЕЛ;李雷`, event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "ОТДЕЛ", UserID: "李雷"}},
+		{name: "apostrophe in the user id", payload: `SENSE1;Start session;LAB;o'brien`, event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "o'brien"}},
 
 		// The message keeps every ';' and quote, and its inner blanks.
 		{name: "message of many semicolons", payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;;;;;;;;",
-			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: ";;;;;;;"}},
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: ";;;;;;;"}},
 		{name: "message with semicolons, quotes and inner CR LF", payload: "/proxy-session/;S;Stop session;D;u;o;c;a; 'b;c' ;\r\n\"d\";;e",
-			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a; 'b;c' ;\r\n\"d\";;e"}},
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a; 'b;c' ;\r\n\"d\";;e"}},
 		{name: "empty message, origin and context", payload: "/qseow-proxy-session/;S;Start session;D;u;;;",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u"}},
 
 		// Blanks around the payload and the fields.
-		{name: "trailing CR LF", payload: "SENSE1;Stop session;LAB;carl\r\n", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "trailing LF only", payload: "SENSE1;Stop session;LAB;carl\n", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "trailing CR only", payload: "SENSE1;Stop session;LAB;carl\r", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "trailing spaces and tabs", payload: "SENSE1;Stop session;LAB;carl \t  ", event: ev{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing CR LF", payload: "SENSE1;Stop session;LAB;carl\r\n", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing LF only", payload: "SENSE1;Stop session;LAB;carl\n", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing CR only", payload: "SENSE1;Stop session;LAB;carl\r", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing spaces and tabs", payload: "SENSE1;Stop session;LAB;carl \t  ", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
 		{name: "leading blanks before a marker", payload: " \r\n\t/qseow-proxy-session/;S;Start session;D;u;o;c;m\r\n",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
 		{name: "message trailing CR LF trimmed", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;Start session for user 'D\\u'   \r\n",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: `Start session for user 'D\u'`}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: `Start session for user 'D\u'`}},
 		{name: "blanks around every field", payload: "/proxy-connection/;\tSENSE1\t; Open connection ;  LAB ; anna\r;\nAppAccess ; /hub/ ;  m  ",
-			event: ev{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "m"}},
-		{name: "non-breaking spaces around a field", payload: "SENSE1;Start session;LAB;\u00a0anna\u00a0", event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna"}},
+			event: ev{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "m"}},
+		{name: "non-breaking spaces around a field", payload: "SENSE1;Start session;LAB;\u00a0anna\u00a0", event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna"}},
 
 		// Empty and blank payloads.
 		{name: "empty", payload: "", status: Malformed, reason: ReasonEmpty},
@@ -172,15 +172,15 @@ func TestParseExactEvents(t *testing.T) {
 		// Markers compare ignoring ASCII case: Butler SOS lower-cases them
 		// before it compares, so an admin's /QSEOW-PROXY-SESSION/ works there.
 		{name: "sos session marker upper case", payload: `/QSEOW-PROXY-SESSION/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-			event: ev{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`}},
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`}},
 		{name: "sos connection marker mixed case", payload: "/Qseow-Proxy-Connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;connection Opened for session '" + sessionID + "'",
-			event: ev{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
+			event: ev{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
 		{name: "butler session marker upper case", payload: "/PROXY-SESSION/;S;Stop session;D;u;o;c;m",
-			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
 		{name: "butler connection marker mixed case", payload: "/pRoXy-CoNnEcTiOn/;S;Close connection;D;u;o;c;connection Closed for session 'k'",
-			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session 'k'", SessionID: "k"}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session 'k'", SessionID: "k"}},
 		{name: "upper-case marker and command", payload: "/QSEOW-PROXY-CONNECTION/;S;OPEN CONNECTION;D;u;o;c;m",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
 		{name: "upper-case marker, one letter too many", payload: "/QSEOW-PROXY-SESSIONS/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
 		{name: "upper-case marker without its closing slash", payload: "/PROXY-SESSION;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
 		{name: "upper-case marker with a blank before the separator", payload: "/PROXY-SESSION/ ;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
@@ -189,36 +189,36 @@ func TestParseExactEvents(t *testing.T) {
 
 		// The session id of a connection: what "for session '<id>'" names.
 		{name: "session id of an open connection", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID + "'",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
 		{name: "session id of a close connection", payload: "/proxy-connection/;S;Close connection;D;u;o;c;connection Closed for session '" + sessionID + "'",
-			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '" + sessionID + "'", SessionID: sessionID}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '" + sessionID + "'", SessionID: sessionID}},
 		{name: "session id followed by a user agent with quotes", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''", SessionID: "abc"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''", SessionID: "abc"}},
 		{name: "no session id in the message", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened"}},
 		{name: "empty message, no session id", payload: "/qseow-proxy-connection/;S;Close connection;D;u;o;c;",
-			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c"}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c"}},
 		{name: "empty quotes, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session ''",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ''"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ''"}},
 		{name: "blank quotes, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '   '",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '   '"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '   '"}},
 		{name: "unterminated quote, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID,
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID}},
 		{name: "unterminated quote at the very end", payload: "/qseow-proxy-connection/;S;Close connection;D;u;o;c;connection Closed for session '",
-			event: ev{Server: "S", Command: session.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '"}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '"}},
 		{name: "session id blanks trimmed", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session ' abc '",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ' abc '", SessionID: "abc"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ' abc '", SessionID: "abc"}},
 		{name: "session id holding a semicolon", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'a;b'",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'a;b'", SessionID: "a;b"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'a;b'", SessionID: "a;b"}},
 		{name: "the first for session counts", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'one'; UserAgent: 'x for session 'two''",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'one'; UserAgent: 'x for session 'two''", SessionID: "one"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'one'; UserAgent: 'x for session 'two''", SessionID: "one"}},
 		{name: "session id with a lower-case message", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection opened for session 'abc'",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection opened for session 'abc'", SessionID: "abc"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection opened for session 'abc'", SessionID: "abc"}},
 		{name: "start session: no session id", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;Start session for user 'D\\u' for session 'abc'",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Start session for user 'D\\u' for session 'abc'"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Start session for user 'D\\u' for session 'abc'"}},
 		{name: "stop session: no session id", payload: "/proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u' for session 'abc'",
-			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u' for session 'abc'"}},
-		{name: "legacy connection: no message, no session id", payload: "S;Open connection;D;u", event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u"}},
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u' for session 'abc'"}},
+		{name: "legacy connection: no message, no session id", payload: "S;Open connection;D;u", event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u"}},
 
 		// Control characters. Blanks around fields are trimmed first.
 		{name: "control in the directory", payload: "/qseow-proxy-session/;S;Start session;L\x00AB;u;o;c;m", status: Malformed, reason: ReasonControl},
@@ -239,15 +239,15 @@ func TestParseExactEvents(t *testing.T) {
 		{name: "control in an ignored payload's user", payload: "S;Login;D;u\x00", status: Ignored, reason: ReasonUnknownCommand},
 		{name: "empty user wins over a control elsewhere", payload: "/qseow-proxy-session/;S;Start session;D;;o\x00;c;m", status: Malformed, reason: ReasonEmptyUser},
 		{name: "a message spanning lines", payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u'\r\n\tat line two\n\tat line three",
-			event: ev{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u'\r\n\tat line two\n\tat line three"}},
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u'\r\n\tat line two\n\tat line three"}},
 		{name: "tabs inside the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\tb\tc",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a\tb\tc"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a\tb\tc"}},
 		{name: "blanks around fields are no controls", payload: "/qseow-proxy-connection/;\r\nS\t;Open connection;\tD\r;\nu\n;\to\t;\rc\r;\tconnection Opened for session 'k'\r\n",
-			event: ev{Server: "S", Command: session.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'k'", SessionID: "k"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'k'", SessionID: "k"}},
 		{name: "non-ASCII letters are no controls", payload: "S;Start session;D;\u00a1\u00bf\u00c0\u00ff\u0100",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "\u00a1\u00bf\u00c0\u00ff\u0100"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "\u00a1\u00bf\u00c0\u00ff\u0100"}},
 		{name: "line separator U+2028 is no control", payload: "S;Start session;D;a\u2028b",
-			event: ev{Server: "S", Command: session.StartSession, Directory: "D", UserID: "a\u2028b"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "a\u2028b"}},
 
 		// Host names: letters, digits, '-', '_' and '.', at most 253 bytes.
 		{name: "host with a space", payload: "/qseow-proxy-session/;SENSE 1;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
@@ -267,18 +267,18 @@ func TestParseExactEvents(t *testing.T) {
 		{name: "bad host, empty user: the user is named", payload: "SENSE 1;Start session;D;", status: Malformed, reason: ReasonEmptyUser},
 		{name: "bad host, untracked command: ignored", payload: "SENSE 1;Login;D;u", status: Ignored, reason: ReasonUnknownCommand},
 		{name: "host of 253 bytes", payload: strings.Repeat("a", 253) + ";Start session;D;u",
-			event: ev{Server: strings.Repeat("a", 253), Command: session.StartSession, Directory: "D", UserID: "u"}},
+			event: ev{Server: strings.Repeat("a", 253), Command: event.StartSession, Directory: "D", UserID: "u"}},
 		{name: "FQDN of 253 bytes", payload: "/qseow-proxy-session/;" + strings.Repeat("abcdefghi.", 25) + "abc;Start session;D;u;o;c;m",
-			event: ev{Server: strings.Repeat("abcdefghi.", 25) + "abc", Command: session.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+			event: ev{Server: strings.Repeat("abcdefghi.", 25) + "abc", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
 		{name: "host with underscore, hyphen, digits and dots", payload: "qlik_proxy-01.corp.example.com;Start session;D;u",
-			event: ev{Server: "qlik_proxy-01.corp.example.com", Command: session.StartSession, Directory: "D", UserID: "u"}},
-		{name: "host as an IPv4 address", payload: "10.0.0.12;Start session;D;u", event: ev{Server: "10.0.0.12", Command: session.StartSession, Directory: "D", UserID: "u"}},
-		{name: "one-letter host", payload: "s;Start session;D;u", event: ev{Server: "s", Command: session.StartSession, Directory: "D", UserID: "u"}},
+			event: ev{Server: "qlik_proxy-01.corp.example.com", Command: event.StartSession, Directory: "D", UserID: "u"}},
+		{name: "host as an IPv4 address", payload: "10.0.0.12;Start session;D;u", event: ev{Server: "10.0.0.12", Command: event.StartSession, Directory: "D", UserID: "u"}},
+		{name: "one-letter host", payload: "s;Start session;D;u", event: ev{Server: "s", Command: event.StartSession, Directory: "D", UserID: "u"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A used event: Parse must not leave anything of it behind.
-			got := session.Event{Server: "stale", Command: session.StopSession, Directory: "stale", UserID: "stale", Origin: "stale", Context: "stale", Message: "stale"}
+			got := event.Event{Server: "stale", Command: event.StopSession, Directory: "stale", UserID: "stale", Origin: "stale", Context: "stale", Message: "stale"}
 			status, reason := Parse([]byte(tt.payload), &got)
 			require.Equal(t, tt.status, status, "reason: %s", reason)
 			require.Equal(t, tt.reason, reason)
@@ -286,7 +286,7 @@ func TestParseExactEvents(t *testing.T) {
 				require.Equal(t, tt.event, got)
 			}
 			if status == Ignored {
-				require.Equal(t, session.Unknown, got.Command)
+				require.Equal(t, event.Unknown, got.Command)
 			}
 			// The reference parser agrees on every case of the table.
 			refStatus, refEvent := referenceParse([]byte(tt.payload))
@@ -301,28 +301,28 @@ func TestParseExactEvents(t *testing.T) {
 // TestParseOverwritesAStaleEvent reuses one Event across payloads of
 // different formats, as the UDP reader does.
 func TestParseOverwritesAStaleEvent(t *testing.T) {
-	var ev session.Event
+	var ev event.Event
 	status, _ := Parse([]byte(`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`), &ev)
 	require.Equal(t, Accepted, status)
 	status, _ = Parse([]byte(`SENSE2;Stop session;CORP;bob`), &ev)
 	require.Equal(t, Accepted, status)
-	require.Equal(t, session.Event{Server: "SENSE2", Command: session.StopSession, Directory: "CORP", UserID: "bob"}, ev)
+	require.Equal(t, event.Event{Server: "SENSE2", Command: event.StopSession, Directory: "CORP", UserID: "bob"}, ev)
 
 	status, _ = Parse([]byte(`SENSE2;Login;CORP;bob`), &ev)
 	require.Equal(t, Ignored, status)
-	require.Equal(t, session.Unknown, ev.Command)
+	require.Equal(t, event.Unknown, ev.Command)
 	require.Empty(t, ev.Origin)
 
 	status, _ = Parse(nil, &ev)
 	require.Equal(t, Malformed, status)
-	require.Equal(t, session.Event{}, ev)
+	require.Equal(t, event.Event{}, ev)
 }
 
 // TestParseAliasesThePayload pins the documented zero-copy contract: the
 // event's strings point into the payload.
 func TestParseAliasesThePayload(t *testing.T) {
 	payload := []byte(`/proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;hello`)
-	var ev session.Event
+	var ev event.Event
 	status, _ := Parse(payload, &ev)
 	require.Equal(t, Accepted, status)
 	first := uintptr(unsafe.Pointer(&payload[0]))
@@ -375,7 +375,7 @@ func TestAppIDEdgeCases(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, session.AppID(tt.context), "session.AppID(%q)", tt.context)
+		require.Equal(t, tt.want, event.AppID(tt.context), "event.AppID(%q)", tt.context)
 		if tt.want != "" {
 			require.Contains(t, tt.context, "/app/"+tt.want)
 		}
@@ -384,7 +384,7 @@ func TestAppIDEdgeCases(t *testing.T) {
 
 func TestAppIDDoesNotAllocate(t *testing.T) {
 	for _, context := range []string{"/app/" + guid + "?reloadUri=x", "/sense/app/" + guid + "0/app/x", "/hub/"} {
-		require.Zero(t, testing.AllocsPerRun(100, func() { session.AppID(context) }), context)
+		require.Zero(t, testing.AllocsPerRun(100, func() { event.AppID(context) }), context)
 	}
 }
 
@@ -402,7 +402,7 @@ func TestParseDoesNotAllocateOnAnyPath(t *testing.T) {
 		"S;Start session;D",
 		"S;Start session;;u",
 	}
-	var ev session.Event
+	var ev event.Event
 	for _, p := range payloads {
 		b := []byte(p)
 		require.Zero(t, testing.AllocsPerRun(100, func() { Parse(b, &ev) }), "%q", p)
@@ -418,7 +418,7 @@ func TestParseDoesNotAllocateOnAnyPath(t *testing.T) {
 type sample struct {
 	line    int
 	payload string
-	status  session.Status
+	status  event.Status
 	quoted  bool // written as a Go string literal
 }
 
@@ -428,7 +428,7 @@ func sampleFile(t testing.TB, name string) []sample {
 	require.NoError(t, err)
 	defer f.Close()
 	var samples []sample
-	status := session.Status(255) // none yet
+	status := event.Status(255) // none yet
 	scanner := bufio.NewScanner(f)
 	scanner.Buffer(nil, 1<<20)
 	for n := 1; scanner.Scan(); n++ {
@@ -454,11 +454,11 @@ func sampleFile(t testing.TB, name string) []sample {
 	return samples
 }
 
-var statusNames = map[string]session.Status{"accepted": Accepted, "ignored": Ignored, "malformed": Malformed}
+var statusNames = map[string]event.Status{"accepted": Accepted, "ignored": Ignored, "malformed": Malformed}
 
 // intake is what the plugin does with a payload: a payload that is not
 // UTF-8 is decoded as Windows-1252 first, where it can be.
-func intake(payload []byte, ev *session.Event) (status session.Status, reason string, decoded bool) {
+func intake(payload []byte, ev *event.Event) (status event.Status, reason string, decoded bool) {
 	if !utf8.Valid(payload) {
 		if text, ok := DecodeANSI(nil, payload); ok {
 			payload, decoded = text, true
@@ -473,7 +473,7 @@ func intake(payload []byte, ev *session.Event) (status session.Status, reason st
 func TestSampleFiles(t *testing.T) {
 	files := []struct {
 		name     string
-		status   session.Status
+		status   event.Status
 		atLeast  int
 		wantWhys []string // reasons that must each occur at least once
 	}{
@@ -493,8 +493,8 @@ func TestSampleFiles(t *testing.T) {
 			for _, s := range samples {
 				require.False(t, seen[s.payload], "line %d repeats %q", s.line, s.payload)
 				seen[s.payload] = true
-				require.Equal(t, session.Status(255), s.status, "line %d: %s takes its status from its name, not from #status:", s.line, file.name)
-				var ev session.Event
+				require.Equal(t, event.Status(255), s.status, "line %d: %s takes its status from its name, not from #status:", s.line, file.name)
+				var ev event.Event
 				status, reason := Parse([]byte(s.payload), &ev)
 				require.Equal(t, file.status, status, "line %d %q: %s", s.line, s.payload, reason)
 				reasons[reason]++
@@ -529,12 +529,12 @@ func TestValidSamplesCover(t *testing.T) {
 	}
 	type combo struct {
 		format string
-		cmd    session.Command
+		cmd    event.Command
 	}
 	combos := map[combo]bool{}
 	features := map[string]bool{}
 	for _, s := range sampleFile(t, "valid.txt") {
-		var ev session.Event
+		var ev event.Event
 		status, reason := Parse([]byte(s.payload), &ev)
 		require.Equal(t, Accepted, status, "line %d: %s", s.line, reason)
 		combos[combo{formatOf(s.payload), ev.Command}] = true
@@ -555,14 +555,14 @@ func TestValidSamplesCover(t *testing.T) {
 		note("quote in message", strings.Contains(ev.Message, "'"))
 		note("user agent", strings.Contains(ev.Message, "UserAgent: '"))
 		note("/hub/ context", ev.Context == "/hub/")
-		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && session.AppID(ev.Context) != "" && strings.Contains(ev.Context, "?reloadUri="))
-		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && session.AppID(ev.Context) != "" && strings.Contains(ev.Context, "/sheet/"))
+		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && event.AppID(ev.Context) != "" && strings.Contains(ev.Context, "?reloadUri="))
+		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && event.AppID(ev.Context) != "" && strings.Contains(ev.Context, "/sheet/"))
 		note("Qlik start message", strings.HasPrefix(ev.Message, "Start session for user '"))
 		note("Qlik open message", strings.HasPrefix(ev.Message, "connection Opened for session '"))
 		note("Qlik close message", strings.HasPrefix(ev.Message, "connection Closed for session '"))
 		note("upper-case marker", strings.HasPrefix(s.payload, "/") && !strings.HasPrefix(s.payload, lowerASCII(fields[0])))
 		note("session id", ev.SessionID != "")
-		note("connection without a session id", ev.SessionID == "" && ev.Message != "" && (ev.Command == session.OpenConnection || ev.Command == session.CloseConnection))
+		note("connection without a session id", ev.SessionID == "" && ev.Message != "" && (ev.Command == event.OpenConnection || ev.Command == event.CloseConnection))
 		note("message over several lines", strings.Contains(ev.Message, "\n"))
 		note("tab in message", strings.Contains(ev.Message, "\t"))
 		note("host name with '_'", strings.Contains(ev.Server, "_"))
@@ -570,7 +570,7 @@ func TestValidSamplesCover(t *testing.T) {
 		note("Go-quoted line", s.quoted)
 	}
 	for _, format := range []string{"sos", "butler", "legacy"} {
-		for _, cmd := range []session.Command{session.StartSession, session.StopSession, session.OpenConnection, session.CloseConnection} {
+		for _, cmd := range []event.Command{event.StartSession, event.StopSession, event.OpenConnection, event.CloseConnection} {
 			require.True(t, combos[combo{format, cmd}], "valid.txt has no %s %q", format, cmd)
 		}
 	}
@@ -608,22 +608,22 @@ func isASCII(s string) bool {
 //     message except tab, CR and LF;
 //   - a host name of letters, digits, '-', '_' and '.', at most 253 bytes;
 //   - for connections, the session id that "for session '<id>'" names.
-func referenceParse(payload []byte) (session.Status, session.Event) {
+func referenceParse(payload []byte) (event.Status, event.Event) {
 	s := strings.Trim(string(payload), " \t\r\n")
 	if s == "" || !utf8.ValidString(s) {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	var f []string
 	if strings.HasPrefix(s, "/") {
 		f = strings.SplitN(s, ";", 8)
 		if !slices.Contains([]string{"/qseow-proxy-session/", "/qseow-proxy-connection/", "/proxy-session/", "/proxy-connection/"}, lowerASCII(f[0])) ||
 			len(f) != 8 {
-			return Malformed, session.Event{}
+			return Malformed, event.Event{}
 		}
 	} else {
 		f = strings.Split(s, ";")
 		if len(f) != 4 {
-			return Malformed, session.Event{}
+			return Malformed, event.Event{}
 		}
 		f = append([]string{""}, append(f, "", "", "")...)
 	}
@@ -633,30 +633,30 @@ func referenceParse(payload []byte) (session.Status, session.Event) {
 			return unicode.IsSpace(r) && (!unicode.IsControl(r) || r == ' ' || r == '\t' || r == '\r' || r == '\n')
 		})
 	}
-	commands := map[string]session.Command{
-		"start session": session.StartSession, "stop session": session.StopSession,
-		"open connection": session.OpenConnection, "close connection": session.CloseConnection,
+	commands := map[string]event.Command{
+		"start session": event.StartSession, "stop session": event.StopSession,
+		"open connection": event.OpenConnection, "close connection": event.CloseConnection,
 	}
 	cmd, ok := commands[lowerASCII(f[2])]
 	if !ok {
-		return Ignored, session.Event{}
+		return Ignored, event.Event{}
 	}
 	if f[1] == "" || f[3] == "" || f[4] == "" {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	for _, field := range f[3:7] {
 		if strings.ContainsFunc(field, unicode.IsControl) {
-			return Malformed, session.Event{}
+			return Malformed, event.Event{}
 		}
 	}
 	if strings.ContainsFunc(f[7], func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\r' && r != '\n' }) {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
 	if !hostName.MatchString(f[1]) {
-		return Malformed, session.Event{}
+		return Malformed, event.Event{}
 	}
-	ev := session.Event{Server: f[1], Command: cmd, Directory: f[3], UserID: f[4], Origin: f[5], Context: f[6], Message: f[7]}
-	if cmd == session.OpenConnection || cmd == session.CloseConnection {
+	ev := event.Event{Server: f[1], Command: cmd, Directory: f[3], UserID: f[4], Origin: f[5], Context: f[6], Message: f[7]}
+	if cmd == event.OpenConnection || cmd == event.CloseConnection {
 		if m := sessionIDPattern.FindStringSubmatch(ev.Message); m != nil {
 			ev.SessionID = strings.TrimSpace(m[1])
 		}
@@ -698,7 +698,7 @@ func FuzzParseMatchesReference(f *testing.F) {
 	f.Add([]byte("S;Start session;D;\u00a0"))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		original := string(payload)
-		var ev session.Event
+		var ev event.Event
 		status, reason := Parse(payload, &ev)
 		require.Equal(t, original, string(payload), "Parse changed its payload")
 		refStatus, refEvent := referenceParse(payload)
@@ -710,7 +710,7 @@ func FuzzParseMatchesReference(f *testing.F) {
 			require.NotEmpty(t, ev.Server)
 			require.NotEmpty(t, ev.Directory)
 			require.NotEmpty(t, ev.UserID)
-			require.NotEqual(t, session.Unknown, ev.Command)
+			require.NotEqual(t, event.Unknown, ev.Command)
 		default:
 			require.NotEmpty(t, reason, "%q", payload)
 		}
@@ -724,7 +724,7 @@ func FuzzAppID(f *testing.F) {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, context string) {
-		id := session.AppID(context)
+		id := event.AppID(context)
 		if id == "" {
 			// No /app/<GUID> that ends there may occur in the context.
 			for i := 0; ; {
@@ -733,14 +733,14 @@ func FuzzAppID(f *testing.F) {
 					return
 				}
 				rest := context[i+j+len("/app/"):]
-				if len(rest) >= 36 && session.IsGUID(rest[:36]) {
-					require.False(t, len(rest) == 36 || !session.IsHex(rest[36]), "session.AppID(%q) missed %q", context, rest[:36])
+				if len(rest) >= 36 && event.IsGUID(rest[:36]) {
+					require.False(t, len(rest) == 36 || !event.IsHex(rest[36]), "event.AppID(%q) missed %q", context, rest[:36])
 				}
 				i += j + 1
 			}
 		}
 		require.Len(t, id, 36)
-		require.True(t, session.IsGUID(id))
+		require.True(t, event.IsGUID(id))
 		i := strings.Index(context, "/app/"+id)
 		require.GreaterOrEqual(t, i, 0)
 	})
@@ -757,7 +757,7 @@ func TestParseSpecDivergences(t *testing.T) {
 	tests := []struct {
 		name    string
 		payload string
-		status  session.Status
+		status  event.Status
 		reason  string
 	}{
 		// strings.TrimSpace also trims \v, \f and U+0085 (NEL), which are
@@ -773,7 +773,7 @@ func TestParseSpecDivergences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ev session.Event
+			var ev event.Event
 			status, reason := Parse([]byte(tt.payload), &ev)
 			if status != tt.status || reason != tt.reason {
 				t.Skipf("known divergence (reported): Parse(%q) = %d %q, want %d %q", tt.payload, status, reason, tt.status, tt.reason)
@@ -793,14 +793,14 @@ func TestRealShapedCorpus(t *testing.T) {
 	samples := sampleFile(t, "real-shaped.txt")
 	require.GreaterOrEqual(t, len(samples), 60)
 	guidOrHash := regexp.MustCompile(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{64})$`)
-	filters := map[session.Command]string{
-		session.StartSession: "Start session for user", session.StopSession: "Stop session for user",
-		session.OpenConnection: "connection Opened for session", session.CloseConnection: "connection Closed for session",
+	filters := map[event.Command]string{
+		event.StartSession: "Start session for user", event.StopSession: "Stop session for user",
+		event.OpenConnection: "connection Opened for session", event.CloseConnection: "connection Closed for session",
 	}
 	seen := map[string]int{}
 	for _, s := range samples {
-		require.NotEqual(t, session.Status(255), s.status, "line %d: no #status: before it", s.line)
-		var ev session.Event
+		require.NotEqual(t, event.Status(255), s.status, "line %d: no #status: before it", s.line)
+		var ev event.Event
 		status, reason, decoded := intake([]byte(s.payload), &ev)
 		require.Equal(t, s.status, status, "line %d %q: %s", s.line, s.payload, reason)
 		text := s.payload
@@ -820,7 +820,7 @@ func TestRealShapedCorpus(t *testing.T) {
 		}
 		require.Equal(t, refEvent, ev, "line %d", s.line)
 		marker, _, _ := strings.Cut(text, ";")
-		connection := ev.Command == session.OpenConnection || ev.Command == session.CloseConnection
+		connection := ev.Command == event.OpenConnection || ev.Command == event.CloseConnection
 		switch marker {
 		case "/qseow-proxy-session/", "/proxy-session/":
 			require.False(t, connection, "line %d: the session appender sends only session events", s.line)
@@ -838,10 +838,10 @@ func TestRealShapedCorpus(t *testing.T) {
 		require.Contains(t, []string{"AppAccess", "(null)"}, ev.Origin, "line %d", s.line)
 		if connection {
 			require.Regexp(t, guidOrHash, ev.SessionID, "line %d", s.line)
-			if ev.Command == session.OpenConnection && strings.Contains(ev.Message, "UserAgent: '") {
+			if ev.Command == event.OpenConnection && strings.Contains(ev.Message, "UserAgent: '") {
 				seen["user agent"]++
 			}
-			if session.AppID(ev.Context) != "" {
+			if event.AppID(ev.Context) != "" {
 				seen["app id"]++
 			}
 		} else {

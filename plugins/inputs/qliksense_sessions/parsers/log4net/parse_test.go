@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 func TestParse(t *testing.T) {
@@ -15,77 +15,77 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name    string
 		payload string
-		status  session.Status
+		status  event.Status
 		reason  string
-		event   session.Event
+		event   event.Event
 	}{
 		{
 			name:    "Butler SOS session",
 			payload: `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-			event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna",
+			event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
 		},
 		{
 			name:    "Butler SOS connection with app and user agent",
 			payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/" + app + "?reloadUri=x;connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'",
-			event: session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "anna",
+			event: event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/app/" + app + "?reloadUri=x",
 				Message: "connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'", SessionID: "s"},
 		},
 		{
 			name:    "Butler 5-6 stop",
 			payload: `/proxy-session/;SENSE2;Stop session;CORP;bob;AppAccess;/hub/;bye`,
-			event: session.Event{Server: "SENSE2", Command: session.StopSession, Directory: "CORP", UserID: "bob",
+			event: event.Event{Server: "SENSE2", Command: event.StopSession, Directory: "CORP", UserID: "bob",
 				Origin: "AppAccess", Context: "/hub/", Message: "bye"},
 		},
 		{
 			name:    "Butler 5-6 close connection",
 			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;c`,
-			event: session.Event{Server: "SENSE2", Command: session.CloseConnection, Directory: "CORP", UserID: "bob",
+			event: event.Event{Server: "SENSE2", Command: event.CloseConnection, Directory: "CORP", UserID: "bob",
 				Origin: "AppAccess", Context: "/hub/", Message: "c"},
 		},
 		{
 			name:    "upper-case marker",
 			payload: `/QSEOW-PROXY-SESSION/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`,
-			event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna",
+			event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/hub/", Message: "m"},
 		},
 		{
 			name:    "message over several lines",
 			payload: "/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;line one\r\n\tline two",
-			event: session.Event{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "anna",
+			event: event.Event{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/hub/", Message: "line one\r\n\tline two"},
 		},
 		{
 			name:    "legacy",
 			payload: `SENSE3;Start session;LAB;carl`,
-			event:   session.Event{Server: "SENSE3", Command: session.StartSession, Directory: "LAB", UserID: "carl"},
+			event:   event.Event{Server: "SENSE3", Command: event.StartSession, Directory: "LAB", UserID: "carl"},
 		},
 		{
 			name:    "message keeps its semicolons and quotes",
 			payload: `/qseow-proxy-session/;S;Stop session;D;u;o;c;a;b;'c';;d`,
-			event:   session.Event{Server: "S", Command: session.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a;b;'c';;d"},
+			event:   event.Event{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a;b;'c';;d"},
 		},
 		{
 			name:    "trailing CR LF and spaces trimmed",
 			payload: "SENSE1;Stop session;LAB;carl \r\n",
-			event:   session.Event{Server: "SENSE1", Command: session.StopSession, Directory: "LAB", UserID: "carl"},
+			event:   event.Event{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"},
 		},
 		{
 			name:    "spaces around fields trimmed",
 			payload: "/proxy-session/; SENSE1 ;\tStart session ; LAB ; anna ; AppAccess ; /hub/ ; m ",
-			event: session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "anna",
+			event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/hub/", Message: "m"},
 		},
 		{
 			name:    "command case ignored",
 			payload: `SENSE1;oPEN CONNECTION;LAB;carl`,
-			event:   session.Event{Server: "SENSE1", Command: session.OpenConnection, Directory: "LAB", UserID: "carl"},
+			event:   event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "carl"},
 		},
 		{
 			name:    "non-ASCII user",
 			payload: `SENSE1;Start session;LAB;Jörg`,
-			event:   session.Event{Server: "SENSE1", Command: session.StartSession, Directory: "LAB", UserID: "Jörg"},
+			event:   event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "Jörg"},
 		},
 		{name: "empty", payload: "", status: Malformed, reason: ReasonEmpty},
 		{name: "only blanks", payload: " \r\n", status: Malformed, reason: ReasonEmpty},
@@ -107,7 +107,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ev session.Event
+			var ev event.Event
 			status, reason := Parse([]byte(tt.payload), &ev)
 			require.Equal(t, tt.status, status, reason)
 			require.Equal(t, tt.reason, reason)
@@ -132,7 +132,7 @@ func TestAppID(t *testing.T) {
 		"/hub/": "",
 		"":      "",
 	} {
-		require.Equal(t, want, session.AppID(context), context)
+		require.Equal(t, want, event.AppID(context), context)
 	}
 }
 
@@ -145,7 +145,7 @@ func TestParseDoesNotAllocate(t *testing.T) {
 		[]byte("S;Start session;D;u\x00"),
 		[]byte("SENSE 1;Start session;D;u"),
 	}
-	var ev session.Event
+	var ev event.Event
 	for _, p := range payloads {
 		require.Zero(t, testing.AllocsPerRun(100, func() { Parse(p, &ev) }), string(p))
 	}
@@ -158,14 +158,14 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		var ev session.Event
+		var ev event.Event
 		status, reason := Parse(payload, &ev)
 		switch status {
 		case Accepted:
-			if ev.Server == "" || ev.Directory == "" || ev.UserID == "" || ev.Command == session.Unknown {
+			if ev.Server == "" || ev.Directory == "" || ev.UserID == "" || ev.Command == event.Unknown {
 				t.Fatalf("accepted an incomplete event %+v from %q", ev, payload)
 			}
-			if !session.ValidHostName(ev.Server) {
+			if !event.ValidHostName(ev.Server) {
 				t.Fatalf("accepted the host name %q from %q", ev.Server, payload)
 			}
 			for _, field := range []string{ev.Directory, ev.UserID, ev.Origin, ev.Context} {
@@ -176,7 +176,7 @@ func FuzzParse(f *testing.F) {
 			if strings.ContainsFunc(ev.Message, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune("\t\r\n", r) }) {
 				t.Fatalf("accepted the control character in message %q from %q", ev.Message, payload)
 			}
-			connection := ev.Command == session.OpenConnection || ev.Command == session.CloseConnection
+			connection := ev.Command == event.OpenConnection || ev.Command == event.CloseConnection
 			if ev.SessionID != "" && (!connection || !strings.Contains(ev.Message, ev.SessionID) || strings.Contains(ev.SessionID, "'")) {
 				t.Fatalf("session id %q of a %s from %q", ev.SessionID, ev.Command, payload)
 			}
@@ -201,7 +201,7 @@ func BenchmarkParse(b *testing.B) {
 	} {
 		b.Run(name, func(b *testing.B) {
 			p := []byte(payload)
-			var ev session.Event
+			var ev event.Event
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				Parse(p, &ev)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -185,7 +185,7 @@ func TestMemoryDoesNotGrowWithRows(t *testing.T) {
 	}
 	n := 0
 	got := rebuildOnce(t, Config{Files: []string{path}}, func(r Row) {
-		require.Equal(t, session.Accepted, r.Status)
+		require.Equal(t, event.Accepted, r.Status)
 		st.Apply(r.Event, r.Event.Time)
 		n++
 		if n%1000 == 0 {

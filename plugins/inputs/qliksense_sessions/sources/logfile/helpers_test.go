@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // header is the header row of a proxy audit activity log as Qlik documents
@@ -63,9 +63,9 @@ func appendFile(t testing.TB, path, content string) {
 type got struct {
 	Path       string
 	Key        string // Hostname#Sequence, or the line for rows without them
-	Status     session.Status
+	Status     event.Status
 	Reason     string
-	Command    session.Command
+	Command    event.Command
 	User       string
 	SessionID  string
 	Time       time.Time
@@ -121,7 +121,7 @@ func (h *harness) handle(r Row) {
 	}
 	if r.Event != nil {
 		g.Command, g.User, g.SessionID, g.Time = r.Event.Command, r.Event.UserName(), r.Event.SessionID, r.Event.Time
-	} else if r.Status == session.Accepted {
+	} else if r.Status == event.Accepted {
 		h.t.Errorf("accepted row without an event: %q", r.Line)
 	}
 	h.mu.Lock()

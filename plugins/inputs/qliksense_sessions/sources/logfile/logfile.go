@@ -104,7 +104,7 @@ import (
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Defaults and limits of Config.
@@ -217,11 +217,11 @@ type Row struct {
 	Line []byte
 	// Status and Reason are what auditlog made of the row (ReasonOversize
 	// and ReasonNoHeader are this package's).
-	Status session.Status
+	Status event.Status
 	Reason string
-	// Event is the parsed event when Status is session.Accepted, else nil.
+	// Event is the parsed event when Status is event.Accepted, else nil.
 	// Its strings alias Line: valid only during the call.
-	Event *session.Event
+	Event *event.Event
 	// Offset is the position in the file after the row.
 	Offset int64
 	// Rebuilding: the row was in the files when Run started (history read
@@ -264,7 +264,7 @@ type Source struct {
 		rows, bytes, oversize, filesRead, filesSkipped, rotations, truncations, readErrors atomic.Uint64
 		openFiles, bufBytes                                                                atomic.Int64
 	}
-	ev       session.Event
+	ev       event.Event
 	scratch  [FingerprintBytes]byte // for reading first bytes again
 	oversize limitedLog
 	readErr  limitedLog

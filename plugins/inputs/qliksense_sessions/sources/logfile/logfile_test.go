@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -80,19 +80,19 @@ func TestTestdataFile(t *testing.T) {
 	h := start(t, Config{Files: []string{filepath.Join(dir, "*_AuditActivity_Proxy.txt")}})
 	h.waitRebuilt()
 	got := h.waitRows(15)
-	counts := map[session.Status]int{}
+	counts := map[event.Status]int{}
 	var starts []string
 	for i, g := range got {
 		require.Equal(t, path, g.Path)
 		require.True(t, g.Rebuilding)
 		require.Equal(t, fmt.Sprint(i+1), strings.SplitN(g.Key, "#", 2)[1], "file order")
 		counts[g.Status]++
-		if g.Command == session.StartSession {
+		if g.Command == event.StartSession {
 			starts = append(starts, g.User+" "+g.SessionID)
 		}
 	}
 	// As the auditlog package's Example reads the same file.
-	require.Equal(t, map[session.Status]int{session.Accepted: 11, session.Ignored: 4}, counts)
+	require.Equal(t, map[event.Status]int{event.Accepted: 11, event.Ignored: 4}, counts)
 	require.Equal(t, []string{
 		`LAB\anna 2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01`,
 		`CORP\bob 9b3e51c4-0d2a-4f7e-b1c8-6e5d4c3b2a10`,
@@ -123,10 +123,10 @@ func TestStartWithExistingFilesThenAppend(t *testing.T) {
 	require.Equal(t, concat(keyRange("SENSE1", 1, 5), keyRange("SENSE2", 1, 3)), h.keys())
 	for _, g := range got {
 		require.True(t, g.Rebuilding, g)
-		require.Equal(t, session.Accepted, g.Status, g)
+		require.Equal(t, event.Accepted, g.Status, g)
 	}
-	require.Equal(t, session.StartSession, got[0].Command)
-	require.Equal(t, session.StopSession, got[1].Command)
+	require.Equal(t, event.StartSession, got[0].Command)
+	require.Equal(t, event.StopSession, got[1].Command)
 	require.Equal(t, `LAB\anna`, got[0].User)
 	require.Equal(t, t0.Add(time.Millisecond).UnixMilli(), got[0].Time.UnixMilli())
 
@@ -501,8 +501,8 @@ func TestOversizeRows(t *testing.T) {
 	h := start(t, Config{Files: []string{live}, MaxLineBytes: 100_000})
 	h.waitRebuilt()
 	got := h.waitRows(4)
-	require.Equal(t, session.Accepted, got[1].Status)
-	require.Equal(t, session.Malformed, got[2].Status)
+	require.Equal(t, event.Accepted, got[1].Status)
+	require.Equal(t, event.Malformed, got[2].Status)
 	require.Equal(t, ReasonOversize, got[2].Reason)
 	require.Equal(t, "SENSE1#3", got[2].Key, "the excerpt keeps the first fields")
 	require.Equal(t, "SENSE1#4", got[3].Key)
@@ -521,7 +521,7 @@ func TestOversizeRows(t *testing.T) {
 	require.Equal(t, ReasonOversize, got[4].Reason)
 	require.Equal(t, "SENSE1#5", got[4].Key)
 	require.Equal(t, "SENSE1#6", got[5].Key)
-	require.Equal(t, session.Accepted, got[5].Status)
+	require.Equal(t, event.Accepted, got[5].Status)
 	require.Equal(t, uint64(2), h.src.Stats().Oversize)
 	requireBufferBytes(t, h.src, bufSize)
 }
@@ -571,19 +571,19 @@ func TestHeaderMidFile(t *testing.T) {
 	h.waitRebuilt()
 	got := h.waitRows(4)
 	require.Equal(t, "SENSE1#1", got[0].Key)
-	require.Equal(t, session.Accepted, got[0].Status)
-	require.Equal(t, session.Accepted, got[1].Status)
+	require.Equal(t, event.Accepted, got[0].Status)
+	require.Equal(t, event.Accepted, got[1].Status)
 	require.Equal(t, `LAB\bob`, got[1].User)
 	require.Equal(t, "abc", got[1].SessionID)
-	require.Equal(t, session.Malformed, got[2].Status)
+	require.Equal(t, event.Malformed, got[2].Status)
 	require.Equal(t, ReasonNoHeader, got[2].Reason)
 	require.Equal(t, "SENSE1#3", got[3].Key)
-	require.Equal(t, session.Accepted, got[3].Status)
+	require.Equal(t, event.Accepted, got[3].Status)
 	require.True(t, h.log.contains("W!", "header row in the middle"))
 	appendFile(t, live, rows("SENSE1", 4, 4))
 	got = h.waitRows(5)
 	require.Equal(t, "SENSE1#4", got[4].Key)
-	require.Equal(t, session.Accepted, got[4].Status)
+	require.Equal(t, event.Accepted, got[4].Status)
 }
 
 // A row the writer never ended is delivered when its file is rotated away
@@ -599,7 +599,7 @@ func TestLastRowWithoutLineEnd(t *testing.T) {
 	require.NoError(t, os.Rename(live, filepath.Join(dir, "SENSE1_AuditActivity_Proxy_1.log")))
 	got := h.waitRows(2)
 	require.Equal(t, "SENSE1#2", got[1].Key)
-	require.Equal(t, session.Accepted, got[1].Status)
+	require.Equal(t, event.Accepted, got[1].Status)
 	require.Equal(t, int64(len(header+rows("SENSE1", 1, 1))+len(r2)-2), got[1].Offset)
 }
 

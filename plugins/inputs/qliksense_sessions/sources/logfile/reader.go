@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // bufSize is the read buffer of a file; it grows for a longer row, up to
@@ -211,7 +211,7 @@ func (s *Source) oversized(fl *file, end int64, handle func(Row)) {
 	s.stats.oversize.Add(1)
 	s.oversize.log(s.log.Warnf, "%s: skipped a row of %d bytes at offset %d: longer than max_line_size = %d (counted in oversize; raise max_line_size if such rows are real): %q...",
 		fl.path, end-fl.longStart, fl.longStart, s.cfg.MaxLineBytes, fl.excerpt)
-	s.deliver(fl, Row{Path: fl.path, Line: fl.excerpt, Status: session.Malformed, Reason: ReasonOversize, Offset: end, Rebuilding: end <= fl.rebuildEnd}, handle)
+	s.deliver(fl, Row{Path: fl.path, Line: fl.excerpt, Status: event.Malformed, Reason: ReasonOversize, Offset: end, Rebuilding: end <= fl.rebuildEnd}, handle)
 }
 
 func (s *Source) skipFile(fl *file, why string) {
@@ -244,10 +244,10 @@ func (s *Source) row(fl *file, line []byte, end int64, handle func(Row)) {
 		s.setOffset(fl, end)
 		return
 	}
-	var status session.Status
+	var status event.Status
 	var reason string
 	if fl.header == nil {
-		status, reason = session.Malformed, ReasonNoHeader
+		status, reason = event.Malformed, ReasonNoHeader
 		if auditlog.IsHeader(line) {
 			reason = auditlog.ReasonHeader
 		}
@@ -261,7 +261,7 @@ func (s *Source) row(fl *file, line []byte, end int64, handle func(Row)) {
 		return
 	}
 	r := Row{Path: fl.path, Line: line, Status: status, Reason: reason, Offset: end, Rebuilding: end <= fl.rebuildEnd}
-	if status == session.Accepted {
+	if status == event.Accepted {
 		r.Event = &s.ev
 	}
 	s.deliver(fl, r, handle)

@@ -19,7 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/session"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qlikapi"
 )
 
@@ -159,9 +159,9 @@ func parse(body []byte, maxApps int) (*Names, error) {
 // add keeps an app's name if it is fit for a tag value.
 func (n *Names) add(a app, maxApps int) {
 	switch {
-	case !session.IsGUID(a.ID) || hasControl(a.Name):
+	case !event.IsGUID(a.ID) || hasControl(a.Name):
 		n.Refused++
-		if n.RefusedExample == "" && session.IsGUID(a.ID) {
+		if n.RefusedExample == "" && event.IsGUID(a.ID) {
 			n.RefusedExample = a.ID
 		}
 		return

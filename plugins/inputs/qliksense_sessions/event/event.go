@@ -1,7 +1,7 @@
-// Package session holds the vocabulary shared by every source (UDP datagrams,
+// Package event holds the vocabulary shared by every source (UDP datagrams,
 // log files, the proxy session API) and the state: what happened, to whom,
 // on which proxy.
-package session
+package event
 
 import (
 	"strings"
