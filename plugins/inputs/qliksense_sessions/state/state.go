@@ -12,11 +12,8 @@
 package state
 
 import (
-	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
@@ -145,10 +142,10 @@ type State struct {
 	// events since BeginReconcile.
 	reconciling map[string]map[string]struct{}
 	// early holds the Stop sessions that arrived before their Start, per
-	// case-folded server and user (see sessions.go).
+	// case-folded server and user (see reorder.go).
 	early map[pairKey]*earlyStops
 	// draining are sessions that a Stop ended, or seemed to, whose
-	// connections are still open (see sessions.go).
+	// connections are still open (see reorder.go).
 	draining map[pairKey]*drainingSessions
 	// apps are those with open connections, by case-folded id; emptiedApps
 	// those whose last user left since the last TakeChanges.
@@ -310,42 +307,22 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	}
 }
 
-// serverKey case-folds a host name into keyBuf and returns it for a map
-// lookup; string(keyBuf) in an index expression does not allocate.
-func (s *State) serverKey(name string) string {
-	s.keyBuf = foldCase(s.keyBuf[:0], name)
-	return unsafeString(s.keyBuf)
-}
-
-// userKey case-folds DIR\userid into keyBuf, as serverKey does.
-func (s *State) userKey(directory, userID string) string {
-	return unsafeString(s.userKeyBytes(directory, userID))
-}
-
-func (s *State) userKeyBytes(directory, userID string) []byte {
-	s.keyBuf = foldCase(s.keyBuf[:0], directory)
-	s.keyBuf = append(s.keyBuf, '\\')
-	s.keyBuf = foldCase(s.keyBuf, userID)
-	return s.keyBuf
-}
-
-// foldCase appends s in lower case to dst. Windows compares directory and
-// user names case-insensitively, and so do we.
-func foldCase(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			for _, r := range s[i:] {
-				dst = utf8.AppendRune(dst, unicode.ToLower(r))
+// Expire closes every session of the (server, user) pairs with no event
+// since cutoff and returns how many sessions it closed.
+func (s *State) Expire(cutoff time.Time) (sessions int) {
+	for _, srv := range s.servers {
+		for _, us := range srv.users {
+			if us.lastSeen.Before(cutoff) {
+				sessions += us.sessions
+				s.remove(srv, us, us.sessions)
 			}
-			return dst
 		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
 	}
-	return dst
+	if sessions > 0 {
+		s.counters.SessionsExpired += uint64(sessions)
+		s.generation++
+	}
+	return sessions
 }
 
 // Counters returns the state's tallies.
@@ -367,148 +344,4 @@ func (s *State) UserServerPairs() int {
 		n += len(srv.users)
 	}
 	return n
-}
-
-// Summary is who is active, on one server or on the whole site.
-type Summary struct {
-	Server            string // empty for the site
-	App               string // the app id, in summaries of apps
-	ActiveUsers       int
-	ActiveSessions    int      // of the site or server
-	ActiveConnections int      // to the app
-	Users             []string // DIR\userid as first seen, in case-insensitive order
-}
-
-// Snapshot summarises the site and each server with open sessions, plus a
-// final zero for each server whose last user left since the previous
-// Snapshot. Servers come in case-insensitive order of their names.
-func (s *State) Snapshot() (site Summary, servers []Summary) {
-	return s.Summarise(s.TakeChanges())
-}
-
-// Changes is what a summary needs of the state: the counts, and who joined
-// or left each user list since the previous TakeChanges.
-type Changes struct {
-	site      Summary // without Users
-	siteNames listChanges
-	servers   []serverChanges
-	apps      []serverChanges
-}
-
-type serverChanges struct {
-	key     string
-	summary Summary // without Users
-	names   listChanges
-	final   bool // the server's last user left: a zero, then it is forgotten
-}
-
-// summaryLists are the lists Summarise keeps between summaries.
-type summaryLists struct {
-	site    sortedNames
-	servers map[string]*sortedNames // by server key
-	apps    map[string]*sortedNames // by app key
-}
-
-// TakeChanges is Snapshot's first half, for a caller whose lock on the
-// State holds up the intake: it only hands over what changed, so it is
-// cheap. Summarise, the expensive half, then needs no lock against the
-// other methods; its calls must not overlap, and each Changes must reach
-// it, in the order taken.
-func (s *State) TakeChanges() Changes {
-	c := Changes{
-		site: Summary{ActiveUsers: len(s.users), ActiveSessions: s.sessions},
-		siteNames: s.names.take(func(yield func(key, name string)) {
-			for key, u := range s.users {
-				yield(key, u.name)
-			}
-		}),
-		servers: make([]serverChanges, 0, len(s.servers)+len(s.emptied)),
-	}
-	for key, srv := range s.servers {
-		c.servers = append(c.servers, serverChanges{
-			key:     key,
-			summary: Summary{Server: srv.name, ActiveUsers: len(srv.users), ActiveSessions: srv.sessions},
-			names: srv.names.take(func(yield func(key, name string)) {
-				for key, us := range srv.users {
-					yield(key, us.user.name)
-				}
-			}),
-		})
-	}
-	for key, srv := range s.emptied {
-		c.servers = append(c.servers, serverChanges{key: key, summary: Summary{Server: srv.name}, final: true})
-		delete(s.emptied, key)
-	}
-	c.apps = make([]serverChanges, 0, len(s.apps)+len(s.emptiedApps))
-	for key, a := range s.apps {
-		c.apps = append(c.apps, serverChanges{
-			key:     key,
-			summary: Summary{App: a.id, ActiveUsers: len(a.users), ActiveConnections: a.connections},
-			names: a.names.take(func(yield func(key, name string)) {
-				for key, u := range a.users {
-					yield(key, u.user.name)
-				}
-			}),
-		})
-	}
-	for key, a := range s.emptiedApps {
-		c.apps = append(c.apps, serverChanges{key: key, summary: Summary{App: a.id}, final: true})
-		delete(s.emptiedApps, key)
-	}
-	return c
-}
-
-// Summarise is Snapshot's second half: it merges the changes into the
-// lists of the previous summaries and returns the new summaries.
-func (s *State) Summarise(c Changes) (site Summary, servers []Summary) {
-	lists := &s.lists
-	if lists.servers == nil {
-		lists.servers = make(map[string]*sortedNames)
-	}
-	lists.site.merge(c.siteNames)
-	site = c.site
-	site.Users = lists.site.copyNames()
-	servers = summariseGroups(c.servers, lists.servers)
-	slices.SortFunc(servers, func(a, b Summary) int {
-		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
-	})
-	return site, servers
-}
-
-// SummariseApps summarises each app with open connections, plus a final
-// zero for each app whose last user left since the previous summary, in
-// case-insensitive order of their ids. Call it after Summarise, with the
-// same Changes.
-func (s *State) SummariseApps(c Changes) []Summary {
-	if s.lists.apps == nil {
-		s.lists.apps = make(map[string]*sortedNames)
-	}
-	apps := summariseGroups(c.apps, s.lists.apps)
-	slices.SortFunc(apps, func(a, b Summary) int {
-		return strings.Compare(strings.ToLower(a.App), strings.ToLower(b.App))
-	})
-	return apps
-}
-
-// summariseGroups merges the changes of servers or apps into their kept
-// lists and returns their summaries.
-func summariseGroups(changes []serverChanges, lists map[string]*sortedNames) []Summary {
-	out := make([]Summary, 0, len(changes))
-	for _, sc := range changes {
-		summary := sc.summary
-		if sc.final {
-			delete(lists, sc.key)
-			summary.Users = []string{}
-		} else {
-			list := lists[sc.key]
-			if list == nil {
-				list = &sortedNames{}
-				lists[sc.key] = list
-			}
-			list.merge(sc.names)
-			summary.Users = list.copyNames()
-		}
-		out = append(out, summary)
-	}
-	return out
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unsafe"
 
@@ -375,6 +376,30 @@ func TestGauges(t *testing.T) {
 	require.Equal(t, 4, s.ActiveSessions())
 	require.Equal(t, 2, s.Servers())
 	require.Equal(t, 3, s.UserServerPairs())
+}
+
+func TestExpire(t *testing.T) {
+	s := New(Config{})
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	apply(s, "SENSE1", event.StartSession, "LAB", "bob", t0)
+	apply(s, "SENSE2", event.StartSession, "LAB", "anna", t0)
+	// Any event keeps a pair alive, connections included.
+	apply(s, "SENSE1", event.CloseConnection, "LAB", "bob", t0.Add(40*time.Minute))
+	apply(s, "SENSE2", event.OpenConnection, "LAB", "anna", t0.Add(40*time.Minute))
+
+	gen := s.Generation()
+	require.Equal(t, 0, s.Expire(t0))
+	require.Equal(t, gen, s.Generation(), "nothing expired, nothing changed")
+	require.Equal(t, 2, s.Expire(t0.Add(30*time.Minute)))
+	require.Equal(t, map[string]int{`LAB\bob`: 1}, sessionsOf(s, "SENSE1"))
+	require.Equal(t, map[string]int{`LAB\anna`: 1}, sessionsOf(s, "SENSE2"))
+	require.Equal(t, uint64(2), s.Counters().SessionsExpired)
+
+	require.Equal(t, 2, s.Expire(t0.Add(time.Hour)))
+	require.Zero(t, s.ActiveUsers())
+	_, servers := s.Snapshot()
+	require.Len(t, servers, 2, "both servers get their final zero")
 }
 
 // TestStateKeepsNoPartOfTheEvent: events alias the receive buffer, which is
