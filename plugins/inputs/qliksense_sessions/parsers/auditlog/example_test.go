@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
 )
 
 // Read a proxy audit activity log: the first row is the header; a header
