@@ -15,7 +15,7 @@ VERSION_PKG     := github.com/qliksense-telegraf/qliksense-sessions/internal/ver
 LDFLAGS         := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 DIST_TARGETS    := windows/amd64,linux/amd64,linux/arm64
 
-.PHONY: all build test unit-test e2e-test vet demo bench bench-load fuzz fuzz-ci soak dist clean
+.PHONY: all build test unit-test e2e-test vet lint demo bench bench-load fuzz fuzz-ci soak dist clean
 
 all: build
 
@@ -36,6 +36,30 @@ vet:
 	GOOS=windows $(GO) vet -tags e2e ./test/...
 	GOOS=windows $(GO) build ./...
 
+# golangci-lint v2 with .golangci.yml (Telegraf's linters and settings; it
+# lints test/e2e too). The binary is taken from PATH, else from Go's bin
+# directory (GOBIN, or the first GOPATH entry's bin), where `go install` puts it.
+GOLANGCI_LINT_VERSION := v2.15.0
+lint:
+	@lint=$$(command -v golangci-lint || true); \
+	if [ -z "$$lint" ]; then \
+		gobin=$$($(GO) env GOBIN); \
+		[ -n "$$gobin" ] || gobin=$$($(GO) env GOPATH | cut -d: -f1)/bin; \
+		[ -x "$$gobin/golangci-lint" ] && lint=$$gobin/golangci-lint; \
+	fi; \
+	if [ -z "$$lint" ]; then \
+		echo "make lint: golangci-lint not found in PATH or in Go's bin directory; install it with" >&2; \
+		echo "  go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)" >&2; \
+		exit 1; \
+	fi; \
+	if ! "$$lint" version 2>/dev/null | grep -q 'version v\?2\.'; then \
+		echo "make lint: $$lint is not golangci-lint v2 ($$("$$lint" version 2>&1 | head -1)); install it with" >&2; \
+		echo "  go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)" >&2; \
+		exit 1; \
+	fi; \
+	echo "$$lint run ./..."; \
+	"$$lint" run ./...
+
 unit-test:
 	$(GO) test -race ./...
 
@@ -48,7 +72,7 @@ e2e-test: build $(BIN)/telegraf
 	status=$$?; if [ -s $(E2E_SKIPPED) ]; then echo; cat $(E2E_SKIPPED); fi; exit $$status
 
 # In CI (CI set, as e2e-test reads it) the test run ends with fuzz-ci.
-test: vet unit-test e2e-test $(if $(CI),fuzz-ci)
+test: vet lint unit-test e2e-test $(if $(CI),fuzz-ci)
 
 demo: build $(BIN)/telegraf
 	./scripts/demo.sh
