@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,37 +36,48 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 2 && os.Args[1] == "-reader" {
-		minimalReader(os.Args[2])
-		return
-	}
 	bin := flag.String("bin", "bin", "folder with qliksense_sessions, qliksense_replay and telegraf")
 	rates := flag.String("rates", "10000,50000,100000,200000", "comma-separated send rates, events/s")
 	duration := flag.Duration("duration", 10*time.Second, "how long each rate is sent")
 	users := flag.Int("users", 20000, "simulated users: the size of the user lists every summary carries")
-	modes := flag.String("modes", "reader,plugin,telegraf,telegraf-summaries", "what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf), telegraf-summaries (under Telegraf with emit_events = false)")
+	modes := flag.String("modes", "reader,plugin,telegraf,telegraf-summaries",
+		"what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf), "+
+			"telegraf-summaries (under Telegraf with emit_events = false)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println(version.String("qliksense_loadtest"))
-		return
+	var err error
+	if len(os.Args) > 2 && os.Args[1] == "-reader" {
+		err = minimalReader(os.Args[2])
+	} else {
+		flag.Parse()
+		if *showVersion {
+			fmt.Println(version.String("qliksense_loadtest"))
+			return
+		}
+		err = run(*bin, *rates, *modes, *duration, *users)
 	}
-
-	dir, err := filepath.Abs(*bin)
 	if err != nil {
-		fail(err)
+		fmt.Fprintln(os.Stderr, "qliksense_loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// run measures each of modes (comma-separated) at each of rates.
+func run(bin, rates, modes string, duration time.Duration, users int) error {
+	dir, err := filepath.Abs(bin)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("| target | rate (ev/s) | sent | accepted | lost | achieved (ev/s) | CPU (%% of a core) | peak RSS (MiB) | latency p50 | latency p99 |\n")
 	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range strings.Split(*rates, ",") {
+	for _, r := range strings.Split(rates, ",") {
 		rate, err := strconv.Atoi(strings.TrimSpace(r))
 		if err != nil || rate <= 0 {
-			fail(fmt.Errorf("bad rate %q", r))
+			return fmt.Errorf("bad rate %q", r)
 		}
-		for _, mode := range strings.Split(*modes, ",") {
-			res, err := measure(dir, strings.TrimSpace(mode), rate, *duration, *users)
+		for _, mode := range strings.Split(modes, ",") {
+			res, err := measure(dir, strings.TrimSpace(mode), rate, duration, users)
 			if err != nil {
-				fail(fmt.Errorf("%s at %d ev/s: %w", mode, rate, err))
+				return fmt.Errorf("%s at %d ev/s: %w", mode, rate, err)
 			}
 			fmt.Println(res.row())
 		}
@@ -73,11 +85,7 @@ func main() {
 	if !procstat.Available {
 		fmt.Printf("\nCPU and peak RSS: not measured on %s (this tool reads them from Linux's /proc).\n", runtime.GOOS)
 	}
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "qliksense_loadtest:", err)
-	os.Exit(1)
+	return nil
 }
 
 type result struct {
@@ -316,7 +324,7 @@ func (s *sink) consume(r io.Reader, reader bool) {
 
 // intAfter reads the decimal number that follows key in line.
 func intAfter(line []byte, key string) (int64, bool) {
-	i := strings.Index(string(line), key)
+	i := bytes.Index(line, []byte(key))
 	if i < 0 {
 		return 0, false
 	}
@@ -341,14 +349,14 @@ func (s *sink) percentiles() (p50, p99 time.Duration) {
 
 // minimalReader counts datagrams and prints the count every 100ms: the
 // least any UDP consumer can do, with the plugin's receive buffer.
-func minimalReader(addr string) {
+func minimalReader(addr string) error {
 	udpAddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	conn, err := net.ListenUDP("udp", udpAddr)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	conn.SetReadBuffer(32 << 20) //nolint:errcheck // as large as the OS allows
 	var n atomic.Int64
@@ -362,7 +370,7 @@ func minimalReader(addr string) {
 	buf := make([]byte, 65536)
 	for {
 		if _, _, err := conn.ReadFromUDPAddrPort(buf); err != nil {
-			return
+			return nil //nolint:nilerr // the reader ends quietly with its socket; the counts it printed are its output
 		}
 		n.Add(1)
 	}

@@ -48,6 +48,8 @@ func TestRunRejectsUnknownKeys(t *testing.T) {
 	t.Setenv("QSS_TEST_PORT", "9997")
 	t.Setenv("QSS_TEST_STATE", `C:\ProgramData\qss "state".json`)
 	const spelling = ": check its spelling against sample.conf"
+	const elsewhere = ": this file holds only the plugin's own [[inputs.qliksense_sessions]] table; "
+	const shimOption = ": Telegraf's execd shim does not apply its general plugin options: set it on [[inputs.execd]] in telegraf.conf"
 	tests := []struct {
 		file string
 		want []string // the error's lines, after `-config "<file>": `
@@ -63,12 +65,12 @@ func TestRunRejectsUnknownKeys(t *testing.T) {
 		{"unknown_input_table.conf", []string{
 			`unknown table [[inputs.qliksense_session]] (line 1): the plugin's table is [[inputs.qliksense_sessions]]`}},
 		{"output_table.conf", []string{
-			`unknown table [[outputs.file]] (line 4): this file holds only the plugin's own [[inputs.qliksense_sessions]] table; outputs go in telegraf.conf`}},
+			`unknown table [[outputs.file]] (line 4)` + elsewhere + `outputs go in telegraf.conf`}},
 		{"agent_table.conf", []string{
-			`unknown table [agent] at the top level (line 1): this file holds only the plugin's own [[inputs.qliksense_sessions]] table; Telegraf's settings go in telegraf.conf`}},
+			`unknown table [agent] at the top level (line 1)` + elsewhere + `Telegraf's settings go in telegraf.conf`}},
 		{"telegraf_options.conf", []string{
-			`unknown key "interval" in [[inputs.qliksense_sessions]] (line 3): Telegraf's execd shim does not apply its general plugin options: set it on [[inputs.execd]] in telegraf.conf`,
-			`unknown table [inputs.qliksense_sessions.tags] in [[inputs.qliksense_sessions]] (line 5): Telegraf's execd shim does not apply its general plugin options: set it on [[inputs.execd]] in telegraf.conf`}},
+			`unknown key "interval" in [[inputs.qliksense_sessions]] (line 3)` + shimOption,
+			`unknown table [inputs.qliksense_sessions.tags] in [[inputs.qliksense_sessions]] (line 5)` + shimOption}},
 		{"two_plugin_tables.conf", []string{
 			`2 [[inputs.qliksense_sessions]] tables (line 4): the binary runs only the first; give each its own -config file and [[inputs.execd]]`}},
 		{"env_vars.conf", []string{
@@ -162,5 +164,6 @@ func TestVersionLdflags(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	out, err = exec.Command(bin, "-version").Output()
 	require.NoError(t, err)
-	require.Regexp(t, `^qliksense_sessions 9\.8\.7-test \(commit abc1234-dirty, go\S+, `+runtime.GOOS+"/"+runtime.GOARCH+`, Telegraf v1\.37\.2\)\n$`, string(out))
+	require.Regexp(t, `^qliksense_sessions 9\.8\.7-test \(commit abc1234-dirty, go\S+, `+
+		runtime.GOOS+"/"+runtime.GOARCH+`, Telegraf v1\.37\.2\)\n$`, string(out))
 }

@@ -28,7 +28,7 @@ import (
 func checkConfig(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil
+		return nil //nolint:nilerr // the shim reads the file next and reports this itself
 	}
 	data := expandEnvVars(b)
 	var conf struct {
@@ -38,7 +38,7 @@ func checkConfig(path string) error {
 	}
 	md, err := toml.Decode(data, &conf)
 	if err != nil {
-		return nil
+		return nil //nolint:nilerr // the shim decodes the file next and reports this itself, with its position
 	}
 
 	var problems []string
@@ -70,7 +70,7 @@ func checkConfig(path string) error {
 			}
 			for _, p := range primitives {
 				if err := md.PrimitiveDecode(p, creator()); err != nil {
-					return nil // the shim reports it
+					return nil //nolint:nilerr // the shim decodes the table next and reports this itself
 				}
 			}
 		}
@@ -189,7 +189,7 @@ func lineOf(data string, md *toml.MetaData, key toml.Key) int {
 	if !errors.As(err, &perr) || perr.Message != errLineProbe.Error() || perr.LastKey != key.String() {
 		return 0
 	}
-	return perr.Line
+	return perr.Position.Line
 }
 
 type lineProbe struct{}
