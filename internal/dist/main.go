@@ -73,7 +73,7 @@ func run(args []string) error {
 		}
 		files = append(files, matches...)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o755); err != nil { //nolint:gosec // G301: release archives are for everyone to read
 		return err
 	}
 	build, err := os.MkdirTemp("", "qss-dist-")
@@ -82,8 +82,9 @@ func run(args []string) error {
 	}
 	defer os.RemoveAll(build)
 
-	var archives []string
-	for _, target := range strings.Split(*targets, ",") {
+	targetList := strings.Split(*targets, ",")
+	archives := make([]string, 0, len(targetList))
+	for _, target := range targetList {
 		goos, goarch, ok := strings.Cut(strings.TrimSpace(target), "/")
 		if !ok || goos == "" || goarch == "" {
 			return fmt.Errorf("target %q: want GOOS/GOARCH, e.g. windows/amd64", target)
@@ -100,7 +101,8 @@ func run(args []string) error {
 			return fmt.Errorf("building %s: %w", target, err)
 		}
 		name := fmt.Sprintf("%s_%s_%s_%s", program, *version, goos, goarch)
-		entries := []entry{{name: exe, src: bin, mode: 0o755}}
+		entries := make([]entry, 0, 1+len(files))
+		entries = append(entries, entry{name: exe, src: bin, mode: 0o755})
 		for _, f := range files {
 			entries = append(entries, entry{name: filepath.ToSlash(f), src: f, mode: 0o644})
 		}
@@ -122,7 +124,7 @@ func sourceDate() (time.Time, error) {
 	}
 	sec, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: %w", s, err)
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: %w", s, err) //nolint:revive // string-format: begins with the variable's name
 	}
 	return time.Unix(sec, 0).UTC(), nil
 }
@@ -171,7 +173,7 @@ func addFile(zw *zip.Writer, name, src string, mode os.FileMode, mtime time.Time
 }
 
 // writeSums writes "<sha256>  <file name>" lines, as sha256sum does.
-func writeSums(path string, files []string) error {
+func writeSums(sumsFile string, files []string) error {
 	if len(files) == 0 {
 		return errors.New("no archives to sum")
 	}
@@ -184,5 +186,5 @@ func writeSums(path string, files []string) error {
 		}
 		fmt.Fprintf(&b, "%x  %s\n", sha256.Sum256(data), filepath.Base(file))
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return os.WriteFile(sumsFile, []byte(b.String()), 0o644) //nolint:gosec // G306: published next to the archives, for everyone to read
 }

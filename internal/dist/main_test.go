@@ -17,8 +17,9 @@ func TestWriteZipAndSums(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "qliksense_sessions.exe")
 	conf := filepath.Join(dir, "sample.conf")
-	require.NoError(t, os.WriteFile(bin, []byte("MZ binary"), 0o755))
-	require.NoError(t, os.WriteFile(conf, []byte("[[inputs.qliksense_sessions]]\n"), 0o644))
+	// The archive's modes are the entries', not these files'.
+	require.NoError(t, os.WriteFile(bin, []byte("MZ binary"), 0o600))
+	require.NoError(t, os.WriteFile(conf, []byte("[[inputs.qliksense_sessions]]\n"), 0o600))
 	mtime := time.Date(2025, 11, 25, 17, 0, 0, 0, time.UTC)
 
 	archive := filepath.Join(dir, "qliksense_sessions_0.3.0_windows_amd64.zip")
@@ -49,8 +50,10 @@ func TestWriteZipAndSums(t *testing.T) {
 	// The same input and time give the same archive.
 	again := filepath.Join(t.TempDir(), filepath.Base(archive))
 	require.NoError(t, writeZip(again, "qliksense_sessions_0.3.0_windows_amd64", entries, mtime))
-	a, _ := os.ReadFile(archive)
-	b, _ := os.ReadFile(again)
+	a, err := os.ReadFile(archive)
+	require.NoError(t, err)
+	b, err := os.ReadFile(again)
+	require.NoError(t, err)
 	require.Equal(t, a, b)
 
 	sums := filepath.Join(dir, "SHA256SUMS")

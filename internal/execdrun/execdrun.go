@@ -43,10 +43,12 @@ func Run(input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdo
 		case <-ctx.Done():
 		}
 	}()
-	return run(ctx, cancel, input, pollInterval, stdin, stdout)
+	return runContext(ctx, cancel, input, pollInterval, stdin, stdout)
 }
 
-func run(ctx context.Context, cancel context.CancelFunc, input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdout io.Writer) error {
+// runContext is Run until ctx ends (cancel ends it too); the tests call it
+// without signals.
+func runContext(ctx context.Context, cancel context.CancelFunc, input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdout io.Writer) error {
 	metrics := make(chan telegraf.Metric, queueLength)
 	acc := agent.NewAccumulator(maker{logger.New("", "", "")}, metrics)
 	acc.SetPrecision(time.Nanosecond)

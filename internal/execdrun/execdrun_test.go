@@ -72,7 +72,7 @@ func TestGatherOnStdinLineAndStopAtItsEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cancel, input, 0, stdinReader, out) }()
+	go func() { done <- runContext(ctx, cancel, input, 0, stdinReader, out) }()
 
 	require.Eventually(t, func() bool { return out.String() == "start i=0i 0\n" }, 5*time.Second, time.Millisecond)
 	_, err := fmt.Fprintln(stdinWriter)
@@ -98,7 +98,7 @@ func TestGatherOnTimer(t *testing.T) {
 	out := &countingWriter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cancel, input, 10*time.Millisecond, stdinReader, out) }()
+	go func() { done <- runContext(ctx, cancel, input, 10*time.Millisecond, stdinReader, out) }()
 	require.Eventually(t, func() bool { return strings.Count(out.String(), "gather,") >= 3 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
@@ -112,7 +112,7 @@ func TestBurstIsWrittenInBatches(t *testing.T) {
 	out := &countingWriter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cancel, input, 0, strings.NewReader(""), out) }()
+	go func() { done <- runContext(ctx, cancel, input, 0, strings.NewReader(""), out) }()
 	require.NoError(t, <-done) // the empty stdin ends the run
 	require.Equal(t, burst, strings.Count(out.String(), "\n"))
 	require.Less(t, out.writes, burst/100, "%d metrics took %d writes", burst, out.writes)
@@ -128,7 +128,7 @@ func TestStdoutGoneStopsTheRun(t *testing.T) {
 	stdinReader, stdinWriter := io.Pipe()
 	defer stdinWriter.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	err := run(ctx, cancel, input, 0, stdinReader, failingWriter{})
+	err := runContext(ctx, cancel, input, 0, stdinReader, failingWriter{})
 	require.ErrorContains(t, err, "writing to stdout failed")
 	require.True(t, input.stopped)
 }

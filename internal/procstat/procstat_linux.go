@@ -2,6 +2,7 @@ package procstat
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -28,7 +29,10 @@ func statusKiB(pid int, field string) float64 {
 	scanner := bufio.NewScanner(f)
 	for scanner.Scan() {
 		if v, ok := strings.CutPrefix(scanner.Text(), field); ok {
-			kib, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				return 0
+			}
 			return kib
 		}
 	}
@@ -73,7 +77,7 @@ func statTicks(pid int, fields ...int) (int64, error) {
 		return 0, err
 	}
 	// The command name may hold spaces: ") state ppid ..."
-	end := strings.LastIndexByte(string(data), ')')
+	end := bytes.LastIndexByte(data, ')')
 	if end < 0 || end+2 > len(data) {
 		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
@@ -95,7 +99,7 @@ func statTicks(pid int, fields ...int) (int64, error) {
 // tree lists a process and its descendants.
 func tree(pid int) []int {
 	pids := []int{pid}
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)) //nolint:errcheck // entries read before an error are still tasks; a process gone has none
 	for _, task := range tasks {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
 		if err != nil {

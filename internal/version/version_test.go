@@ -3,6 +3,7 @@ package version
 import (
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestFormat(t *testing.T) {
 		},
 	}
 	dirty := *info
-	dirty.Settings = append([]debug.BuildSetting{}, info.Settings...)
+	dirty.Settings = slices.Clone(info.Settings)
 	dirty.Settings[2].Value = "true"
 	replaced := *info
 	replaced.Deps = []*debug.Module{{Path: "github.com/influxdata/telegraf", Version: "v1.37.2",
