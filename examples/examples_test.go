@@ -17,8 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 )
 
 // log4netConfig is the part of a log4net XML configuration the proxy's
@@ -326,7 +326,7 @@ func TestLocalLogConfigMergesWithButlerSOS(t *testing.T) {
 		require.True(t, slices.ContainsFunc(cfg.Appenders, func(b appender) bool { return fmt.Sprint(a) == fmt.Sprint(b) }), a.Name)
 	}
 	names := func(list []appender) []string {
-		var out []string
+		out := make([]string, 0, len(list))
 		for _, a := range list {
 			out = append(out, a.Name)
 		}
