@@ -11,6 +11,8 @@ import (
 // Command is what a Qlik Sense proxy reported.
 type Command uint8
 
+// The commands: Unknown, and the four the plugin tracks (commandNames has
+// their spellings).
 const (
 	// Unknown is any command the plugin does not track (Login, Logout, ...).
 	Unknown Command = iota
@@ -102,12 +104,12 @@ func lowerASCII(c byte) byte {
 type Status uint8
 
 const (
-	// Accepted: a session or connection event.
+	// Accepted is a session or connection event.
 	Accepted Status = iota
-	// Ignored: well formed, but nothing the plugin tracks (another command,
-	// a failed request).
+	// Ignored is well formed, but nothing the plugin tracks (another
+	// command, a failed request).
 	Ignored
-	// Malformed: it cannot be read as any known format.
+	// Malformed cannot be read as any known format.
 	Malformed
 )
 
