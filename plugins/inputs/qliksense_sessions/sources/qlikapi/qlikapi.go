@@ -90,7 +90,8 @@ func ParseURL(api API, baseURL string) (*url.URL, error) {
 		return nil, fmt.Errorf("url %q: %w: use e.g. %s", baseURL, err, api.Example)
 	}
 	if u.Scheme == "http" {
-		return nil, fmt.Errorf("url %q is plain http: %s answers on https only, and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", baseURL, api.Name, u.Host)
+		return nil, fmt.Errorf("url %q is plain http: %s answers on https only, "+
+			"and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", baseURL, api.Name, u.Host)
 	}
 	if u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("url %q is not %s, e.g. %q", baseURL, api.Form, api.Example)
@@ -137,7 +138,7 @@ func (c *Client) Get(ctx context.Context, target string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200)) //nolint:errcheck // for the message: what arrived before an error will do
 		hint := ""
 		if c.api.StatusHint != nil {
 			hint = c.api.StatusHint(resp.StatusCode)
@@ -146,7 +147,8 @@ func (c *Client) Get(ctx context.Context, target string) ([]byte, error) {
 	}
 	limit := c.api.MaxAnswer
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("GET %s: the answer of %d bytes is over the size limit of %d MiB (is url %s?)", target, resp.ContentLength, limit>>20, c.api.URLIs)
+		return nil, fmt.Errorf("GET %s: the answer of %d bytes is over the size limit of %d MiB (is url %s?)",
+			target, resp.ContentLength, limit>>20, c.api.URLIs)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -169,7 +171,8 @@ func (e *redirectError) Error() string { return e.msg }
 // would be taken for the server's.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if !sameOrigin(req.URL, c.base) {
-		return &redirectError{fmt.Sprintf("refused a redirect to %s: it leaves %s, and the requests carry X-Qlik-User, the xrfkey and the client certificate (set url to the address the %s answers on itself)",
+		return &redirectError{fmt.Sprintf("refused a redirect to %s: it leaves %s, "+
+			"and the requests carry X-Qlik-User, the xrfkey and the client certificate (set url to the address the %s answers on itself)",
 			withoutQuery(req.URL), origin(c.base), c.api.Server)}
 	}
 	if len(via) >= maxRedirects {

@@ -21,7 +21,7 @@ func TestParseLimit(t *testing.T) {
 		fmt.Fprintf(&b, `{"id":"00000000-0000-4000-8000-%012d","name":"App %d"}`, i, i)
 	}
 	b.WriteString("]")
-	names, err := parse([]byte(b.String()), limit)
+	names, err := parseAtMost([]byte(b.String()), limit)
 	require.NoError(t, err)
 	require.Len(t, names.Names, limit)
 	require.Equal(t, limit+extra, names.Apps)
@@ -32,7 +32,8 @@ func TestParseLimit(t *testing.T) {
 	require.NotContains(t, names.Names, fmt.Sprintf("00000000-0000-4000-8000-%012d", limit))
 
 	// Names refused or empty do not use up the limit.
-	names, err = parse([]byte(`[{"id":"00000000-0000-4000-8000-000000000001","name":"a\u0000"},{"id":"00000000-0000-4000-8000-000000000002","name":""},{"id":"00000000-0000-4000-8000-000000000003","name":"c"}]`), 1)
+	names, err = parseAtMost([]byte(`[{"id":"00000000-0000-4000-8000-000000000001","name":"a\u0000"},`+
+		`{"id":"00000000-0000-4000-8000-000000000002","name":""},{"id":"00000000-0000-4000-8000-000000000003","name":"c"}]`), 1)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"00000000-0000-4000-8000-000000000003": "c"}, names.Names)
 	require.Equal(t, 1, names.Refused)

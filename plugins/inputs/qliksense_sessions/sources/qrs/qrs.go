@@ -129,9 +129,10 @@ type app struct {
 }
 
 // Parse reads an app list: a JSON array of objects with id and name.
-func Parse(body []byte) (*Names, error) { return parse(body, MaxApps) }
+func Parse(body []byte) (*Names, error) { return parseAtMost(body, MaxApps) }
 
-func parse(body []byte, maxApps int) (*Names, error) {
+// parseAtMost is Parse with a limit of maxApps names.
+func parseAtMost(body []byte, maxApps int) (*Names, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil {
 		return nil, err
@@ -194,7 +195,8 @@ func hasControl(s string) bool {
 func statusHint(code int) string {
 	switch code {
 	case http.StatusForbidden, http.StatusUnauthorized:
-		return " (check the client certificate exported from the QMC and user_header: the repository answers its own service account, UserDirectory=INTERNAL; UserId=sa_repository)"
+		return " (check the client certificate exported from the QMC and user_header: " +
+			"the repository answers its own service account, UserDirectory=INTERNAL; UserId=sa_repository)"
 	case http.StatusNotFound:
 		return " (check url: the repository API is https://<central node>:4242, with no path)"
 	}

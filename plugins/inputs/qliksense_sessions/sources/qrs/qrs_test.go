@@ -94,7 +94,8 @@ func TestAppsFailures(t *testing.T) {
 		{name: "client certificate from another CA", tls: tlsConfig(t, server.CAFile, server.RogueCertFile, server.RogueKeyFile), errMsg: []string{"TLS"}},
 		{name: "no client certificate", tls: tlsConfig(t, server.CAFile, "", ""), errMsg: []string{"TLS", "client.pem"}},
 		{name: "server not signed by tls_ca", tls: tlsConfig(t, "", server.ClientCertFile, server.ClientKeyFile), errMsg: []string{"TLS", "root.pem"}},
-		{name: "server signed by another CA than tls_ca", tls: tlsConfig(t, server.RogueCertFile, server.ClientCertFile, server.ClientKeyFile), errMsg: []string{"TLS", "root.pem"}},
+		{name: "server signed by another CA than tls_ca", tls: tlsConfig(t, server.RogueCertFile, server.ClientCertFile, server.ClientKeyFile),
+			errMsg: []string{"TLS", "root.pem"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 // makes them of the size asked): a client must refuse them for their
 // size, not their syntax.
 func TestSessionEntry(t *testing.T) {
-	var sessions []struct{ UserDirectory, UserId, SessionId string }
+	var sessions []struct{ UserDirectory, UserID, SessionID string } // json matches UserId and SessionId to them
 	if err := json.Unmarshal([]byte("["+sessionEntry+","+sessionEntry+"]"), &sessions); err != nil {
 		t.Fatal(err)
 	}
-	if len(sessions) != 2 || sessions[1].UserId != "user" || sessions[1].SessionId == "" {
+	if len(sessions) != 2 || sessions[1].UserID != "user" || sessions[1].SessionID == "" {
 		t.Fatalf("got %+v", sessions)
 	}
 }
