@@ -51,7 +51,7 @@ type Sources []netip.Prefix
 
 // ParseSources reads allowed_sources: IP addresses or CIDR ranges.
 func ParseSources(sources []string) (Sources, error) {
-	var parsed Sources
+	parsed := make(Sources, 0, len(sources))
 	for _, source := range sources {
 		prefix, err := netip.ParsePrefix(source)
 		if !strings.Contains(source, "/") {
@@ -106,7 +106,8 @@ func Listen(network, address string, readBuffer int) (l *Listener, warning strin
 		if err != nil {
 			warning = fmt.Sprintf("Setting read_buffer_size to %d failed: %v", readBuffer, err)
 		} else if got > 0 && got < readBuffer {
-			warning = fmt.Sprintf("read_buffer_size: asked for %d bytes, the OS gave %d; raise net.core.rmem_max or run with CAP_NET_ADMIN to get more", readBuffer, got)
+			warning = fmt.Sprintf("read_buffer_size: asked for %d bytes, the OS gave %d; "+
+				"raise net.core.rmem_max or run with CAP_NET_ADMIN to get more", readBuffer, got)
 		}
 	}
 	return &Listener{conn: conn, drops: newDropCounter(conn)}, warning, nil
