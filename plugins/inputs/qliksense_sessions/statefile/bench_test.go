@@ -16,7 +16,8 @@ func BenchmarkLoad(b *testing.B) {
 	at := time.Date(2026, 11, 24, 7, 55, 0, 0, time.UTC)
 	records := make([]state.Record, 100_000)
 	for i := range records {
-		records[i] = state.Record{Server: "SENSE" + strconv.Itoa(i%5), Directory: "LAB", UserID: "user" + strconv.Itoa(i), Sessions: 1 + i%3, FirstSeen: at, LastSeen: at}
+		records[i] = state.Record{Server: "SENSE" + strconv.Itoa(i%5), Directory: "LAB", UserID: "user" + strconv.Itoa(i),
+			Sessions: 1 + i%3, FirstSeen: at, LastSeen: at}
 	}
 	if err := Save(path, records, at); err != nil {
 		b.Fatal(err)

@@ -278,14 +278,16 @@ func TestSetAside(t *testing.T) {
 
 func TestLoadDropsKnownSessionsOutOfRange(t *testing.T) {
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
-	path := writeFile(t, `{"server":"SENSE1","directory":"LAB","user_id":"anna","sessions":3,"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[
+	path := writeFile(t, `{"server":"SENSE1","directory":"LAB","user_id":"anna","sessions":3,`+
+		`"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[
 		{"id":"good","started":"2026-11-24T07:55:00Z","connections":1},
 		{"id":""},
 		{"id":"bad\u0000id"},
 		{"id":"negative","connections":-1},
 		{"id":"many","connections":100001},
 		{"id":"future","started":"2026-11-24T09:00:01Z"}]}`,
-		`{"server":"SENSE1","directory":"LAB","user_id":"bob","sessions":1,"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[{"id":""}]}`)
+		`{"server":"SENSE1","directory":"LAB","user_id":"bob","sessions":1,`+
+			`"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[{"id":""}]}`)
 	f, err := load(path, now)
 	require.NoError(t, err)
 	require.Len(t, f.Sessions, 2)
