@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -401,22 +401,25 @@ func TestResume(t *testing.T) {
 	}
 }
 
-// Positions taken under Config.Lock match the rows the handler has seen.
-func TestPositionsUnderLock(t *testing.T) {
+// Positions taken by Checkpoint match the rows the handler has seen, with a
+// handler that takes the caller's own lock, as the pipeline's does.
+func TestCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
 	content := header + rows("SENSE1", 1, 2000)
 	writeFile(t, live, content)
 	var mu sync.Mutex
 	var handled int64 // the offset after the last row handled
-	src, err := New(Config{Files: []string{live}, Lock: &mu, PollInterval: 10 * time.Millisecond})
+	src, err := New(Config{Files: []string{live}, PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = src.Run(t.Context(), func(r Row) {
-			handled = r.Offset // under mu, held by Run
+			mu.Lock()
+			handled = r.Offset
+			mu.Unlock()
 		})
 	}()
 	checks := 0
@@ -430,13 +433,16 @@ func TestPositionsUnderLock(t *testing.T) {
 			running = false
 		default:
 		}
-		mu.Lock()
-		positions := src.Positions()
-		if len(positions) == 1 && handled > 0 {
-			require.Equal(t, handled, positions[0].Offset)
+		var seen int64
+		positions := src.Checkpoint(func() {
+			mu.Lock()
+			seen = handled
+			mu.Unlock()
+		})
+		if len(positions) == 1 && seen > 0 {
+			require.Equal(t, seen, positions[0].Offset)
 			checks++
 		}
-		mu.Unlock()
 	}
 	mu.Lock()
 	require.Equal(t, int64(len(content)), handled)

@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
 )
 
 // bufSize is the read buffer of a file; it grows for a longer row, up to
@@ -276,12 +276,10 @@ func (s *Source) newHeader(fl *file, line []byte) {
 }
 
 // deliver hands a row to the handler and moves the file's offset after it,
-// both under Config.Lock.
+// both under deliverMu, so that Checkpoint sees neither without the other.
 func (s *Source) deliver(fl *file, r Row, handle func(Row)) {
-	if l := s.cfg.Lock; l != nil {
-		l.Lock()
-		defer l.Unlock()
-	}
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
 	s.stats.rows.Add(1)
 	handle(r)
 	s.setOffset(fl, r.Offset)

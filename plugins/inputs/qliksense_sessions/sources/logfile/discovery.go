@@ -1,0 +1,147 @@
+package logfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// rotatedGlob turns the glob of live files .../X.txt into the glob of their
+// rotated copies in the same folder, .../X_*.log.
+func rotatedGlob(g string) (string, bool) {
+	if len(g) < 4 || !strings.EqualFold(g[len(g)-4:], ".txt") {
+		return "", false
+	}
+	return g[:len(g)-4] + "_*.log", true
+}
+
+// glob expands globs into sorted, distinct paths of regular files.
+func glob(globs []string) []string {
+	var out []string
+	for _, g := range globs {
+		matches, _ := filepath.Glob(g) // the patterns were checked in New
+		out = append(out, matches...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// candidate is a file found at start.
+type candidate struct {
+	path   string
+	f      *os.File
+	size   int64
+	mtime  time.Time
+	prefix []byte
+	live   bool
+}
+
+// open opens a candidate and reads its first bytes: into a new slice, or,
+// when check is set, into s.scratch (clone them to keep them).
+func (s *Source) open(path string, live, check bool) (*candidate, error) {
+	f, err := openShared(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	var prefix []byte
+	if err == nil {
+		buf := s.scratch[:]
+		if !check {
+			buf = make([]byte, FingerprintBytes)
+		}
+		prefix, err = readAt(f, buf[:min(info.Size(), FingerprintBytes)])
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.stats.openFiles.Add(1)
+	return &candidate{path: path, f: f, size: info.Size(), mtime: info.ModTime(), prefix: prefix, live: live}, nil
+}
+
+// readAt reads the first len(b) bytes of f into b, without moving its
+// offset, and returns those it got.
+func readAt(f *os.File, b []byte) ([]byte, error) {
+	m, err := f.ReadAt(b, 0)
+	if err == io.EOF {
+		err = nil
+	}
+	return b[:m], err
+}
+
+func (s *Source) openError(path string, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		return // it went away between the glob and the open
+	}
+	s.stats.readErrors.Add(1)
+	s.readErr.log(s.log.Errorf, "Opening %s failed: %v", path, err)
+}
+
+// refresh reads the candidate's size and first bytes again.
+func (c *candidate) refresh() error {
+	info, err := c.f.Stat()
+	if err != nil {
+		return err
+	}
+	prefix, err := readAt(c.f, make([]byte, min(info.Size(), FingerprintBytes)))
+	if err != nil {
+		return err
+	}
+	c.size, c.mtime, c.prefix = info.Size(), info.ModTime(), prefix
+	return nil
+}
+
+func (s *Source) closeCandidate(c *candidate) {
+	if c.f != nil {
+		c.f.Close()
+		c.f = nil
+		s.stats.openFiles.Add(-1)
+	}
+}
+
+// closeFile closes the handle; the file's position stays readable.
+func (s *Source) closeFile(fl *file) {
+	if fl.f != nil {
+		fl.f.Close()
+		fl.f = nil
+		s.setBuf(fl, nil)
+		s.stats.openFiles.Add(-1)
+	}
+}
+
+// expandLive adds the paths that the live globs match now.
+func (s *Source) expandLive(ctx context.Context, handle func(Row)) {
+	paths := glob(s.cfg.Files)
+	for _, p := range paths {
+		if _, found := slices.BinarySearchFunc(s.live, p, func(lp *livePath, p string) int { return strings.Compare(lp.path, p) }); found {
+			continue
+		}
+		// A server that appeared after the start: its files rotated since
+		// are read before the live one (their rows are new).
+		lp := &livePath{path: p, rotatedAt: s.started}
+		s.mu.Lock()
+		i, _ := slices.BinarySearchFunc(s.live, p, func(lp *livePath, p string) int { return strings.Compare(lp.path, p) })
+		s.live = slices.Insert(s.live, i, lp)
+		s.mu.Unlock()
+		s.log.Debugf("Found %s", p)
+		s.checkPath(ctx, lp, handle)
+	}
+	// Forget paths that are gone and that no file is followed at.
+	s.mu.Lock()
+	s.live = slices.DeleteFunc(s.live, func(lp *livePath) bool {
+		_, found := slices.BinarySearch(paths, lp.path)
+		return lp.cur == nil && !found
+	})
+	s.mu.Unlock()
+}

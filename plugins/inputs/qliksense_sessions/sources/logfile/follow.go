@@ -1,0 +1,74 @@
+package logfile
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Run reads until ctx is done: first the rows already in the files (see the
+// package documentation), then new ones. It calls handle for each row, in
+// file order, from the goroutine that called Run. Run may be called once.
+func (s *Source) Run(ctx context.Context, handle func(Row)) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("logfile: Run called twice")
+	}
+	defer s.closeAll()
+	s.rebuild(ctx, handle)
+	s.mu.Lock()
+	s.following = true
+	s.mu.Unlock()
+	close(s.rebuilt)
+	if ctx.Err() != nil {
+		return nil
+	}
+
+	poll := time.NewTicker(s.cfg.PollInterval)
+	defer poll.Stop()
+	nextGlob := time.Now().Add(s.cfg.GlobInterval)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-poll.C:
+			if !now.Before(nextGlob) {
+				s.expandLive(ctx, handle)
+				nextGlob = now.Add(s.cfg.GlobInterval)
+				s.mu.Lock()
+				s.pruneLocked(now)
+				s.mu.Unlock()
+			}
+			for _, lp := range s.live {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.poll(ctx, lp, handle)
+			}
+		}
+	}
+}
+
+func (s *Source) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, lp := range s.live {
+		if lp.cur != nil {
+			s.closeFile(lp.cur)
+		}
+	}
+	if s.reading != nil {
+		s.closeFile(s.reading)
+		s.reading = nil
+	}
+}
+
+// poll reads what the live file gained; when it gained nothing, it checks
+// whether the path still names it.
+func (s *Source) poll(ctx context.Context, lp *livePath, handle func(Row)) {
+	if lp.cur != nil && !lp.cur.bad {
+		if n := s.read(ctx, lp.cur, false, handle); n > 0 {
+			return
+		}
+	}
+	s.checkPath(ctx, lp, handle)
+}

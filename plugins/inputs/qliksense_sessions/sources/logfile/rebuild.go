@@ -1,0 +1,153 @@
+package logfile
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Rebuilt is closed when Run has delivered the rows that were in the files
+// at its start.
+func (s *Source) Rebuilt() <-chan struct{} { return s.rebuilt }
+
+// rebuild reads the files found at start.
+func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
+	start := time.Now()
+	s.started = start
+	before := s.Stats()
+
+	livePaths := glob(s.cfg.Files)
+	var rotPaths []string
+	for _, p := range glob(append(slices.Clone(s.rotGlobs), s.cfg.ArchiveFiles...)) {
+		if _, isLive := slices.BinarySearch(livePaths, p); !isLive {
+			rotPaths = append(rotPaths, p)
+		}
+	}
+
+	var live, rotated []*candidate
+	var paths []*livePath // the live paths, with or without a file
+	for _, p := range livePaths {
+		c, err := s.open(p, true, false)
+		if err != nil {
+			s.openError(p, err)
+			// Its rotated files of later are read when a file appears.
+			paths = append(paths, &livePath{path: p, rotatedAt: start})
+			continue
+		}
+		live = append(live, c)
+	}
+	for _, p := range rotPaths {
+		c, err := s.open(p, false, false)
+		if err != nil {
+			s.openError(p, err)
+			continue
+		}
+		rotated = append(rotated, c)
+	}
+	// The same file may be both in the live folder and in ArchivedLogs (or
+	// be a copy of a live file): read one of them, the largest.
+	seen := map[string]*candidate{}
+	for _, c := range live {
+		seen[string(c.prefix)] = c
+	}
+	rotated = slices.DeleteFunc(rotated, func(c *candidate) bool {
+		if len(c.prefix) == 0 {
+			s.closeCandidate(c) // nothing to read
+			return true
+		}
+		other, dup := seen[string(c.prefix)]
+		if !dup {
+			seen[string(c.prefix)] = c
+			return false
+		}
+		if other.live || other.size >= c.size {
+			s.closeCandidate(c)
+			return true
+		}
+		s.closeCandidate(other) // its f is nil now: dropped below
+		seen[string(c.prefix)] = c
+		return false
+	})
+	rotated = slices.DeleteFunc(rotated, func(c *candidate) bool { return c.f == nil })
+
+	// Rotated files: those a saved position names, and those modified within
+	// archive_max_age; oldest first, so that a session's stop comes after
+	// its start.
+	slices.SortStableFunc(rotated, func(a, b *candidate) int { return a.mtime.Compare(b.mtime) })
+	cutoff := start.Add(-s.cfg.ArchiveMaxAge)
+	var files, archives int
+	for _, c := range rotated {
+		if ctx.Err() != nil {
+			s.closeCandidate(c)
+			continue
+		}
+		if s.readRotated(ctx, c, start, true, s.cfg.ArchiveMaxAge > 0 && !c.mtime.Before(cutoff), handle) {
+			archives++
+		}
+	}
+
+	// Live files, from the start or where a saved position says.
+	s.mu.Lock()
+	for _, c := range live {
+		offset, _ := s.matchLocked(c.prefix)
+		if offset > c.size {
+			s.log.Warnf("%s is shorter (%d bytes) than the saved position (%d): reading it from the start", c.path, c.size, offset)
+			offset = 0
+		}
+		paths = append(paths, &livePath{path: c.path, cur: s.newFile(c, offset, c.size)})
+		files++
+	}
+	slices.SortFunc(paths, func(a, b *livePath) int { return strings.Compare(a.path, b.path) })
+	s.live = paths
+	s.mu.Unlock()
+	for _, lp := range s.live {
+		if ctx.Err() != nil {
+			return
+		}
+		if lp.cur != nil {
+			s.read(ctx, lp.cur, false, handle)
+		}
+	}
+	after := s.Stats()
+	elapsed := time.Since(start)
+	s.log.Infof("Read %d rows (%d bytes) from %d live and %d rotated or archived log files in %s; following %d files",
+		after.Rows-before.Rows, after.Bytes-before.Bytes, files, archives, elapsed.Round(time.Millisecond), len(s.live))
+}
+
+// readRotated reads a rotated or archived file to its end, from where a
+// saved position or a file read before says, and keeps its position; a file
+// that no position names is read from its start if unknown says so, else
+// left alone. Its rows are Row.Rebuilding if rebuilding. It tells whether
+// it read the file.
+func (s *Source) readRotated(ctx context.Context, c *candidate, now time.Time, rebuilding, unknown bool, handle func(Row)) bool {
+	// A matched position is taken out and the file put in its place under
+	// one lock, so that Positions never misses it.
+	s.mu.Lock()
+	offset, known := s.matchLocked(c.prefix)
+	switch {
+	case known && offset >= c.size:
+		// Read through before.
+		s.closeCandidate(c)
+		s.done = append(s.done, Position{Path: c.path, Fingerprint: fingerprint(c.prefix), FingerprintBytes: int64(len(c.prefix)), Offset: offset, Seen: now})
+		s.mu.Unlock()
+		return false
+	case !known && !unknown:
+		s.mu.Unlock()
+		s.closeCandidate(c)
+		return false
+	}
+	var rebuildEnd int64
+	if rebuilding {
+		rebuildEnd = c.size
+	}
+	fl := s.newFile(c, offset, rebuildEnd)
+	s.reading = fl
+	s.mu.Unlock()
+	s.read(ctx, fl, true, handle)
+	s.mu.Lock()
+	s.reading = nil
+	s.retireLocked(fl, now) // also when stopped half way: it keeps the offset
+	s.mu.Unlock()
+	return true
+}
