@@ -51,14 +51,8 @@ func (r *Repository) init() error {
 	if _, err := qrs.ParseURL(r.URL); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if r.Interval < 0 || r.Timeout < 0 {
-		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as \"10m\" and \"30s\"", name, r.URL)
-	}
-	if r.Interval == 0 {
-		r.Interval = config.Duration(defaultRepositoryInterval)
-	}
-	if r.Timeout == 0 {
-		r.Timeout = config.Duration(defaultRepositoryTimeout)
+	if err := apiTimings(name, r.URL, &r.Interval, &r.Timeout, defaultRepositoryInterval, defaultRepositoryTimeout, `"10m" and "30s"`); err != nil {
+		return err
 	}
 	if r.UserHeader != "" {
 		lower := strings.ToLower(r.UserHeader)
@@ -69,9 +63,9 @@ func (r *Repository) init() error {
 	if r.TLSCert == "" || r.TLSKey == "" {
 		return fmt.Errorf("%s (%s): tls_cert and tls_key must be set: the repository API on port 4242 answers only callers with the client certificate exported from the QMC: set tls_cert, tls_key and tls_ca to its client.pem, client_key.pem and root.pem", name, r.URL)
 	}
-	tlsConfig, err := r.ClientConfig.TLSConfig()
+	tlsConfig, err := apiTLS(name, r.URL, &r.ClientConfig)
 	if err != nil {
-		return fmt.Errorf("%s (%s): TLS settings: %w: tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, r.URL, err)
+		return err
 	}
 	if r.client, err = qrs.NewClient(r.URL, tlsConfig, time.Duration(r.Timeout), r.UserHeader); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -134,7 +128,7 @@ func (q *QlikSenseSessions) fetchAppNames(ctx context.Context, r *Repository) {
 		if names := r.names.Load(); names != nil {
 			kept = fmt.Sprintf("keeping the %d names of its last answer", len(*names))
 		}
-		q.throttle.log("app_names", "App names: the repository API failed, %s: %v", kept, err)
+		q.throttle.Warnf("app_names", "App names: the repository API failed, %s: %v", kept, err)
 		return
 	}
 	first := r.names.Load() == nil
@@ -167,7 +161,7 @@ func (q *QlikSenseSessions) fetchAppNames(ctx context.Context, r *Repository) {
 		if answer.Truncated > 0 {
 			parts = append(parts, fmt.Sprintf("%d names cut to %d bytes", answer.Truncated, qrs.MaxNameBytes))
 		}
-		q.throttle.log("app_names_left_out", "App names: of %d apps, %s", answer.Apps, strings.Join(parts, ", "))
+		q.throttle.Warnf("app_names_left_out", "App names: of %d apps, %s", answer.Apps, strings.Join(parts, ", "))
 	}
 }
 

@@ -11,7 +11,10 @@ import (
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/testutil"
 
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/pipeline"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/udp"
 )
 
 // BenchmarkIntake is the whole per-datagram path after the socket read:
@@ -22,7 +25,7 @@ import (
 func BenchmarkIntake(b *testing.B) {
 	for _, format := range []string{"sos", "butler", "legacy", "connection"} {
 		b.Run(format, func(b *testing.B) {
-			plugin := benchPlugin(b, false)
+			plugin := benchPlugin(b, false, &testutil.Accumulator{})
 			payloads := benchPayloads(format, 100000)
 			source := netip.MustParseAddr("10.0.0.11")
 			now := time.Now()
@@ -30,13 +33,13 @@ func BenchmarkIntake(b *testing.B) {
 				// Each user has a tab open on the app already: the
 				// benchmark's open and close are of a second one.
 				for i := 0; i < len(payloads); i += 2 {
-					plugin.handleDatagram(payloads[i], source, now)
+					plugin.udp.Datagram(payloads[i], source, now)
 				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				plugin.handleDatagram(payloads[i%len(payloads)], source, now)
+				plugin.udp.Datagram(payloads[i%len(payloads)], source, now)
 			}
 		})
 	}
@@ -45,22 +48,21 @@ func BenchmarkIntake(b *testing.B) {
 // BenchmarkIntakeWithEvents adds building each event's metric and handing
 // it to Telegraf's accumulator, as the execd binary does.
 func BenchmarkIntakeWithEvents(b *testing.B) {
-	plugin := benchPlugin(b, true)
 	metrics := make(chan telegraf.Metric, 1024)
-	plugin.acc = agent.NewAccumulator(benchMaker{}, metrics)
 	go func() {
 		for m := range metrics {
 			m.Accept()
 		}
 	}()
-	defer close(metrics)
+	b.Cleanup(func() { close(metrics) }) // after the pipeline stops: cleanups run last first
+	plugin := benchPlugin(b, true, agent.NewAccumulator(benchMaker{}, metrics))
 	payloads := benchPayloads("sos", 100000)
 	source := netip.MustParseAddr("10.0.0.11")
 	now := time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		plugin.handleDatagram(payloads[i%len(payloads)], source, now)
+		plugin.udp.Datagram(payloads[i%len(payloads)], source, now)
 	}
 }
 
@@ -72,7 +74,7 @@ func (benchMaker) Log() telegraf.Logger                         { return testuti
 
 // benchPlugin is a started-up plugin without a socket, over a state that
 // already holds 100,000 users (one session each on one of 10 servers).
-func benchPlugin(b *testing.B, emitEvents bool) *QlikSenseSessions {
+func benchPlugin(b *testing.B, emitEvents bool, acc telegraf.Accumulator) *QlikSenseSessions {
 	b.Helper()
 	// The registered defaults, as a config would give them.
 	plugin := inputs.Inputs["qliksense_sessions"]().(*QlikSenseSessions)
@@ -83,16 +85,30 @@ func benchPlugin(b *testing.B, emitEvents bool) *QlikSenseSessions {
 	if err := plugin.Init(); err != nil {
 		b.Fatal(err)
 	}
-	plugin.acc = &testutil.Accumulator{}
-	plugin.state = state.New(plugin.stateConfig())
-	plugin.throttle = newThrottledLog(plugin.Log, time.Minute)
-	plugin.changed = make(chan struct{}, 1)
+	startBenchPipeline(b, plugin, acc)
 	for i, p := range benchPayloads("sos", 100000) {
 		if i%2 == 0 { // the start of each user
-			plugin.handleDatagram(p, netip.Addr{}, time.Now())
+			plugin.udp.Datagram(p, netip.Addr{}, time.Now())
 		}
 	}
 	return plugin
+}
+
+// startBenchPipeline starts the plugin's pipeline and UDP source, without a
+// socket, into acc. Its summary loop makes one summary at the first change
+// and then waits, as a plugin between two summaries does, so that it
+// takes no time from what is measured.
+func startBenchPipeline(b *testing.B, plugin *QlikSenseSessions, acc telegraf.Accumulator) {
+	cfg := plugin.pipelineConfig
+	cfg.SummaryInterval = 1000 * time.Hour
+	plugin.throttle = throttle.NewLog(plugin.Log, time.Minute)
+	cfg.Log, cfg.Throttle = plugin.Log, plugin.throttle
+	plugin.pipeline = pipeline.New(cfg)
+	plugin.pipeline.Start(acc)
+	b.Cleanup(plugin.pipeline.Stop)
+	udpConfig := plugin.udpConfig
+	udpConfig.Log = plugin.throttle
+	plugin.udp = udp.NewSource(nil, udpConfig, plugin.pipeline.Handle)
 }
 
 // benchPayloads cycles each of n/2 users through start and stop, so the
@@ -130,20 +146,20 @@ func benchPayloads(format string, n int) [][]byte {
 // included) of a site with 100,000 active users spread over 10 servers,
 // after one user logged in since the previous summary.
 func BenchmarkSummary(b *testing.B) {
-	plugin := benchPlugin(b, false)
+	plugin := benchPlugin(b, false, &testutil.Accumulator{})
 	acc := &testutil.Accumulator{}
-	plugin.emitSummaries(acc, triggerChange) // the first summary sorts everybody once
+	plugin.pipeline.EmitSummaries(acc, metrics.TriggerChange) // the first summary sorts everybody once
 	login := []byte("/qseow-proxy-session/;SENSE1;Start session;LAB;newcomer;AppAccess;/hub/;m")
 	logout := []byte("/qseow-proxy-session/;SENSE1;Stop session;LAB;newcomer;AppAccess;/hub/;m")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i%2 == 0 {
-			plugin.handleDatagram(login, netip.Addr{}, time.Now())
+			plugin.udp.Datagram(login, netip.Addr{}, time.Now())
 		} else {
-			plugin.handleDatagram(logout, netip.Addr{}, time.Now())
+			plugin.udp.Datagram(logout, netip.Addr{}, time.Now())
 		}
-		plugin.emitSummaries(acc, triggerChange)
+		plugin.pipeline.EmitSummaries(acc, metrics.TriggerChange)
 		acc.ClearMetrics()
 	}
 }

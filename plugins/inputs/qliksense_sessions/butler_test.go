@@ -146,10 +146,8 @@ func TestButlerSummariesLimits(t *testing.T) {
 	)
 	waitForDatagrams(t, plugin, 3)
 	require.Eventually(t, func() bool {
-		plugin.mu.Lock()
-		defer plugin.mu.Unlock()
-		c := plugin.butler.tracker.Counters()
-		return c.UsersRefused == 1 && c.ServersRefused == 1
+		c, on := plugin.pipeline.ButlerCounters()
+		return on && c.UsersRefused == 1 && c.ServersRefused == 1
 	}, 5*time.Second, time.Millisecond)
 	var butlerMetrics int
 	for _, m := range acc.GetTelegrafMetrics() {
@@ -170,5 +168,6 @@ func TestButlerSummariesOff(t *testing.T) {
 	require.Eventually(t, func() bool { return acc.HasMeasurement("qliksense_users") }, 5*time.Second, time.Millisecond)
 	require.False(t, acc.HasMeasurement("qliksense_users_butler"))
 	require.False(t, acc.HasMeasurement("qliksense_users_server_butler"))
-	require.Nil(t, plugin.butler)
+	_, on := plugin.pipeline.ButlerCounters()
+	require.False(t, on)
 }

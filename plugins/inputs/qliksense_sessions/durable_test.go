@@ -65,9 +65,7 @@ func summary(name string, tags map[string]string, users, sessions int64, names s
 func waitForSessions(t *testing.T, plugin *QlikSenseSessions, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		plugin.mu.Lock()
-		defer plugin.mu.Unlock()
-		return plugin.state.ActiveSessions() == n
+		return plugin.pipeline.ActiveSessions() == n
 	}, 5*time.Second, time.Millisecond, "the state did not reach %d sessions", n)
 }
 
@@ -78,7 +76,7 @@ func TestProxySeedsTheStateAtStart(t *testing.T) {
 	var acc testutil.Accumulator
 	conn := startPlugin(t, plugin, &acc)
 
-	require.Eventually(t, func() bool { return plugin.stats.proxyPolls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return plugin.proxyPolls.Load() == 1 }, 5*time.Second, time.Millisecond)
 	expected := []telegraf.Metric{
 		summary("qliksense_users", nil, 3, 4, `["CORP\\bob","CORP\\carl","LAB\\anna"]`),
 		summary("qliksense_users_server", map[string]string{"server": "SENSE1"}, 3, 4, `["CORP\\bob","CORP\\carl","LAB\\anna"]`),
@@ -131,13 +129,13 @@ func TestProxyFailureLeavesTheStateAlone(t *testing.T) {
 			plugin.Proxies = []*Proxy{p}
 			var acc testutil.Accumulator
 			conn := startPlugin(t, plugin, &acc)
-			require.Eventually(t, func() bool { return plugin.stats.proxyPollErrors.Load() == 1 }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return plugin.proxyPollErrors.Load() == 1 }, 5*time.Second, time.Millisecond)
 
 			send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;maria;AppAccess;/hub/;m`)
 			waitForSessions(t, plugin, 1)
 			plugin.reconcile(p) // fails again
-			require.EqualValues(t, 2, plugin.stats.proxyPollErrors.Load())
-			require.Zero(t, plugin.stats.proxyPolls.Load())
+			require.EqualValues(t, 2, plugin.proxyPollErrors.Load())
+			require.Zero(t, plugin.proxyPolls.Load())
 			testutil.RequireMetricsEqual(t, []telegraf.Metric{
 				summary("qliksense_users", nil, 1, 1, `["LAB\\maria"]`),
 				summary("qliksense_users_server", map[string]string{"server": "SENSE1"}, 1, 1, `["LAB\\maria"]`),
@@ -387,7 +385,7 @@ func TestFailedSaveAtShutdownIsLogged(t *testing.T) {
 	// throttled to one a minute.
 	require.NoError(t, os.RemoveAll(dir))
 	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
-	require.Eventually(t, func() bool { return plugin.stats.stateSaveErrors.Load() >= 2 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return plugin.pipeline.Counters().StateSaveErrors >= 2 }, 5*time.Second, time.Millisecond)
 	saveWarnings := 0
 	for _, w := range log.Warnings() {
 		if strings.Contains(w, "Saving state_file failed") {
@@ -428,9 +426,7 @@ func TestSessionMaxAgeExpiresIdleSessions(t *testing.T) {
 	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
 	waitForDatagrams(t, plugin, 1)
 	require.Eventually(t, func() bool {
-		plugin.mu.Lock()
-		defer plugin.mu.Unlock()
-		return plugin.state.ActiveUsers() == 0 && plugin.state.Counters().SessionsExpired == 1
+		return plugin.pipeline.ActiveUsers() == 0 && plugin.pipeline.StateCounters().SessionsExpired == 1
 	}, 10*time.Second, 10*time.Millisecond)
 }
 

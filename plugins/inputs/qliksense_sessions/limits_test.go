@@ -11,6 +11,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -48,10 +49,10 @@ func TestUsersListIsCutToUsersMaxBytes(t *testing.T) {
 	}
 
 	// A list that fits carries no users_truncated.
-	list, truncated := usersJSON([]string{`LAB\anna`, `LAB\"quoted"`}, 100)
+	list, truncated := metrics.UsersJSON([]string{`LAB\anna`, `LAB\"quoted"`}, 100)
 	require.False(t, truncated)
 	require.Equal(t, `["LAB\\anna","LAB\\\"quoted\""]`, list)
-	list, truncated = usersJSON([]string{`LAB\anna`}, 2)
+	list, truncated = metrics.UsersJSON([]string{`LAB\anna`}, 2)
 	require.True(t, truncated)
 	require.Equal(t, `[]`, list)
 }

@@ -198,10 +198,8 @@ func TestLogFilesSupersedeUDP(t *testing.T) {
 		`/qseow-proxy-session/;sense1;Start session;LAB;ghost;AppAccess;/hub/;m`,
 		`/qseow-proxy-session/;SENSE9;Start session;LAB;udpuser;AppAccess;/hub/;m`)
 	waitForDatagrams(t, plugin, 2)
-	require.Equal(t, uint64(1), plugin.stats.udpSuperseded.Load())
-	plugin.mu.Lock()
-	defer plugin.mu.Unlock()
-	require.Equal(t, want.ActiveSessions+1, plugin.state.ActiveSessions(), "SENSE9's session counts, SENSE1's UDP one does not")
+	require.Equal(t, uint64(1), plugin.pipeline.Counters().UDPSuperseded)
+	require.Equal(t, want.ActiveSessions+1, plugin.pipeline.ActiveSessions(), "SENSE9's session counts, SENSE1's UDP one does not")
 }
 
 // A session's duration from the files is the difference of its rows'

@@ -2,16 +2,16 @@ package qliksense_sessions
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
-	"github.com/influxdata/telegraf/metric"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/pipeline"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
@@ -28,8 +28,6 @@ type Proxy struct {
 	common_tls.ClientConfig
 
 	client *qps.Client
-	// answers is the last successful answer per virtual proxy (by prefix).
-	answers map[string][]qps.Session
 }
 
 const (
@@ -52,27 +50,44 @@ func (p *Proxy) init(index int) error {
 		// server setting, assume the URL's host (up to the first dot) is it.
 		p.Server = strings.ToUpper(strings.SplitN(u.Hostname(), ".", 2)[0])
 	}
-	if p.Interval < 0 || p.Timeout < 0 {
-		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as \"60s\" and \"10s\"", name, p.URL)
-	}
-	if p.Interval == 0 {
-		p.Interval = config.Duration(defaultProxyInterval)
-	}
-	if p.Timeout == 0 {
-		p.Timeout = config.Duration(defaultProxyTimeout)
+	if err := apiTimings(name, p.URL, &p.Interval, &p.Timeout, defaultProxyInterval, defaultProxyTimeout, `"60s" and "10s"`); err != nil {
+		return err
 	}
 	if len(p.VirtualProxies) == 0 {
 		p.VirtualProxies = []string{""}
 	}
-	tlsConfig, err := p.ClientConfig.TLSConfig()
+	tlsConfig, err := apiTLS(name, p.URL, &p.ClientConfig)
 	if err != nil {
-		return fmt.Errorf("%s (%s): TLS settings: %w: tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, p.URL, err)
+		return err
 	}
 	if p.client, err = qps.NewClient(p.URL, tlsConfig, time.Duration(p.Timeout), p.UserHeader); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	p.answers = make(map[string][]qps.Session)
 	return nil
+}
+
+// apiTimings checks a Qlik API block's interval and timeout and fills in
+// their defaults.
+func apiTimings(name, url string, interval, timeout *config.Duration, defaultInterval, defaultTimeout time.Duration, examples string) error {
+	if *interval < 0 || *timeout < 0 {
+		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as %s", name, url, examples)
+	}
+	if *interval == 0 {
+		*interval = config.Duration(defaultInterval)
+	}
+	if *timeout == 0 {
+		*timeout = config.Duration(defaultTimeout)
+	}
+	return nil
+}
+
+// apiTLS is a Qlik API block's TLS client configuration.
+func apiTLS(name, url string, c *common_tls.ClientConfig) (*tls.Config, error) {
+	tlsConfig, err := c.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): TLS settings: %w: tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, url, err)
+	}
+	return tlsConfig, nil
 }
 
 // virtualProxyTag names a virtual proxy in the virtual_proxy tag: "/" for
@@ -99,6 +114,18 @@ func (q *QlikSenseSessions) initProxies() error {
 	return nil
 }
 
+// virtualProxies lists every proxy block's virtual proxies, in the order
+// of the configuration.
+func (q *QlikSenseSessions) virtualProxies() []pipeline.VirtualProxy {
+	var vps []pipeline.VirtualProxy
+	for _, p := range q.Proxies {
+		for _, prefix := range p.VirtualProxies {
+			vps = append(vps, pipeline.VirtualProxy{Server: p.Server, Prefix: prefix, Tag: virtualProxyTag(prefix)})
+		}
+	}
+	return vps
+}
+
 // pollProxy reconciles one proxy's server now and then every interval.
 func (q *QlikSenseSessions) pollProxy(p *Proxy) {
 	ticker := time.NewTicker(time.Duration(p.Interval))
@@ -117,10 +144,7 @@ func (q *QlikSenseSessions) pollProxy(p *Proxy) {
 // answered, makes the server's state their answer. Events that arrive while
 // it asks are noted by the state and win over the answer.
 func (q *QlikSenseSessions) reconcile(p *Proxy) {
-	q.mu.Lock()
-	q.state.BeginReconcile(p.Server)
-	q.mu.Unlock()
-
+	q.pipeline.BeginReconcile(p.Server)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.Timeout))
 	defer cancel()
 	go func() {
@@ -131,60 +155,28 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 		}
 	}()
 
-	answers := make(map[string][]qps.Session, len(p.VirtualProxies))
-	var all []state.APISession
+	answers := make(map[string][]state.APISession, len(p.VirtualProxies))
 	for _, vp := range p.VirtualProxies {
 		sessions, err := p.client.Sessions(ctx, vp)
 		if err != nil {
-			q.stats.proxyPollErrors.Add(1)
-			q.mu.Lock()
-			q.state.CancelReconcile(p.Server)
-			q.mu.Unlock()
+			q.proxyPollErrors.Add(1)
+			q.pipeline.CancelReconcile(p.Server)
 			if !errors.Is(ctx.Err(), context.Canceled) {
 				q.Log.Errorf("Proxy session API of %s (virtual proxy %q) failed, state left as it was: %v", p.Server, virtualProxyTag(vp), err)
 			}
 			return
 		}
-		answers[vp] = sessions
+		api := make([]state.APISession, 0, len(sessions))
 		for _, s := range sessions {
-			all = append(all, state.APISession{Directory: s.UserDirectory, UserID: s.UserID})
+			api = append(api, state.APISession{Directory: s.UserDirectory, UserID: s.UserID})
 		}
+		answers[vp] = api
 	}
 
-	q.mu.Lock()
-	added, removed := q.state.Reconcile(p.Server, all, time.Now())
-	p.answers = answers
-	q.mu.Unlock()
-	q.stats.proxyPolls.Add(1)
+	added, removed := q.pipeline.Reconcile(p.Server, answers, time.Now())
+	q.proxyPolls.Add(1)
 	if added+removed > 0 {
 		q.Log.Infof("Proxy session API of %s: %d sessions added and %d removed that the UDP events had missed", p.Server, added, removed)
 	}
-	q.summaryDue()
-}
-
-// virtualProxySummaries summarises each virtual proxy's last answer.
-func (q *QlikSenseSessions) virtualProxySummaries(trigger string) []telegraf.Metric {
-	var metrics []telegraf.Metric
-	now := time.Now()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, p := range q.Proxies {
-		for _, vp := range p.VirtualProxies {
-			sessions, ok := p.answers[vp]
-			if !ok {
-				continue
-			}
-			s := state.New(state.Config{})
-			var api []state.APISession
-			for _, session := range sessions {
-				api = append(api, state.APISession{Directory: session.UserDirectory, UserID: session.UserID})
-			}
-			s.BeginReconcile(p.Server)
-			s.Reconcile(p.Server, api, now)
-			site, _ := s.Snapshot()
-			metrics = append(metrics, metric.New("qliksense_users_virtual_proxy",
-				map[string]string{"server": p.Server, "virtual_proxy": virtualProxyTag(vp), "trigger": trigger}, summaryFields(site, int(q.UsersMaxBytes)), now))
-		}
-	}
-	return metrics
+	q.pipeline.SummaryDue()
 }

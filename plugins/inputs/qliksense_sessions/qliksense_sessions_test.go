@@ -22,8 +22,6 @@ import (
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 var update = flag.Bool("update", false, "rewrite testcases/*/expected.out from the plugin's output (review the diff!)")
@@ -63,7 +61,7 @@ func send(t *testing.T, conn net.Conn, payloads ...string) {
 func waitForDatagrams(t *testing.T, plugin *QlikSenseSessions, n uint64) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		return plugin.stats.datagramsReceived.Load() >= n
+		return plugin.udp.Stats().Received >= n
 	}, 5*time.Second, time.Millisecond, "the plugin did not receive %d datagrams", n)
 }
 
@@ -117,42 +115,6 @@ func TestInitAcceptsAddresses(t *testing.T) {
 		plugin := newTestPlugin(t)
 		plugin.ServiceAddress = address
 		require.NoError(t, plugin.Init(), address)
-	}
-}
-
-func TestExcludeUsersGlobs(t *testing.T) {
-	plugin := newTestPlugin(t)
-	plugin.ExcludeUsers = []string{`INTERNAL\sa_*`, `lab\bob`, `*\svc?`}
-	require.NoError(t, plugin.Init())
-	for user, excluded := range map[string]bool{
-		`INTERNAL\sa_repository`: true,
-		`internal\SA_API`:        true,
-		`INTERNALsa_api`:         false,
-		`LAB\bob`:                true,
-		`LAB\bobby`:              false,
-		`CORP\svc1`:              true,
-		`CORP\svc12`:             false,
-		`LAB\anna`:               false,
-	} {
-		dir, id, _ := strings.Cut(user, `\`)
-		ev := eventFor(dir, id)
-		require.Equal(t, excluded, plugin.excluded(&ev, &plugin.excludeBuf), user)
-	}
-
-	// Patterns that all name their directory take the short path for the
-	// events of other directories; the answers are the same.
-	plugin.ExcludeUsers = []string{`INTERNAL\sa_*`, `lab\bob`}
-	require.NoError(t, plugin.Init())
-	require.Equal(t, []string{"internal", "lab"}, plugin.excludeDirs)
-	for user, excluded := range map[string]bool{
-		`INTERNAL\sa_repository`: true,
-		`Lab\BOB`:                true,
-		`LAB\anna`:               false,
-		`CORP\sa_api`:            false,
-	} {
-		dir, id, _ := strings.Cut(user, `\`)
-		ev := eventFor(dir, id)
-		require.Equal(t, excluded, plugin.excluded(&ev, &plugin.excludeBuf), user)
 	}
 }
 
@@ -265,8 +227,8 @@ func TestAllowedSources(t *testing.T) {
 
 	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
 	waitForDatagrams(t, plugin, 1)
-	require.EqualValues(t, 1, plugin.stats.rejectedSource.Load())
-	require.EqualValues(t, 0, plugin.stats.eventsAccepted.Load())
+	require.EqualValues(t, 1, plugin.udp.Stats().Rejected)
+	require.EqualValues(t, 0, plugin.pipeline.Counters().EventsAccepted)
 	require.Zero(t, acc.NMetrics())
 }
 
@@ -278,7 +240,7 @@ func TestOversizeDatagram(t *testing.T) {
 
 	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;`+strings.Repeat("x", 100))
 	waitForDatagrams(t, plugin, 1)
-	require.EqualValues(t, 1, plugin.stats.oversize.Load())
+	require.EqualValues(t, 1, plugin.udp.Stats().Oversize)
 	require.Zero(t, acc.NMetrics())
 }
 
@@ -296,22 +258,6 @@ func TestStopWithoutStartIsHarmless(t *testing.T) {
 	require.Equal(t, "[]", site.Fields["users"])
 	internal := lastMetric(&acc, "qliksense_sessions_internal")
 	require.Equal(t, int64(1), internal.Fields["stops_without_start"])
-}
-
-func TestThrottledLog(t *testing.T) {
-	var logged []string
-	log := &recordingLogger{Logger: testutil.Logger{}, warn: func(msg string) { logged = append(logged, msg) }}
-	throttle := newThrottledLog(log, time.Minute)
-	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
-	throttle.now = func() time.Time { return now }
-
-	throttle.log("malformed", "bad %d", 1)
-	throttle.log("malformed", "bad %d", 2)
-	throttle.log("malformed", "bad %d", 3)
-	throttle.log("oversize", "big")
-	now = now.Add(time.Minute)
-	throttle.log("malformed", "bad %d", 4)
-	require.Equal(t, []string{"bad 1", "big", "bad 4 (2 more like it in the last 1m0s)"}, logged)
 }
 
 type recordingLogger struct {
@@ -425,10 +371,6 @@ func lastMetric(acc *testutil.Accumulator, name string) *testutil.Metric {
 		}
 	}
 	return nil
-}
-
-func eventFor(directory, userID string) event.Event {
-	return event.Event{Server: "SENSE1", Command: event.StartSession, Directory: directory, UserID: userID}
 }
 
 // The plugin README embeds sample.conf the way Telegraf's generator does.

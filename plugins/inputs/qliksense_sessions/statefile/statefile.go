@@ -27,7 +27,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/logfile"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -60,7 +59,7 @@ type File struct {
 	Sessions []state.Record `json:"sessions"`
 	// LogFiles are how far the log file source read each file, taken with
 	// Sessions, so that a restart neither loses nor repeats a row.
-	LogFiles []logfile.Position `json:"log_files,omitempty"`
+	LogFiles []Position `json:"log_files,omitempty"`
 	// FileServers are the servers whose sessions come from the log files.
 	FileServers []string `json:"file_servers,omitempty"`
 	// Skipped counts the records Load left out, by reason.
@@ -70,6 +69,23 @@ type File struct {
 	// not from 0 to MaxSessions, or a start more than MaxAhead after the
 	// clock. Their sessions still count, without an id.
 	KnownDropped int `json:"-"`
+}
+
+// Position is how far one log file was read: the log file source's own
+// position, kept here in the file's own terms so that this package needs
+// none of the source's.
+type Position struct {
+	// Path is where the file was last read; files are matched by
+	// fingerprint.
+	Path string `json:"path"`
+	// Fingerprint is the hex SHA-256 of the file's first FingerprintBytes
+	// bytes.
+	Fingerprint      string `json:"fingerprint"`
+	FingerprintBytes int64  `json:"fingerprint_bytes"`
+	// Offset is the position after the last row applied.
+	Offset int64 `json:"offset"`
+	// Seen is when the file was last read.
+	Seen time.Time `json:"seen"`
 }
 
 // Reasons why Load skips a record.
@@ -213,21 +229,21 @@ type recordV1 struct {
 
 func loadV1(path string, data []byte, now time.Time) (*File, error) {
 	var file struct {
-		Version     int                `json:"version"`
-		SavedAt     time.Time          `json:"saved_at"`
-		Sessions    []recordV1         `json:"sessions"`
-		LogFiles    []logfile.Position `json:"log_files"`
-		FileServers []string           `json:"file_servers"`
+		Version     int        `json:"version"`
+		SavedAt     time.Time  `json:"saved_at"`
+		Sessions    []recordV1 `json:"sessions"`
+		LogFiles    []Position `json:"log_files"`
+		FileServers []string   `json:"file_servers"`
 	}
 	if err := json.Unmarshal(data, &file); err != nil {
 		// A record that does not decode (a string for a number, a malformed
 		// time) costs that record, not the file: decode them one by one.
 		var raw struct {
-			Version     int                `json:"version"`
-			SavedAt     time.Time          `json:"saved_at"`
-			Sessions    []json.RawMessage  `json:"sessions"`
-			LogFiles    []logfile.Position `json:"log_files"`
-			FileServers []string           `json:"file_servers"`
+			Version     int               `json:"version"`
+			SavedAt     time.Time         `json:"saved_at"`
+			Sessions    []json.RawMessage `json:"sessions"`
+			LogFiles    []Position        `json:"log_files"`
+			FileServers []string          `json:"file_servers"`
 		}
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("state file %q is corrupt (%w)", path, err)

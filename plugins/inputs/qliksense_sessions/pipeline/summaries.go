@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+)
+
+// SummaryDue asks the summary loop for a summary soon.
+func (p *Pipeline) SummaryDue() {
+	if p.cfg.SummaryInterval <= 0 || p.cfg.ButlerSummaries {
+		return
+	}
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// summariseChanges emits summaries after changes, at most once per
+// summary_interval.
+func (p *Pipeline) summariseChanges() {
+	interval := p.cfg.SummaryInterval
+	timer := time.NewTimer(0)
+	<-timer.C
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-p.changed:
+		}
+		p.emitMu.Lock()
+		wait := time.Until(p.lastSummary.Add(interval))
+		p.emitMu.Unlock()
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-p.done:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+		}
+		p.EmitSummaries(p.acc, metrics.TriggerChange)
+	}
+}
+
+// EmitSummaries adds the summaries of the state now to acc, tagged with
+// the trigger.
+func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
+	// emitMu keeps snapshots and their metrics in one order, so the last
+	// summary an output sees is the newest.
+	p.emitMu.Lock()
+	defer p.emitMu.Unlock()
+
+	// Only the hand-over of what changed holds up the intake; merging it
+	// into the sorted user lists does not.
+	p.mu.Lock()
+	now := time.Now()
+	p.state.Sweep(now)
+	changes := p.state.TakeChanges()
+	p.mu.Unlock()
+	s := metrics.Summaries{At: now}
+	s.Site, s.Servers = p.state.Summarise(changes)
+	s.VirtualProxies = p.virtualProxySummaries(now)
+	s.Apps = p.state.SummariseApps(changes)
+	metrics.AddSummaries(acc, &s, trigger, p.cfg.UsersMaxBytes, p.cfg.AppName)
+	p.lastSummary = now
+}
+
+// virtualProxySummaries summarises each virtual proxy's last answer.
+func (p *Pipeline) virtualProxySummaries(now time.Time) []metrics.VirtualProxySummary {
+	var out []metrics.VirtualProxySummary
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, vp := range p.cfg.VirtualProxies {
+		api, ok := p.answers[vp]
+		if !ok {
+			continue
+		}
+		s := state.New(state.Config{})
+		s.BeginReconcile(vp.Server)
+		s.Reconcile(vp.Server, api, now)
+		site, _ := s.Snapshot()
+		out = append(out, metrics.VirtualProxySummary{Server: vp.Server, VirtualProxy: vp.Tag, Summary: site})
+	}
+	return out
+}
+
+// InternalFields adds the state's gauges and counters, the intake counters
+// and Butler's to fields of qliksense_sessions_internal.
+func (p *Pipeline) InternalFields(fields map[string]interface{}) {
+	p.mu.Lock()
+	counters := p.state.Counters()
+	fields["tracked_servers"] = int64(p.state.Servers())
+	fields["tracked_users"] = int64(p.state.ActiveUsers())
+	fields["tracked_user_server_pairs"] = int64(p.state.UserServerPairs())
+	fields["tracked_sessions"] = int64(p.state.ActiveSessions())
+	fields["tracked_apps"] = int64(p.state.Apps())
+	fields["connections_refused_max_apps"] = int64(counters.RefusedMaxApps)
+	fields["stops_without_start"] = int64(counters.StopsWithoutStart)
+	fields["sessions_inferred"] = int64(counters.SessionsInferred)
+	fields["sessions_expired"] = int64(counters.SessionsExpired)
+	fields["reconcile_sessions_added"] = int64(counters.ReconcileAdded)
+	fields["reconcile_sessions_removed"] = int64(counters.ReconcileRemoved)
+	fields["starts_matched"] = int64(counters.StartsMatched)
+	fields["starts_cancelled"] = int64(counters.StartsCancelled)
+	fields["events_refused_max_users"] = int64(counters.RefusedMaxUsers)
+	fields["events_refused_max_servers"] = int64(counters.RefusedMaxServers)
+	p.butlerInternal(fields)
+	p.mu.Unlock()
+	c := p.Counters()
+	fields["events_accepted"] = int64(c.EventsAccepted)
+	fields["events_ignored"] = int64(c.EventsIgnored)
+	fields["events_excluded"] = int64(c.EventsExcluded)
+	fields["malformed"] = int64(c.Malformed)
+	fields["decoded_ansi"] = int64(c.DecodedANSI)
+	fields["state_save_errors"] = int64(c.StateSaveErrors)
+}
