@@ -44,8 +44,9 @@ func TestDecodeANSI(t *testing.T) {
 		{name: "legacy start of jörg", payload: "SENSE1;Start session;LAB;j\xF6rg", want: "SENSE1;Start session;LAB;jörg", ok: true},
 		{name: "umlauts and sharp s", payload: "SENSE1;Stop session;M\xDCNCHEN;J\xFCrgen.Wei\xDF", want: "SENSE1;Stop session;MÜNCHEN;Jürgen.Weiß", ok: true},
 		{name: "euro sign at 0x80", payload: "\x80", want: "€", ok: true},
-		{name: "the other 0x8x and 0x9x characters", payload: "\x82\x83\x84\x85\x86\x87\x88\x89\x8A\x8B\x8C\x8E\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9A\x9B\x9C\x9E\x9F",
-			want: "‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ", ok: true},
+		{name: "the other 0x8x and 0x9x characters",
+			payload: "\x82\x83\x84\x85\x86\x87\x88\x89\x8A\x8B\x8C\x8E\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9A\x9B\x9C\x9E\x9F",
+			want:    "‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ", ok: true},
 		{name: "Latin-1 range", payload: "\xA0\xA9\xC5\xE6\xF8\xFF", want: "\u00a0©Åæøÿ", ok: true},
 		{name: "ASCII unchanged", payload: "SENSE1;Start session;LAB;anna", want: "SENSE1;Start session;LAB;anna", ok: true},
 		{name: "ASCII controls pass through", payload: "a\x00\x1f\x7f", want: "a\x00\x1f\x7f", ok: true},
@@ -111,13 +112,16 @@ func TestDecodedLegacyPayloads(t *testing.T) {
 		event   event.Event
 	}{
 		{payload: "SENSE1;Start session;LAB;j\xF6rg", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "jörg"}},
-		{payload: "SENSE1;Stop session;M\xDCNCHEN;J\xFCrgen.Wei\xDF", event: event.Event{Server: "SENSE1", Command: event.StopSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß"}},
-		{payload: "SENSE1;Open connection;LAB;Fran\xE7ois\r\n", event: event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "François"}},
+		{payload: "SENSE1;Stop session;M\xDCNCHEN;J\xFCrgen.Wei\xDF",
+			event: event.Event{Server: "SENSE1", Command: event.StopSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß"}},
+		{payload: "SENSE1;Open connection;LAB;Fran\xE7ois\r\n",
+			event: event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "François"}},
 		{payload: "SENSE1;Start session;LAB;\x80uro", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "€uro"}},
 		// Windows-1252 0x85 is an ellipsis, not the C1 control NEL.
 		{payload: "SENSE1;Start session;LAB;wait\x85", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "wait…"}},
 		// 0xA0 is a non-breaking space: trimmed around a field.
-		{payload: "SENSE1;Start session;LAB;\xA0j\xF6rg\xA0", event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "jörg"}},
+		{payload: "SENSE1;Start session;LAB;\xA0j\xF6rg\xA0",
+			event: event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "jörg"}},
 		{payload: "S\xC9NSE1;Start session;LAB;j\xF6rg", status: Malformed, reason: ReasonBadServer},
 		{payload: "SENSE1;L\xF6gin;LAB;j\xF6rg", status: Ignored, reason: ReasonUnknownCommand},
 		{payload: "SENSE1;Start session;LAB;j\xF6rg\x00", status: Malformed, reason: ReasonControl},
@@ -145,7 +149,8 @@ func TestDecodedLegacyPayloads(t *testing.T) {
 }
 
 func TestDecodeANSIDoesNotAllocate(t *testing.T) {
-	payload := []byte("/proxy-session/;SENSE1;Start session;M\xDCNCHEN;J\xFCrgen.Wei\xDF;AppAccess;/hub/;Start session for user 'M\xDCNCHEN\\J\xFCrgen.Wei\xDF'")
+	payload := []byte("/proxy-session/;SENSE1;Start session;M\xDCNCHEN;J\xFCrgen.Wei\xDF;AppAccess;/hub/;" +
+		"Start session for user 'M\xDCNCHEN\\J\xFCrgen.Wei\xDF'")
 	buf := make([]byte, 0, 4*len(payload))
 	var ev event.Event
 	require.Zero(t, testing.AllocsPerRun(100, func() {

@@ -9,11 +9,10 @@ import (
 	"encoding/binary"
 	"strings"
 	"unicode"
-
-	"golang.org/x/text/encoding/charmap"
-
 	"unicode/utf8"
 	"unsafe"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
@@ -63,7 +62,7 @@ func Parse(payload []byte, ev *event.Event) (event.Status, string) {
 	if len(payload) == 0 {
 		return Malformed, ReasonEmpty
 	}
-	s := trimBlanks(unsafe.String(&payload[0], len(payload)))
+	s := trimBlanks(unsafe.String(&payload[0], len(payload))) //nolint:gosec // G103: zero-copy by contract (see above), pinned by TestParseAliasesThePayload
 	if s == "" {
 		return Malformed, ReasonEmpty
 	}
@@ -155,7 +154,7 @@ func printableASCII(s string) bool {
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) //nolint:gosec // G103: read only, to load eight bytes at a time without a copy
 	for len(b) >= 8 {
 		w := binary.LittleEndian.Uint64(b)
 		// A byte >= 0x80, a byte < 0x20, or DEL (0x7f, which +1 makes 0x80).

@@ -43,24 +43,28 @@ func TestParseExactEvents(t *testing.T) {
 		{
 			name:    "sos start session",
 			payload: `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-			event:   ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/",
+				Message: `Start session for user 'LAB\anna'`},
 		},
 		{
 			name:    "sos stop session",
 			payload: `/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;Stop session for user 'LAB\anna'`,
-			event:   ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'LAB\anna'`},
+			event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/",
+				Message: `Stop session for user 'LAB\anna'`},
 		},
 		{
 			name: "sos open connection with reloadUri and user agent",
-			payload: "/qseow-proxy-connection/;sense1.lab.example;Open connection;LAB;anna;AppAccess;/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid +
+			payload: "/qseow-proxy-connection/;sense1.lab.example;Open connection;LAB;anna;AppAccess;" +
+				"/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid +
 				";connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'",
 			event: ev{Server: "sense1.lab.example", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
 				Context: "/app/" + guid + "?reloadUri=https://sense1.lab.example/sense/app/" + guid,
 				Message: "connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: '" + userAgent + "'", SessionID: sessionID},
 		},
 		{
-			name:    "sos close connection on a sheet",
-			payload: "/qseow-proxy-connection/;SENSE1;Close connection;LAB;anna;AppAccess;/sense/app/" + guid + "/sheet/JqPbXk/state/analysis;connection Closed for session 's'",
+			name: "sos close connection on a sheet",
+			payload: "/qseow-proxy-connection/;SENSE1;Close connection;LAB;anna;AppAccess;/sense/app/" + guid + "/sheet/JqPbXk/state/analysis;" +
+				"connection Closed for session 's'",
 			event: ev{Server: "SENSE1", Command: event.CloseConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess",
 				Context: "/sense/app/" + guid + "/sheet/JqPbXk/state/analysis", Message: "connection Closed for session 's'", SessionID: "s"},
 		},
@@ -68,40 +72,53 @@ func TestParseExactEvents(t *testing.T) {
 		{
 			name:    "butler start session",
 			payload: `/proxy-session/;SENSE2;Start session;CORP;bob;AppAccess;/hub/;Start session for user 'CORP\bob'`,
-			event:   ev{Server: "SENSE2", Command: event.StartSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'CORP\bob'`},
+			event: ev{Server: "SENSE2", Command: event.StartSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/",
+				Message: `Start session for user 'CORP\bob'`},
 		},
 		{
 			name:    "butler stop session",
 			payload: `/proxy-session/;SENSE2;Stop session;CORP;bob;AppAccess;/hub/;Stop session for user 'CORP\bob'`,
-			event:   ev{Server: "SENSE2", Command: event.StopSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: `Stop session for user 'CORP\bob'`},
+			event: ev{Server: "SENSE2", Command: event.StopSession, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/",
+				Message: `Stop session for user 'CORP\bob'`},
 		},
 		{
-			name:    "butler open connection",
-			payload: "/proxy-connection/;SENSE2;Open connection;CORP;bob;AppAccess;/app/" + guidUpper + ";connection Opened for session 'b'; UserAgent: 'curl/8.5.0'",
+			name: "butler open connection",
+			payload: "/proxy-connection/;SENSE2;Open connection;CORP;bob;AppAccess;/app/" + guidUpper + ";connection Opened for session 'b';" +
+				" UserAgent: 'curl/8.5.0'",
 			event: ev{Server: "SENSE2", Command: event.OpenConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess",
 				Context: "/app/" + guidUpper, Message: "connection Opened for session 'b'; UserAgent: 'curl/8.5.0'", SessionID: "b"},
 		},
 		{
 			name:    "butler close connection",
 			payload: `/proxy-connection/;SENSE2;Close connection;CORP;bob;AppAccess;/hub/;connection Closed for session 'b'`,
-			event:   ev{Server: "SENSE2", Command: event.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/", Message: "connection Closed for session 'b'", SessionID: "b"},
+			event: ev{Server: "SENSE2", Command: event.CloseConnection, Directory: "CORP", UserID: "bob", Origin: "AppAccess", Context: "/hub/",
+				Message: "connection Closed for session 'b'", SessionID: "b"},
 		},
 		// Legacy, all four commands: no origin, context or message.
-		{name: "legacy start session", payload: `SENSE3;Start session;LAB;carl`, event: ev{Server: "SENSE3", Command: event.StartSession, Directory: "LAB", UserID: "carl"}},
-		{name: "legacy stop session", payload: `SENSE3;Stop session;LAB;carl`, event: ev{Server: "SENSE3", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "legacy open connection", payload: `SENSE3;Open connection;LAB;carl`, event: ev{Server: "SENSE3", Command: event.OpenConnection, Directory: "LAB", UserID: "carl"}},
-		{name: "legacy close connection", payload: `SENSE3;Close connection;LAB;carl`, event: ev{Server: "SENSE3", Command: event.CloseConnection, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy start session", payload: `SENSE3;Start session;LAB;carl`,
+			event: ev{Server: "SENSE3", Command: event.StartSession, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy stop session", payload: `SENSE3;Stop session;LAB;carl`,
+			event: ev{Server: "SENSE3", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy open connection", payload: `SENSE3;Open connection;LAB;carl`,
+			event: ev{Server: "SENSE3", Command: event.OpenConnection, Directory: "LAB", UserID: "carl"}},
+		{name: "legacy close connection", payload: `SENSE3;Close connection;LAB;carl`,
+			event: ev{Server: "SENSE3", Command: event.CloseConnection, Directory: "LAB", UserID: "carl"}},
 
 		// Mixed-case commands; names keep their case.
-		{name: "command all lower", payload: `/qseow-proxy-session/;S;start session;lab;Anna;o;c;m`, event: ev{Server: "S", Command: event.StartSession, Directory: "lab", UserID: "Anna", Origin: "o", Context: "c", Message: "m"}},
-		{name: "command all upper", payload: `S;CLOSE CONNECTION;LAB;anna`, event: ev{Server: "S", Command: event.CloseConnection, Directory: "LAB", UserID: "anna"}},
+		{name: "command all lower", payload: `/qseow-proxy-session/;S;start session;lab;Anna;o;c;m`,
+			event: ev{Server: "S", Command: event.StartSession, Directory: "lab", UserID: "Anna", Origin: "o", Context: "c", Message: "m"}},
+		{name: "command all upper", payload: `S;CLOSE CONNECTION;LAB;anna`,
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "LAB", UserID: "anna"}},
 		{name: "command camel", payload: `S;oPeN cOnNeCtIoN;LAB;anna`, event: ev{Server: "S", Command: event.OpenConnection, Directory: "LAB", UserID: "anna"}},
 
 		// Non-ASCII names.
 		{name: "umlauts", payload: `/proxy-session/;SENSE1;Start session;MÜNCHEN;Jürgen.Weiß;AppAccess;/hub/;Start session for user 'MÜNCHEN\Jürgen.Weiß'`,
-			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'MÜNCHEN\Jürgen.Weiß'`}},
-		{name: "cyrillic and CJK", payload: `SENSE1;Stop session;ОТДЕЛ;李雷`, event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "ОТДЕЛ", UserID: "李雷"}},
-		{name: "apostrophe in the user id", payload: `SENSE1;Start session;LAB;o'brien`, event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "o'brien"}},
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "MÜNCHEN", UserID: "Jürgen.Weiß", Origin: "AppAccess", Context: "/hub/",
+				Message: `Start session for user 'MÜNCHEN\Jürgen.Weiß'`}},
+		{name: "cyrillic and CJK", payload: `SENSE1;Stop session;ОТДЕЛ;李雷`,
+			event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "ОТДЕЛ", UserID: "李雷"}},
+		{name: "apostrophe in the user id", payload: `SENSE1;Start session;LAB;o'brien`,
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "o'brien"}},
 
 		// The message keeps every ';' and quote, and its inner blanks.
 		{name: "message of many semicolons", payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;;;;;;;;",
@@ -112,17 +129,23 @@ func TestParseExactEvents(t *testing.T) {
 			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u"}},
 
 		// Blanks around the payload and the fields.
-		{name: "trailing CR LF", payload: "SENSE1;Stop session;LAB;carl\r\n", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "trailing LF only", payload: "SENSE1;Stop session;LAB;carl\n", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "trailing CR only", payload: "SENSE1;Stop session;LAB;carl\r", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
-		{name: "trailing spaces and tabs", payload: "SENSE1;Stop session;LAB;carl \t  ", event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing CR LF", payload: "SENSE1;Stop session;LAB;carl\r\n",
+			event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing LF only", payload: "SENSE1;Stop session;LAB;carl\n",
+			event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing CR only", payload: "SENSE1;Stop session;LAB;carl\r",
+			event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
+		{name: "trailing spaces and tabs", payload: "SENSE1;Stop session;LAB;carl \t  ",
+			event: ev{Server: "SENSE1", Command: event.StopSession, Directory: "LAB", UserID: "carl"}},
 		{name: "leading blanks before a marker", payload: " \r\n\t/qseow-proxy-session/;S;Start session;D;u;o;c;m\r\n",
 			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
 		{name: "message trailing CR LF trimmed", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;Start session for user 'D\\u'   \r\n",
-			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: `Start session for user 'D\u'`}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: `Start session for user 'D\u'`}},
 		{name: "blanks around every field", payload: "/proxy-connection/;\tSENSE1\t; Open connection ;  LAB ; anna\r;\nAppAccess ; /hub/ ;  m  ",
 			event: ev{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "m"}},
-		{name: "non-breaking spaces around a field", payload: "SENSE1;Start session;LAB;\u00a0anna\u00a0", event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna"}},
+		{name: "non-breaking spaces around a field", payload: "SENSE1;Start session;LAB;\u00a0anna\u00a0",
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna"}},
 
 		// Empty and blank payloads.
 		{name: "empty", payload: "", status: Malformed, reason: ReasonEmpty},
@@ -143,7 +166,8 @@ func TestParseExactEvents(t *testing.T) {
 
 		// Broken structure, each reason.
 		{name: "unknown marker", payload: "/qseow-proxy-app/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
-		{name: "marker with a blank before the separator", payload: "/proxy-session/ ;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "marker with a blank before the separator", payload: "/proxy-session/ ;S;Start session;D;u;o;c;m", status: Malformed,
+			reason: ReasonUnknownMarker},
 		{name: "lone slash", payload: "/", status: Malformed, reason: ReasonUnknownMarker},
 		{name: "marker only", payload: "/proxy-connection/", status: Malformed, reason: ReasonMissingFields},
 		{name: "marker, 7 fields", payload: "/proxy-connection/;S;Open connection;D;u;o;c", status: Malformed, reason: ReasonMissingFields},
@@ -171,54 +195,81 @@ func TestParseExactEvents(t *testing.T) {
 
 		// Markers compare ignoring ASCII case: Butler SOS lower-cases them
 		// before it compares, so an admin's /QSEOW-PROXY-SESSION/ works there.
-		{name: "sos session marker upper case", payload: `/QSEOW-PROXY-SESSION/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`}},
-		{name: "sos connection marker mixed case", payload: "/Qseow-Proxy-Connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;connection Opened for session '" + sessionID + "'",
-			event: ev{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
+		{name: "sos session marker upper case",
+			payload: `/QSEOW-PROXY-SESSION/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+			event: ev{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/",
+				Message: `Start session for user 'LAB\anna'`}},
+		{name: "sos connection marker mixed case",
+			payload: "/Qseow-Proxy-Connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;connection Opened for session '" + sessionID + "'",
+			event: ev{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna", Origin: "AppAccess", Context: "/hub/",
+				Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
 		{name: "butler session marker upper case", payload: "/PROXY-SESSION/;S;Stop session;D;u;o;c;m",
 			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
 		{name: "butler connection marker mixed case", payload: "/pRoXy-CoNnEcTiOn/;S;Close connection;D;u;o;c;connection Closed for session 'k'",
-			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session 'k'", SessionID: "k"}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Closed for session 'k'", SessionID: "k"}},
 		{name: "upper-case marker and command", payload: "/QSEOW-PROXY-CONNECTION/;S;OPEN CONNECTION;D;u;o;c;m",
 			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
-		{name: "upper-case marker, one letter too many", payload: "/QSEOW-PROXY-SESSIONS/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
-		{name: "upper-case marker without its closing slash", payload: "/PROXY-SESSION;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
-		{name: "upper-case marker with a blank before the separator", payload: "/PROXY-SESSION/ ;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
-		{name: "Unicode case folding is not ASCII case in markers", payload: "/qseow-proxy-\u017Fession/;S;Start session;D;u;o;c;m", status: Malformed, reason: ReasonUnknownMarker},
+		{name: "upper-case marker, one letter too many", payload: "/QSEOW-PROXY-SESSIONS/;S;Start session;D;u;o;c;m", status: Malformed,
+			reason: ReasonUnknownMarker},
+		{name: "upper-case marker without its closing slash", payload: "/PROXY-SESSION;S;Start session;D;u;o;c;m", status: Malformed,
+			reason: ReasonUnknownMarker},
+		{name: "upper-case marker with a blank before the separator", payload: "/PROXY-SESSION/ ;S;Start session;D;u;o;c;m", status: Malformed,
+			reason: ReasonUnknownMarker},
+		{name: "Unicode case folding is not ASCII case in markers", payload: "/qseow-proxy-\u017Fession/;S;Start session;D;u;o;c;m", status: Malformed,
+			reason: ReasonUnknownMarker},
 		{name: "upper-case marker, fields missing", payload: "/QSEOW-PROXY-SESSION/;S;Start session;D;u", status: Malformed, reason: ReasonMissingFields},
 
 		// The session id of a connection: what "for session '<id>'" names.
-		{name: "session id of an open connection", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID + "'",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
+		{name: "session id of an open connection",
+			payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID + "'",
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session '" + sessionID + "'", SessionID: sessionID}},
 		{name: "session id of a close connection", payload: "/proxy-connection/;S;Close connection;D;u;o;c;connection Closed for session '" + sessionID + "'",
-			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '" + sessionID + "'", SessionID: sessionID}},
-		{name: "session id followed by a user agent with quotes", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''", SessionID: "abc"}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Closed for session '" + sessionID + "'", SessionID: sessionID}},
+		{name: "session id followed by a user agent with quotes",
+			payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11;" +
+				" Linux x86_64) 'quoted''",
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session 'abc'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64) 'quoted''", SessionID: "abc"}},
 		{name: "no session id in the message", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened",
 			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened"}},
 		{name: "empty message, no session id", payload: "/qseow-proxy-connection/;S;Close connection;D;u;o;c;",
 			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c"}},
 		{name: "empty quotes, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session ''",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ''"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session ''"}},
 		{name: "blank quotes, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '   '",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '   '"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session '   '"}},
 		{name: "unterminated quote, no session id", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session '" + sessionID,
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session '" + sessionID}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session '" + sessionID}},
 		{name: "unterminated quote at the very end", payload: "/qseow-proxy-connection/;S;Close connection;D;u;o;c;connection Closed for session '",
-			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Closed for session '"}},
+			event: ev{Server: "S", Command: event.CloseConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Closed for session '"}},
 		{name: "session id blanks trimmed", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session ' abc '",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session ' abc '", SessionID: "abc"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session ' abc '", SessionID: "abc"}},
 		{name: "session id holding a semicolon", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'a;b'",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'a;b'", SessionID: "a;b"}},
-		{name: "the first for session counts", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'one'; UserAgent: 'x for session 'two''",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'one'; UserAgent: 'x for session 'two''", SessionID: "one"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session 'a;b'", SessionID: "a;b"}},
+		{name: "the first for session counts",
+			payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection Opened for session 'one'; UserAgent: 'x for session 'two''",
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session 'one'; UserAgent: 'x for session 'two''", SessionID: "one"}},
 		{name: "session id with a lower-case message", payload: "/qseow-proxy-connection/;S;Open connection;D;u;o;c;connection opened for session 'abc'",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection opened for session 'abc'", SessionID: "abc"}},
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection opened for session 'abc'", SessionID: "abc"}},
 		{name: "start session: no session id", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;Start session for user 'D\\u' for session 'abc'",
-			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Start session for user 'D\\u' for session 'abc'"}},
+			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "Start session for user 'D\\u' for session 'abc'"}},
 		{name: "stop session: no session id", payload: "/proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u' for session 'abc'",
-			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u' for session 'abc'"}},
-		{name: "legacy connection: no message, no session id", payload: "S;Open connection;D;u", event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u"}},
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "Stop session for user 'D\\u' for session 'abc'"}},
+		{name: "legacy connection: no message, no session id", payload: "S;Open connection;D;u",
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u"}},
 
 		// Control characters. Blanks around fields are trimmed first.
 		{name: "control in the directory", payload: "/qseow-proxy-session/;S;Start session;L\x00AB;u;o;c;m", status: Malformed, reason: ReasonControl},
@@ -234,16 +285,22 @@ func TestParseExactEvents(t *testing.T) {
 		{name: "C1 control U+0080 in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\u0080b", status: Malformed, reason: ReasonControl},
 		{name: "C1 control U+009F in the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\u009fb", status: Malformed, reason: ReasonControl},
 		{name: "control in a legacy user id", payload: "S;Stop session;D;u\x01", status: Malformed, reason: ReasonControl},
-		{name: "control in the user of a connection", payload: "/qseow-proxy-connection/;S;Close connection;D;\x02u;o;c;connection Closed for session 'k'", status: Malformed, reason: ReasonControl},
+		{name: "control in the user of a connection", payload: "/qseow-proxy-connection/;S;Close connection;D;\x02u;o;c;connection Closed for session 'k'",
+			status: Malformed, reason: ReasonControl},
 		{name: "control in the command: an untracked command", payload: "S;Start\x00session;D;u", status: Ignored, reason: ReasonUnknownCommand},
 		{name: "control in an ignored payload's user", payload: "S;Login;D;u\x00", status: Ignored, reason: ReasonUnknownCommand},
-		{name: "empty user wins over a control elsewhere", payload: "/qseow-proxy-session/;S;Start session;D;;o\x00;c;m", status: Malformed, reason: ReasonEmptyUser},
-		{name: "a message spanning lines", payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u'\r\n\tat line two\n\tat line three",
-			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "Stop session for user 'D\\u'\r\n\tat line two\n\tat line three"}},
+		{name: "empty user wins over a control elsewhere", payload: "/qseow-proxy-session/;S;Start session;D;;o\x00;c;m", status: Malformed,
+			reason: ReasonEmptyUser},
+		{name: "a message spanning lines",
+			payload: "/qseow-proxy-session/;S;Stop session;D;u;o;c;Stop session for user 'D\\u'\r\n\tat line two\n\tat line three",
+			event: ev{Server: "S", Command: event.StopSession, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "Stop session for user 'D\\u'\r\n\tat line two\n\tat line three"}},
 		{name: "tabs inside the message", payload: "/qseow-proxy-session/;S;Start session;D;u;o;c;a\tb\tc",
 			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "a\tb\tc"}},
-		{name: "blanks around fields are no controls", payload: "/qseow-proxy-connection/;\r\nS\t;Open connection;\tD\r;\nu\n;\to\t;\rc\r;\tconnection Opened for session 'k'\r\n",
-			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "connection Opened for session 'k'", SessionID: "k"}},
+		{name: "blanks around fields are no controls",
+			payload: "/qseow-proxy-connection/;\r\nS\t;Open connection;\tD\r;\nu\n;\to\t;\rc\r;\tconnection Opened for session 'k'\r\n",
+			event: ev{Server: "S", Command: event.OpenConnection, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "connection Opened for session 'k'", SessionID: "k"}},
 		{name: "non-ASCII letters are no controls", payload: "S;Start session;D;\u00a1\u00bf\u00c0\u00ff\u0100",
 			event: ev{Server: "S", Command: event.StartSession, Directory: "D", UserID: "\u00a1\u00bf\u00c0\u00ff\u0100"}},
 		{name: "line separator U+2028 is no control", payload: "S;Start session;D;a\u2028b",
@@ -257,7 +314,8 @@ func TestParseExactEvents(t *testing.T) {
 		{name: "host as an IPv6 address", payload: "fe80::1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
 		{name: "host as a URL", payload: "/proxy-session/;https://sense1.lab.example;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
 		{name: "host of 254 bytes", payload: strings.Repeat("a", 254) + ";Start session;D;u", status: Malformed, reason: ReasonBadServer},
-		{name: "FQDN of 254 bytes", payload: "/qseow-proxy-session/;" + strings.Repeat("abcdefghi.", 25) + "abcd;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
+		{name: "FQDN of 254 bytes", payload: "/qseow-proxy-session/;" + strings.Repeat("abcdefghi.", 25) + "abcd;Start session;D;u;o;c;m", status: Malformed,
+			reason: ReasonBadServer},
 		{name: "non-ASCII host", payload: "/qseow-proxy-session/;sénse1;Start session;D;u;o;c;m", status: Malformed, reason: ReasonBadServer},
 		{name: "Cyrillic host", payload: "СЕРВЕР1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
 		{name: "full-width host", payload: "ＳＥＮＳＥ1;Start session;D;u", status: Malformed, reason: ReasonBadServer},
@@ -269,16 +327,19 @@ func TestParseExactEvents(t *testing.T) {
 		{name: "host of 253 bytes", payload: strings.Repeat("a", 253) + ";Start session;D;u",
 			event: ev{Server: strings.Repeat("a", 253), Command: event.StartSession, Directory: "D", UserID: "u"}},
 		{name: "FQDN of 253 bytes", payload: "/qseow-proxy-session/;" + strings.Repeat("abcdefghi.", 25) + "abc;Start session;D;u;o;c;m",
-			event: ev{Server: strings.Repeat("abcdefghi.", 25) + "abc", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c", Message: "m"}},
+			event: ev{Server: strings.Repeat("abcdefghi.", 25) + "abc", Command: event.StartSession, Directory: "D", UserID: "u", Origin: "o", Context: "c",
+				Message: "m"}},
 		{name: "host with underscore, hyphen, digits and dots", payload: "qlik_proxy-01.corp.example.com;Start session;D;u",
 			event: ev{Server: "qlik_proxy-01.corp.example.com", Command: event.StartSession, Directory: "D", UserID: "u"}},
-		{name: "host as an IPv4 address", payload: "10.0.0.12;Start session;D;u", event: ev{Server: "10.0.0.12", Command: event.StartSession, Directory: "D", UserID: "u"}},
+		{name: "host as an IPv4 address", payload: "10.0.0.12;Start session;D;u",
+			event: ev{Server: "10.0.0.12", Command: event.StartSession, Directory: "D", UserID: "u"}},
 		{name: "one-letter host", payload: "s;Start session;D;u", event: ev{Server: "s", Command: event.StartSession, Directory: "D", UserID: "u"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A used event: Parse must not leave anything of it behind.
-			got := event.Event{Server: "stale", Command: event.StopSession, Directory: "stale", UserID: "stale", Origin: "stale", Context: "stale", Message: "stale"}
+			got := event.Event{Server: "stale", Command: event.StopSession, Directory: "stale", UserID: "stale", Origin: "stale", Context: "stale",
+				Message: "stale"}
 			status, reason := Parse([]byte(tt.payload), &got)
 			require.Equal(t, tt.status, status, "reason: %s", reason)
 			require.Equal(t, tt.reason, reason)
@@ -325,10 +386,10 @@ func TestParseAliasesThePayload(t *testing.T) {
 	var ev event.Event
 	status, _ := Parse(payload, &ev)
 	require.Equal(t, Accepted, status)
-	first := uintptr(unsafe.Pointer(&payload[0]))
+	first := uintptr(unsafe.Pointer(&payload[0])) //nolint:gosec // G103: the test compares addresses to prove the aliasing
 	last := first + uintptr(len(payload))
 	for _, s := range []string{ev.Server, ev.Directory, ev.UserID, ev.Origin, ev.Context, ev.Message} {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s))) //nolint:gosec // G103: the test compares addresses
 		require.True(t, p >= first && p+uintptr(len(s)) <= last, "%q does not alias the payload", s)
 	}
 }
@@ -555,14 +616,17 @@ func TestValidSamplesCover(t *testing.T) {
 		note("quote in message", strings.Contains(ev.Message, "'"))
 		note("user agent", strings.Contains(ev.Message, "UserAgent: '"))
 		note("/hub/ context", ev.Context == "/hub/")
-		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && event.AppID(ev.Context) != "" && strings.Contains(ev.Context, "?reloadUri="))
-		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && event.AppID(ev.Context) != "" && strings.Contains(ev.Context, "/sheet/"))
+		note("/app/<GUID>?reloadUri= context", strings.HasPrefix(ev.Context, "/app/") && event.AppID(ev.Context) != "" && strings.Contains(ev.Context,
+			"?reloadUri="))
+		note("/sense/app/<GUID>/sheet/ context", strings.HasPrefix(ev.Context, "/sense/app/") && event.AppID(ev.Context) != "" && strings.Contains(ev.Context,
+			"/sheet/"))
 		note("Qlik start message", strings.HasPrefix(ev.Message, "Start session for user '"))
 		note("Qlik open message", strings.HasPrefix(ev.Message, "connection Opened for session '"))
 		note("Qlik close message", strings.HasPrefix(ev.Message, "connection Closed for session '"))
 		note("upper-case marker", strings.HasPrefix(s.payload, "/") && !strings.HasPrefix(s.payload, lowerASCII(fields[0])))
 		note("session id", ev.SessionID != "")
-		note("connection without a session id", ev.SessionID == "" && ev.Message != "" && (ev.Command == event.OpenConnection || ev.Command == event.CloseConnection))
+		note("connection without a session id",
+			ev.SessionID == "" && ev.Message != "" && (ev.Command == event.OpenConnection || ev.Command == event.CloseConnection))
 		note("message over several lines", strings.Contains(ev.Message, "\n"))
 		note("tab in message", strings.Contains(ev.Message, "\t"))
 		note("host name with '_'", strings.Contains(ev.Server, "_"))
@@ -765,11 +829,14 @@ func TestParseSpecDivergences(t *testing.T) {
 		// making the payload malformed.
 		{name: "vertical tab after the user id", payload: "SENSE1;Start session;LAB;anna\v", status: Malformed, reason: ReasonControl},
 		{name: "form feed before the directory", payload: "SENSE1;Start session;\fLAB;anna", status: Malformed, reason: ReasonControl},
-		{name: "NEL after the context", payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/\u0085;m", status: Malformed, reason: ReasonControl},
-		{name: "NEL at the end of the message", payload: "/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m\u0085", status: Malformed, reason: ReasonControl},
+		{name: "NEL after the context", payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/\u0085;m", status: Malformed,
+			reason: ReasonControl},
+		{name: "NEL at the end of the message", payload: "/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m\u0085", status: Malformed,
+			reason: ReasonControl},
 		// A control character in the host is reported as a bad host name.
 		{name: "control in the host", payload: "SENSE\x011;Start session;LAB;anna", status: Malformed, reason: ReasonControl},
-		{name: "DEL in the host", payload: "/qseow-proxy-session/;SENSE1\x7f;Start session;LAB;anna;AppAccess;/hub/;m", status: Malformed, reason: ReasonControl},
+		{name: "DEL in the host", payload: "/qseow-proxy-session/;SENSE1\x7f;Start session;LAB;anna;AppAccess;/hub/;m", status: Malformed,
+			reason: ReasonControl},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,8 +26,9 @@ func TestParse(t *testing.T) {
 				Origin: "AppAccess", Context: "/hub/", Message: `Start session for user 'LAB\anna'`},
 		},
 		{
-			name:    "Butler SOS connection with app and user agent",
-			payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/" + app + "?reloadUri=x;connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'",
+			name: "Butler SOS connection with app and user agent",
+			payload: "/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/" + app + "?reloadUri=x;connection Opened for session 's'; " +
+				"UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'",
 			event: event.Event{Server: "SENSE1", Command: event.OpenConnection, Directory: "LAB", UserID: "anna",
 				Origin: "AppAccess", Context: "/app/" + app + "?reloadUri=x",
 				Message: "connection Opened for session 's'; UserAgent: 'Mozilla/5.0 (X11; Linux x86_64)'", SessionID: "s"},
@@ -192,9 +193,12 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	for name, payload := range map[string]string{
-		"sos": `/qseow-proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;Start session for user 'LAB\user000123'`,
-		"sos_connection": "/qseow-proxy-connection/;qlik-proxy-01.corp.example.com;Open connection;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=https%3A%2F%2Fqlik.corp.example.com%2Fsense%2Fapp%2F6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;" +
-			"connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0'",
+		"sos": `/qseow-proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;` +
+			`Start session for user 'LAB\user000123'`,
+		"sos_connection": "/qseow-proxy-connection/;qlik-proxy-01.corp.example.com;Open connection;LAB;user000123;AppAccess;" +
+			"/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=https%3A%2F%2Fqlik.corp.example.com%2Fsense%2Fapp%2F6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;" +
+			"connection Opened for session '2f1c7a8e-7d35-4c38-a7a2-0a6f5b3e9d01'; " +
+			"UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0'",
 		"upper_marker": `/QSEOW-PROXY-SESSION/;SENSE01;Start session;LAB;user000123;AppAccess;/hub/;Start session for user 'LAB\user000123'`,
 		"butler":       `/proxy-session/;SENSE01;Start session;LAB;user000123;AppAccess;/hub/;Start session for user 'LAB\user000123'`,
 		"legacy":       `SENSE01;Start session;LAB;user000123`,
