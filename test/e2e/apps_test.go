@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -160,7 +161,8 @@ func (g *summaryGroup) consistent() error {
 	}
 	for id, a := range g.apps {
 		if a.ActiveUsers != len(a.Users) && !a.truncated || a.ActiveConnections < a.ActiveUsers || a.ActiveUsers > g.site.ActiveUsers {
-			return fmt.Errorf("app %s: %d users, %d listed, %d connections, %d users on the site", id, a.ActiveUsers, len(a.Users), a.ActiveConnections, g.site.ActiveUsers)
+			return fmt.Errorf("app %s: %d users, %d listed, %d connections, %d users on the site",
+				id, a.ActiveUsers, len(a.Users), a.ActiveConnections, g.site.ActiveUsers)
 		}
 		for _, u := range a.Users {
 			if !slices.Contains(g.site.Users, u) {
@@ -283,7 +285,7 @@ func appsAtEveryCheckpoint(t *testing.T, emitEvents bool) {
 				}
 			}
 			if last == nil {
-				why = fmt.Errorf("no change summary since the burst")
+				why = errors.New("no change summary since the burst")
 				return false
 			}
 			why = last.matches(want)
@@ -402,12 +404,12 @@ func TestAppSummariesFollowConnections(t *testing.T) {
 	send := func(command, user, sessionID string) {
 		t.Helper()
 		dir, id, _ := strings.Cut(user, `\`)
-		marker, context, message := "/qseow-proxy-session/", "/hub/", command+" for user '"+user+"'"
+		marker, where, message := "/qseow-proxy-session/", "/hub/", command+" for user '"+user+"'"
 		if strings.HasSuffix(command, "connection") {
 			verb := map[string]string{"Open connection": "Opened", "Close connection": "Closed"}[command]
-			marker, context, message = "/qseow-proxy-connection/", "/app/"+app+"?reloadUri=https://sense/hub", "connection "+verb+" for session '"+sessionID+"'"
+			marker, where, message = "/qseow-proxy-connection/", "/app/"+app+"?reloadUri=https://sense/hub", "connection "+verb+" for session '"+sessionID+"'"
 		}
-		_, err := fmt.Fprintf(conn, "%s;SENSE1;%s;%s;%s;AppAccess;%s;%s", marker, command, dir, id, context, message)
+		_, err := fmt.Fprintf(conn, "%s;SENSE1;%s;%s;%s;AppAccess;%s;%s", marker, command, dir, id, where, message) // where: the context field
 		require.NoError(t, err)
 	}
 	// step sends, then waits for a change summary made after it with the
@@ -443,7 +445,8 @@ func TestAppSummariesFollowConnections(t *testing.T) {
 		require.NoError(t, last.consistent(), name)
 	}
 	appState := func(users, connections int, names ...string) *appSummary {
-		return &appSummary{AppExpected: replay.AppExpected{App: app, ActiveUsers: users, ActiveConnections: connections, Users: append([]string{}, names...)}}
+		return &appSummary{AppExpected: replay.AppExpected{App: app, ActiveUsers: users, ActiveConnections: connections,
+			Users: append(make([]string, 0, len(names)), names...)}}
 	}
 
 	step("anna logs in", nil, func() { send("Start session", `LAB\anna`, "") })

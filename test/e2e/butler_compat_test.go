@@ -111,7 +111,7 @@ func jsonStringify(list []string) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(append([]string{}, list...)); err != nil {
+	if err := enc.Encode(append(make([]string, 0, len(list)), list...)); err != nil { // [], not null, for none
 		panic(err)
 	}
 	return strings.TrimSuffix(buf.String(), "\n")
@@ -180,9 +180,10 @@ func butlerTraffic(t *testing.T, bin, dir string) [][]byte {
 		session("SENSE3", "Stop session", "LAB", "quick"),
 		session("SENSE3", "Start session", "LAB", "quick"),
 	}
-	var all []string
+	middle := strings.Split(strings.TrimSpace(string(sim)), "\n")
+	all := make([]string, 0, len(before)+len(middle)+len(after))
 	all = append(all, before...)
-	all = append(all, strings.Split(strings.TrimSpace(string(sim)), "\n")...)
+	all = append(all, middle...)
 	all = append(all, after...)
 	path := filepath.Join(dir, "traffic.txt")
 	require.NoError(t, os.WriteFile(path, []byte(strings.Join(all, "\n")+"\n"), 0o600))
@@ -203,7 +204,7 @@ func butlerTraffic(t *testing.T, bin, dir string) [][]byte {
 func TestMQTTButlerCompat(t *testing.T) {
 	bin := binDir(t)
 	broker := startMosquitto(t)
-	sub := subscribe(t, broker, "#")
+	sub := subscribe(t, broker)
 
 	dir := t.TempDir()
 	udpPort := freeUDPPort(t)

@@ -128,7 +128,7 @@ func emitted(t *testing.T, extra string, want map[string]map[string]string) (map
 	t.Helper()
 	bin := binDir(t)
 	// Enough users that the virtual proxy's list passes users_max_bytes.
-	var sessions []string
+	sessions := make([]string, 0, 8)
 	for i := range 8 {
 		sessions = append(sessions, fmt.Sprintf(`{"UserDirectory":"LAB","UserId":"user%d","SessionId":"%d"}`, i, i))
 	}

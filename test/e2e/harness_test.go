@@ -84,6 +84,7 @@ type telegrafProcess struct {
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	done   chan error
+	stdout io.Writer // where Telegraf's stdout goes; nil: into the log too
 }
 
 func (tg *telegrafProcess) log() string {
@@ -119,20 +120,20 @@ func startTelegrafEnv(t *testing.T, bin, configFile string, env []string) *teleg
 func startTelegrafArgs(t *testing.T, bin, configFile string, env []string, flags ...string) *telegrafProcess {
 	t.Helper()
 	tg := &telegrafProcess{done: make(chan error, 1)}
-	launchTelegraf(t, tg, nil, bin, configFile, env, flags...)
+	launchTelegraf(t, tg, bin, configFile, env, flags...)
 	return tg
 }
 
 // launchTelegraf starts Telegraf as tg, its log in tg and its stdout in
-// stdout (nil: in the log too), kills it at the end of the test if it still
-// runs, and waits until the plugin listens.
-func launchTelegraf(t *testing.T, tg *telegrafProcess, stdout io.Writer, bin, configFile string, env []string, flags ...string) {
+// tg.stdout (nil: in the log too), kills it at the end of the test if it
+// still runs, and waits until the plugin listens.
+func launchTelegraf(t *testing.T, tg *telegrafProcess, bin, configFile string, env []string, flags ...string) {
 	t.Helper()
 	tg.cmd = exec.Command(filepath.Join(bin, "telegraf"), append([]string{"--config", configFile}, flags...)...)
 	tg.cmd.Env = append(os.Environ(), env...)
 	tg.cmd.Stderr = lockedWriter{tg}
-	tg.cmd.Stdout = stdout
-	if stdout == nil {
+	tg.cmd.Stdout = tg.stdout
+	if tg.stdout == nil {
 		tg.cmd.Stdout = lockedWriter{tg}
 	}
 	require.NoError(t, tg.cmd.Start())
@@ -140,7 +141,7 @@ func launchTelegraf(t *testing.T, tg *telegrafProcess, stdout io.Writer, bin, co
 	t.Cleanup(func() {
 		if tg.cmd.ProcessState == nil {
 			tg.cmd.Process.Kill() //nolint:errcheck // best effort at the end of a test
-			<-tg.done
+			<-tg.done             //nolint:errcheck // killed: Wait's error says only that
 		}
 		if t.Failed() {
 			t.Logf("telegraf log:\n%s", tg.log())
@@ -388,7 +389,7 @@ func TestMain(m *testing.M) {
 	if line := missing.summary(); line != "" {
 		fmt.Println(line)
 		if path := os.Getenv("QSS_E2E_SKIPPED"); path != "" {
-			if err := os.WriteFile(path, []byte(line+"\n"), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil { // read by make, as the same user
 				fmt.Fprintln(os.Stderr, "e2e:", err)
 			}
 		}

@@ -233,10 +233,11 @@ func TestInfluxDB(t *testing.T) {
 // commented [[outputs.influxdb_v2]] blocks in.
 func influxV2Variant(t *testing.T, shipped string) string {
 	t.Helper()
-	var out []string
+	lines := strings.Split(shipped, "\n")
+	out := make([]string, 0, len(lines))
 	v1Blocks, v2Blocks := 0, 0
 	inV1, inV2 := false, false
-	for _, line := range strings.Split(shipped, "\n") {
+	for _, line := range lines {
 		switch {
 		case line == "[[outputs.influxdb]]":
 			inV1 = true

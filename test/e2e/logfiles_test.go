@@ -43,7 +43,7 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
 	audit := filepath.Join(dir, "Audit")
-	require.NoError(t, os.Mkdir(audit, 0o755))
+	require.NoError(t, os.Mkdir(audit, 0o750))
 	stateFile := filepath.Join(dir, "state.json")
 	logfileBlock := func(pollInterval string) string {
 		return fmt.Sprintf(`
@@ -89,7 +89,7 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	got := tg.waitForSet(t, want, 60*time.Second)
 	// Nothing lost, nothing read twice: every row was read once, every
 	// rotation seen, every event that came while tailing reached stdout.
-	intake := tg.waitForIntake(t, atLeastRows(written), 30*time.Second)
+	intake := tg.waitForIntake(t, atLeastRows(written))
 	require.Equal(t, int64(written), intake["log_rows"])
 	require.Equal(t, int64(tailed.Events), intake["events_accepted"])
 	require.Equal(t, int64(tailed.IgnoredRows), intake["events_ignored"])
@@ -116,9 +116,9 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	requireSameSet(t, want, first, "the first summary of a start from the files alone")
 	rows, files, took := rebuildLine(t, fresh.process)
 	require.Equal(t, written, rows)
-	t.Logf("rebuild from the files alone: %d rows of %d files in %s through the binary: %.0f rows/s; first summary on Telegraf's stdout %s after Telegraf started",
-		rows, files, took, float64(rows)/took.Seconds(), firstAfter.Round(time.Millisecond))
-	intake = fresh.waitForIntake(t, atLeastRows(written), 30*time.Second)
+	t.Logf("rebuild from the files alone: %d rows of %d files in %s through the binary: %.0f rows/s; "+
+		"first summary on Telegraf's stdout %s after Telegraf started", rows, files, took, float64(rows)/took.Seconds(), firstAfter.Round(time.Millisecond))
+	intake = fresh.waitForIntake(t, atLeastRows(written))
 	require.Equal(t, int64(written), intake["log_rows"])
 	require.Equal(t, 0, fresh.out.count("qliksense_session_event"), "rows read to rebuild are history, not events")
 	fresh.stop(t)
@@ -134,7 +134,7 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	whileStopped := stopped.Events + stopped.IgnoredRows - written
 	resumed := startTelegrafStdout(t, bin, telegrafStdoutConfig(t, dir, "resume-telegraf.conf", bin, resumeConf))
 	resumed.waitForSet(t, want, 60*time.Second)
-	intake = resumed.waitForIntake(t, atLeastRows(whileStopped), 30*time.Second)
+	intake = resumed.waitForIntake(t, atLeastRows(whileStopped))
 	require.Equal(t, int64(whileStopped), intake["log_rows"], "the resumed run reads the rows written while stopped, and only them")
 	rows, _, _ = rebuildLine(t, resumed.process)
 	require.Equal(t, whileStopped, rows)
@@ -145,10 +145,11 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	for i := range 10 {
-		_, err := fmt.Fprintf(conn, "/qseow-proxy-session/;sense%d;Start session;LAB;udp.ghost%d;AppAccess;/hub/;Start session for user 'LAB\\udp.ghost%d'", i%3+1, i, i)
+		_, err := fmt.Fprintf(conn, "/qseow-proxy-session/;sense%d;Start session;LAB;udp.ghost%d;AppAccess;/hub/;"+
+			"Start session for user 'LAB\\udp.ghost%d'", i%3+1, i, i)
 		require.NoError(t, err)
 	}
-	resumed.waitForIntake(t, func(f map[string]interface{}) bool { return f["udp_events_superseded"] == int64(10) }, 30*time.Second)
+	resumed.waitForIntake(t, func(f map[string]interface{}) bool { return f["udp_events_superseded"] == int64(10) })
 
 	// Tail latency: single rows at random moments, each timed from its
 	// write to its event metric on Telegraf's stdout.
@@ -172,7 +173,7 @@ func TestLogFilesEndToEnd(t *testing.T) {
 func pluginConfigAt(t *testing.T, dir, name string, udpPort int, extra string) string {
 	t.Helper()
 	sub := filepath.Join(dir, strings.TrimSuffix(name, ".conf"))
-	require.NoError(t, os.MkdirAll(sub, 0o755))
+	require.NoError(t, os.MkdirAll(sub, 0o750))
 	return pluginConfig(t, sub, udpPort, extra)
 }
 
@@ -365,13 +366,14 @@ func startTelegrafStdout(t *testing.T, bin, configFile string) *stdoutTelegraf {
 	t.Helper()
 	parser := &influx.Parser{}
 	require.NoError(t, parser.Init())
-	tg := &stdoutTelegraf{process: &telegrafProcess{done: make(chan error, 1)}, out: &stdoutMetrics{parser: parser}}
-	launchTelegraf(t, tg.process, tg.out, bin, configFile, nil)
+	out := &stdoutMetrics{parser: parser}
+	tg := &stdoutTelegraf{process: &telegrafProcess{done: make(chan error, 1), stdout: out}, out: out}
+	launchTelegraf(t, tg.process, bin, configFile, nil)
 	return tg
 }
 
 // summarySet is the active set the summaries show, in replay's terms.
-func summarySet(t *testing.T, metrics []telegraf.Metric, first bool) (replay.Expected, bool) {
+func summarySet(t *testing.T, metrics []telegraf.Metric, first bool) replay.Expected {
 	t.Helper()
 	set := replay.Expected{}
 	servers := map[string]replay.ServerExpected{}
@@ -419,7 +421,7 @@ func summarySet(t *testing.T, metrics []telegraf.Metric, first bool) (replay.Exp
 			set.Apps = append(set.Apps, a)
 		}
 	}
-	return normalized(set), !at.IsZero()
+	return normalized(set)
 }
 
 // normalized writes user names in lower case and sorts everything: a
@@ -437,7 +439,7 @@ func normalized(e replay.Expected) replay.Expected {
 		return out
 	}
 	out := replay.Expected{ActiveUsers: e.ActiveUsers, ActiveSessions: e.ActiveSessions, Users: fold(e.Users),
-		Servers: []replay.ServerExpected{}, Apps: []replay.AppExpected{}}
+		Servers: make([]replay.ServerExpected, 0, len(e.Servers)), Apps: make([]replay.AppExpected, 0, len(e.Apps))}
 	for _, s := range e.Servers {
 		s.Users = fold(s.Users)
 		out.Servers = append(out.Servers, s)
@@ -452,9 +454,16 @@ func normalized(e replay.Expected) replay.Expected {
 }
 
 func sameSet(a, b replay.Expected) bool {
-	x, _ := json.Marshal(normalized(a))
-	y, _ := json.Marshal(normalized(b))
-	return string(x) == string(y)
+	return bytes.Equal(mustJSON(normalized(a)), mustJSON(normalized(b)))
+}
+
+// mustJSON is v in JSON, for values that always marshal.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func requireSameSet(t *testing.T, want, got replay.Expected, what string) {
@@ -476,7 +485,7 @@ func (tg *stdoutTelegraf) waitForSet(t *testing.T, want replay.Expected, timeout
 	var got replay.Expected
 	deadline := time.Now().Add(timeout)
 	for {
-		got, _ = summarySet(t, tg.out.snapshot(), false)
+		got = summarySet(t, tg.out.snapshot(), false)
 		if sameSet(want, got) {
 			return got
 		}
@@ -511,22 +520,22 @@ func (tg *stdoutTelegraf) waitForFirstSummary(t *testing.T, timeout time.Duratio
 			complete = complete || !m.Time().Equal(metrics[i].Time())
 		}
 		if complete {
-			set, _ = summarySet(t, metrics, true)
+			set = summarySet(t, metrics, true)
 		}
 		return complete
 	}, timeout, 20*time.Millisecond, "no summary")
 	return set
 }
 
-// waitForIntake waits for qliksense_sessions_internal fields that ok
-// accepts, and returns them.
-func (tg *stdoutTelegraf) waitForIntake(t *testing.T, ok func(map[string]interface{}) bool, timeout time.Duration) map[string]interface{} {
+// waitForIntake waits up to 30 s for qliksense_sessions_internal fields
+// that ok accepts, and returns them.
+func (tg *stdoutTelegraf) waitForIntake(t *testing.T, ok func(map[string]interface{}) bool) map[string]interface{} {
 	t.Helper()
 	var last map[string]interface{}
 	require.Eventually(t, func() bool {
 		last = lastActiveSet(t, tg.out.snapshot()).intake
 		return last != nil && ok(last)
-	}, timeout, 100*time.Millisecond, "qliksense_sessions_internal never showed what was expected; last: %v", last)
+	}, 30*time.Second, 100*time.Millisecond, "qliksense_sessions_internal never showed what was expected; last: %v", last)
 	return last
 }
 
@@ -548,9 +557,11 @@ func rebuildLine(t *testing.T, tg *telegrafProcess) (rows, files int, took time.
 		m = rebuildLog.FindStringSubmatch(tg.log())
 		return m != nil
 	}, 30*time.Second, 20*time.Millisecond, "no rebuild line in the log")
-	rows, _ = strconv.Atoi(m[1])
-	files, _ = strconv.Atoi(m[2])
-	took, err := time.ParseDuration(m[3])
+	rows, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	files, err = strconv.Atoi(m[2])
+	require.NoError(t, err)
+	took, err = time.ParseDuration(m[3])
 	require.NoError(t, err)
 	return rows, files, took
 }
@@ -590,7 +601,7 @@ func checkDurations(t *testing.T, dir string, metrics []telegraf.Metric) {
 		require.True(t, ok, "a session_stop at %s on %s that the files do not have", m.Time(), m.Tags()["server"])
 		got, ok := m.GetField("session_duration_s")
 		require.True(t, ok, "session_stop at %s on %s has no session_duration_s", m.Time(), m.Tags()["server"])
-		require.Equal(t, d.Seconds(), got, "session_stop at %s on %s", m.Time(), m.Tags()["server"])
+		require.Equal(t, d.Seconds(), got, "session_stop at %s on %s", m.Time(), m.Tags()["server"]) //nolint:testifylint // exact: same time stamps
 		checked++
 		longest = max(longest, d)
 	}
@@ -638,7 +649,7 @@ func TestSeveralNodes(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
 	all := filepath.Join(dir, "written")
-	require.NoError(t, os.Mkdir(all, 0o755))
+	require.NoError(t, os.Mkdir(all, 0o750))
 	// Few users on three servers: most are on more than one.
 	sim := newLogSim(t, replay.SimConfig{Users: 200, Directories: 2, Servers: 3, Events: 1_000_000, Seed: 6, Format: "sos"},
 		replay.LogConfig{Dir: all, RotateBytes: 256 << 10, Noise: 0.05, Seed: 6})
@@ -651,14 +662,14 @@ func TestSeveralNodes(t *testing.T) {
 	for _, e := range entries {
 		host, _, _ := strings.Cut(e.Name(), "_")
 		node := filepath.Join(dir, host, "Audit")
-		require.NoError(t, os.MkdirAll(node, 0o755))
+		require.NoError(t, os.MkdirAll(node, 0o750))
 		require.NoError(t, os.Rename(filepath.Join(all, e.Name()), filepath.Join(node, e.Name())))
 	}
 	type node struct {
 		name string
 		p    *plugin
 	}
-	var nodes []node
+	nodes := make([]node, 0, len(want.Servers))
 	for _, srv := range want.Servers {
 		conf := pluginConfigAt(t, dir, srv.Server+".conf", freeUDPPort(t), fmt.Sprintf(`
   [inputs.qliksense_sessions.logfile]
@@ -711,7 +722,8 @@ func TestSeveralNodes(t *testing.T) {
 	sessions := strings.TrimSpace(psql(t, `SELECT sum(active_sessions) FROM (SELECT DISTINCT ON (server) active_sessions
 		FROM qliksense_users_server ORDER BY server, "time" DESC) AS last`, nil))
 	require.Equal(t, strconv.Itoa(want.ActiveSessions), sessions, "the servers' sessions add up")
-	t.Logf("PostgreSQL, over %d rows of qliksense_users_server: the README's query gives %s users; the servers' sessions add up to %s", len(rows), got, sessions)
+	t.Logf("PostgreSQL, over %d rows of qliksense_users_server: the README's query gives %s users; the servers' sessions add up to %s",
+		len(rows), got, sessions)
 }
 
 // readmeSQL returns the first ```sql block of a README section.
@@ -736,32 +748,36 @@ func startPostgres(t *testing.T) func(t *testing.T, sql string, stdin *bytes.Buf
 	server, err := exec.LookPath("postgres")
 	if err != nil {
 		// Debian keeps the server off PATH.
-		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+		found, err := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+		require.NoError(t, err)
 		if len(found) == 0 {
 			server = serverBinary(t, "postgres", "postgresql")
 		} else {
 			server = found[len(found)-1]
 		}
 	}
-	if real, err := filepath.EvalSymlinks(server); err == nil {
-		server = real
+	if resolved, err := filepath.EvalSymlinks(server); err == nil {
+		server = resolved
 	}
 	binDir := filepath.Dir(server)
-	base, err := os.MkdirTemp("", "qss-postgres-")
+	base, err := os.MkdirTemp("", "qss-postgres-") //nolint:usetesting // not t.TempDir(): its parent is private, and the postgres user must get in
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(base) })
-	require.NoError(t, os.Chmod(base, 0o755))
+	require.NoError(t, os.Chmod(base, 0o755)) //nolint:gosec // G302: the postgres user must get in
 	as := func(name string, args ...string) *exec.Cmd {
 		return exec.Command(filepath.Join(binDir, name), args...)
 	}
 	if os.Geteuid() == 0 {
 		pg, err := user.Lookup("postgres")
 		require.NoError(t, err, "running as root: PostgreSQL needs the postgres user")
-		uid, _ := strconv.Atoi(pg.Uid)
-		gid, _ := strconv.Atoi(pg.Gid)
+		uid, err := strconv.Atoi(pg.Uid)
+		require.NoError(t, err)
+		gid, err := strconv.Atoi(pg.Gid)
+		require.NoError(t, err)
 		require.NoError(t, os.Chown(base, uid, gid))
 		as = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("setpriv", append([]string{"--reuid=" + pg.Uid, "--regid=" + pg.Gid, "--init-groups", "--", filepath.Join(binDir, name)}, args...)...)
+			return exec.Command("setpriv", append([]string{"--reuid=" + pg.Uid, "--regid=" + pg.Gid, "--init-groups", "--",
+				filepath.Join(binDir, name)}, args...)...)
 		}
 	}
 	data := filepath.Join(base, "data")

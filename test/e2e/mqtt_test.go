@@ -37,15 +37,15 @@ func (s *subscriber) all() []mqttMessage {
 	return append([]mqttMessage(nil), s.messages...)
 }
 
-// last returns the last payload on a topic.
-func (s *subscriber) last(topic string) (string, bool) {
+// last returns the last payload on a topic, "" if none came.
+func (s *subscriber) last(topic string) string {
 	msgs := s.all()
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if msgs[i].topic == topic {
-			return msgs[i].payload, true
+			return msgs[i].payload
 		}
 	}
-	return "", false
+	return ""
 }
 
 // payloads returns every payload on a topic, in order.
@@ -63,7 +63,8 @@ func startMosquitto(t *testing.T) string {
 	t.Helper()
 	bin := serverBinary(t, "mosquitto", "mosquitto")
 	addr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	_, port, _ := net.SplitHostPort(addr)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\n"+
 		// QoS 0 messages beyond 1000 queued for a subscriber are dropped by
@@ -73,7 +74,8 @@ func startMosquitto(t *testing.T) string {
 	return addr
 }
 
-func subscribe(t *testing.T, broker, filter string) *subscriber {
+// subscribe subscribes to every topic on broker.
+func subscribe(t *testing.T, broker string) *subscriber {
 	t.Helper()
 	sub := &subscriber{}
 	opts := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("qss-e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36))
@@ -81,7 +83,7 @@ func subscribe(t *testing.T, broker, filter string) *subscriber {
 	token := client.Connect()
 	require.True(t, token.WaitTimeout(10*time.Second))
 	require.NoError(t, token.Error())
-	token = client.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+	token = client.Subscribe("#", 1, func(_ mqtt.Client, m mqtt.Message) {
 		sub.mu.Lock()
 		sub.messages = append(sub.messages, mqttMessage{m.Topic(), string(m.Payload())})
 		sub.mu.Unlock()
@@ -97,7 +99,7 @@ func subscribe(t *testing.T, broker, filter string) *subscriber {
 func butlerJSON(t *testing.T, users []string) string {
 	t.Helper()
 	if users == nil {
-		users = []string{}
+		users = make([]string, 0) // [], not null
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -120,7 +122,7 @@ var butlerEventTopics = map[string]string{
 func TestMQTTButlerTopics(t *testing.T) {
 	bin := binDir(t)
 	broker := startMosquitto(t)
-	sub := subscribe(t, broker, "#")
+	sub := subscribe(t, broker)
 
 	dir := t.TempDir()
 	udpPort := freeUDPPort(t)
@@ -146,11 +148,11 @@ func TestMQTTButlerTopics(t *testing.T) {
 
 	// Count and usernames: byte for byte what Butler sent, with the directory.
 	require.Eventually(t, func() bool {
-		count, _ := sub.last("qliksense/users/active/count")
-		names, _ := sub.last("qliksense/users/active/usernames")
+		count := sub.last("qliksense/users/active/count")
+		names := sub.last("qliksense/users/active/usernames")
 		return count == strconv.Itoa(expected.ActiveUsers) && names == butlerJSON(t, expected.Users)
 	}, 30*time.Second, 50*time.Millisecond, "count and usernames never matched the replay's expectation")
-	names, _ := sub.last("qliksense/users/active/usernames")
+	names := sub.last("qliksense/users/active/usernames")
 	require.True(t, strings.HasPrefix(names, `["`) && strings.Contains(names, `\\`), "a JSON array of DIR\\user: %s", names)
 
 	// Per server, and a server whose users all left shows 0.
@@ -160,18 +162,18 @@ func TestMQTTButlerTopics(t *testing.T) {
 	}
 	require.Eventually(t, func() bool {
 		for topic, want := range perServer {
-			if got, _ := sub.last(topic); got != want {
+			if got := sub.last(topic); got != want {
 				return false
 			}
 		}
 		return true
 	}, 10*time.Second, 50*time.Millisecond, "per-server counts never matched %v", perServer)
 	for _, topic := range []string{"qliksense/users/active/count", "qliksense/users/active/usernames"} {
-		payload, _ := sub.last(topic)
+		payload := sub.last(topic)
 		t.Logf("%s %s", topic, payload)
 	}
 	for topic := range perServer {
-		payload, _ := sub.last(topic)
+		payload := sub.last(topic)
 		t.Logf("%s %s", topic, payload)
 	}
 
@@ -192,8 +194,10 @@ func TestMQTTButlerTopics(t *testing.T) {
 			10*time.Second, 50*time.Millisecond, "%s: want %d messages, got %d", topic, len(want), len(sub.payloads(topic)))
 		require.Equal(t, lower(want), lower(sub.payloads(topic)), topic)
 	}
-	var sentOrder, gotOrder []string
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	sent := strings.Split(strings.TrimSpace(string(data)), "\n")
+	sentOrder := make([]string, 0, len(sent))
+	var gotOrder []string
+	for _, line := range sent {
 		f := strings.SplitN(line, ";", 8)
 		sentOrder = append(sentOrder, strings.ToLower("qliksense/"+butlerEventTopics[f[2]]+" "+f[1]+": "+f[3]+"/"+f[4]))
 	}
@@ -214,7 +218,7 @@ func TestMQTTButlerTopics(t *testing.T) {
 		isServer := strings.HasPrefix(m.topic, "qliksense/users/activeperserver/") && strings.HasSuffix(m.topic, "/count")
 		if isServer {
 			if _, known := perServer[m.topic]; !known {
-				last, _ := sub.last(m.topic)
+				last := sub.last(m.topic)
 				require.Equal(t, "0", last, "%s: a server without users", m.topic)
 			}
 		}
@@ -239,7 +243,7 @@ func TestMQTTButlerTopics(t *testing.T) {
 		}
 		return false
 	}, 10*time.Second, 20*time.Millisecond, "the new user never appeared")
-	withLeaver, _ := sub.last("qliksense/users/active/usernames")
+	withLeaver := sub.last("qliksense/users/active/usernames")
 	require.ElementsMatch(t, append(append([]string(nil), expected.Users...), `LAB\leaver`), parseUsers(t, withLeaver),
 		"everyone and the new user")
 	_, err = fmt.Fprint(conn, `/qseow-proxy-session/;SENSE1;Stop session;LAB;leaver;AppAccess;/hub/;Stop session for user 'LAB\leaver'`)
@@ -264,7 +268,7 @@ func TestMQTTButlerTopics(t *testing.T) {
 	// The count comes from another output (its own MQTT client): it may
 	// arrive a moment before or after the usernames.
 	require.Eventually(t, func() bool {
-		count, _ := sub.last("qliksense/users/active/count")
+		count := sub.last("qliksense/users/active/count")
 		return count == strconv.Itoa(expected.ActiveUsers)
 	}, 10*time.Second, 20*time.Millisecond, "the count after the logout")
 	stops := sub.payloads("qliksense/session/stop")
@@ -285,7 +289,7 @@ func parseUsers(t *testing.T, payload string) []string {
 func TestMQTTTopicPrefix(t *testing.T) {
 	bin := binDir(t)
 	broker := startMosquitto(t)
-	sub := subscribe(t, broker, "#")
+	sub := subscribe(t, broker)
 	const prefix = "site1/qliksense"
 
 	dir := t.TempDir()
@@ -321,7 +325,7 @@ func TestMQTTTopicPrefix(t *testing.T) {
 	}
 	require.Eventually(t, func() bool {
 		for topic, payload := range want {
-			if got, _ := sub.last(topic); got != payload {
+			if got := sub.last(topic); got != payload {
 				return false
 			}
 		}
@@ -338,9 +342,10 @@ func TestMQTTTopicPrefix(t *testing.T) {
 // uncommented, as its comment tells users to.
 func withAppTopics(t *testing.T, shipped string) string {
 	t.Helper()
-	var out []string
+	lines := strings.Split(shipped, "\n")
+	out := make([]string, 0, len(lines))
 	blocks, in := 0, false
-	for _, line := range strings.Split(shipped, "\n") {
+	for _, line := range lines {
 		switch {
 		case line == "# [[outputs.mqtt]]":
 			in = true
@@ -384,8 +389,8 @@ func appTopicsMatch(t *testing.T, sub *subscriber, want replay.Expected) (bool, 
 		if inUse {
 			count, usernames = strconv.Itoa(a.ActiveUsers), butlerJSON(t, a.Users)
 		}
-		gotCount, _ := sub.last("qliksense/apps/" + id + "/users/count")
-		gotNames, _ := sub.last("qliksense/apps/" + id + "/users/usernames")
+		gotCount := sub.last("qliksense/apps/" + id + "/users/count")
+		gotNames := sub.last("qliksense/apps/" + id + "/users/usernames")
 		if gotCount != count || gotNames != usernames {
 			return false, fmt.Sprintf("app %s: count %q usernames %s, want %q %s", id, gotCount, gotNames, count, usernames)
 		}
@@ -401,7 +406,7 @@ func appTopicsMatch(t *testing.T, sub *subscriber, want replay.Expected) (bool, 
 func TestMQTTAppTopics(t *testing.T) {
 	bin := binDir(t)
 	broker := startMosquitto(t)
-	sub := subscribe(t, broker, "#")
+	sub := subscribe(t, broker)
 
 	dir := t.TempDir()
 	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-mqtt-butler.conf"))
@@ -457,7 +462,7 @@ func TestMQTTAppTopics(t *testing.T) {
 func TestMQTTFinalZeroFromAGather(t *testing.T) {
 	bin := binDir(t)
 	broker := startMosquitto(t)
-	sub := subscribe(t, broker, "#")
+	sub := subscribe(t, broker)
 
 	dir := t.TempDir()
 	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-mqtt-butler.conf"))
@@ -496,7 +501,7 @@ func TestMQTTFinalZeroFromAGather(t *testing.T) {
 	shows := func(want map[string]string) func() bool {
 		return func() bool {
 			for topic, payload := range want {
-				if got, _ := sub.last(topic); got != payload {
+				if got := sub.last(topic); got != payload {
 					return false
 				}
 			}

@@ -211,7 +211,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 
 func addSessions(perServer map[string]*replay.ServerExpected, server string, n int) {
 	if perServer[server] == nil {
-		perServer[server] = &replay.ServerExpected{Server: server, Users: []string{}}
+		perServer[server] = &replay.ServerExpected{Server: server, Users: make([]string, 0)}
 	}
 	perServer[server].ActiveSessions += n
 }
@@ -223,7 +223,8 @@ func TestFirstSummaryFromProxyAPI(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
 	server := qpstest.NewServer(t, map[string]string{
-		"":    `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"},{"UserDirectory":"LAB","UserId":"anna","SessionId":"2"},{"UserDirectory":"CORP","UserId":"bob","SessionId":"3"}]`,
+		"": `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"},{"UserDirectory":"LAB","UserId":"anna","SessionId":"2"},` +
+			`{"UserDirectory":"CORP","UserId":"bob","SessionId":"3"}]`,
 		"hdr": `[{"UserDirectory":"CORP","UserId":"carl","SessionId":"4"}]`,
 	})
 	conf := pluginConfig(t, dir, freeUDPPort(t), fmt.Sprintf(`
