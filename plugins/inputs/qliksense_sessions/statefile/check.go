@@ -24,7 +24,7 @@ func CheckPath(path string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("state_file %q: folder %q does not exist: %s (the user Telegraf runs as must be able to write in it)", path, shown, fix)
 	case err != nil:
-		return fmt.Errorf("state_file %q: folder %q cannot be used (%v): %s", path, shown, pathErr(err), fix)
+		return fmt.Errorf("state_file %q: folder %q cannot be used (%w): %s", path, shown, pathErr(err), fix)
 	case !info.IsDir():
 		return fmt.Errorf("state_file %q: %q is not a folder: point state_file to a file in a folder", path, shown)
 	}
@@ -33,14 +33,15 @@ func CheckPath(path string) error {
 	}
 	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
 	if err != nil {
-		return fmt.Errorf("state_file %q: cannot create files in folder %q (%v): give the user Telegraf runs as write access to it, or point state_file elsewhere", path, shown, pathErr(err))
+		return fmt.Errorf("state_file %q: cannot create files in folder %q (%w): "+
+			"give the user Telegraf runs as write access to it, or point state_file elsewhere", path, shown, pathErr(err))
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	if f, err := os.Open(path); err == nil {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("state_file %q cannot be read (%v): give the user Telegraf runs as read and write access to it", path, pathErr(err))
+		return fmt.Errorf("state_file %q cannot be read (%w): give the user Telegraf runs as read and write access to it", path, pathErr(err))
 	}
 	return nil
 }

@@ -144,7 +144,7 @@ func Save(path string, records []state.Record, savedAt time.Time) error {
 // SaveFile writes f, in this build's version, as Save does.
 func SaveFile(path string, f File) error {
 	if f.Sessions == nil {
-		f.Sessions = []state.Record{}
+		f.Sessions = make([]state.Record, 0) // [], not null
 	}
 	f.Version, f.SavedAt = Version, f.SavedAt.UTC()
 	data, err := json.Marshal(f)
@@ -187,10 +187,11 @@ func SaveFile(path string, f File) error {
 // truncated, another format or version): keep it aside with SetAside before
 // the next Save replaces it.
 func Load(path string) (*File, error) {
-	return load(path, time.Now())
+	return loadAt(path, time.Now())
 }
 
-func load(path string, now time.Time) (*File, error) {
+// loadAt is Load at the time now, which bounds the time stamps it accepts.
+func loadAt(path string, now time.Time) (*File, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no state file at %q: %w", path, err)
@@ -207,11 +208,11 @@ func load(path string, now time.Time) (*File, error) {
 	if probe.Version == nil {
 		return nil, fmt.Errorf("state file %q has no version: it is not a qliksense_sessions state file", path)
 	}
-	switch *probe.Version {
-	case 1:
+	if *probe.Version == 1 {
 		return loadV1(path, data, now)
 	}
-	return nil, fmt.Errorf("state file %q: %w %d (this build reads version %d; the release that wrote it can read it)", path, ErrVersion, *probe.Version, Version)
+	return nil, fmt.Errorf("state file %q: %w %d (this build reads version %d; the release that wrote it can read it)",
+		path, ErrVersion, *probe.Version, Version)
 }
 
 // recordV1 is a record of a version 1 file as written, before it is checked.
@@ -256,7 +257,7 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 			}
 		}
 	}
-	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: Skipped{},
+	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: make(Skipped),
 		LogFiles: file.LogFiles}
 	for _, name := range file.FileServers {
 		if event.ValidHostName(name) {

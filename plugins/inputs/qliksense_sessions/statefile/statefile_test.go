@@ -152,7 +152,7 @@ func TestLoadSkipsBadRecords(t *testing.T) {
 		`"not an object"`,
 		`null`,
 	)
-	f, err := load(path, now)
+	f, err := loadAt(path, now)
 	require.NoError(t, err)
 	rec := func(server, directory, user string, sessions int) state.Record {
 		return state.Record{Server: server, Directory: directory, UserID: user, Sessions: sessions, FirstSeen: t1, LastSeen: t2}
@@ -288,7 +288,7 @@ func TestLoadDropsKnownSessionsOutOfRange(t *testing.T) {
 		{"id":"future","started":"2026-11-24T09:00:01Z"}]}`,
 		`{"server":"SENSE1","directory":"LAB","user_id":"bob","sessions":1,`+
 			`"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[{"id":""}]}`)
-	f, err := load(path, now)
+	f, err := loadAt(path, now)
 	require.NoError(t, err)
 	require.Len(t, f.Sessions, 2)
 	require.Equal(t, []state.KnownSession{{ID: "good", Started: time.Date(2026, 11, 24, 7, 55, 0, 0, time.UTC), Connections: 1}}, f.Sessions[0].Known)
