@@ -49,7 +49,7 @@ func (p *Parser) owned(data []byte) []byte {
 		return data
 	}
 	owned := string(data)
-	return unsafe.Slice(unsafe.StringData(owned), len(owned))
+	return unsafe.Slice(unsafe.StringData(owned), len(owned)) //nolint:gosec // G103: a fresh copy no one writes to, for Parse's zero-copy strings
 }
 
 // butlerFields are the server, directory and user id of an accepted payload
@@ -59,7 +59,7 @@ func butlerFields(payload []byte) [3][]byte {
 	fields := bytes.SplitN(trimmed, []byte(";"), markerFields)
 	at := [3]int{1, 3, 4} // marker formats: marker;host;command;directory;user;...
 	if len(trimmed) > 0 && trimmed[0] != '/' {
-		at = [3]int{0, 2, 3} // legacy: host;command;directory;user
+		at = [3]int{0, 2, 3} // the legacy format, host;command;directory;user
 	}
 	if len(fields) <= at[2] {
 		return [3][]byte{} // not reached: the parser accepted it

@@ -68,7 +68,8 @@ func (s *Source) Datagram(payload []byte, source netip.Addr, received time.Time)
 	}
 	if len(payload) > s.cfg.MaxDatagramSize {
 		s.oversize.Add(1)
-		s.cfg.Log.Warnf("oversize", "Dropped a datagram of %d bytes from %s: max_datagram_size is %d (%s...)", len(payload), source, s.cfg.MaxDatagramSize, throttle.Excerpt(payload))
+		s.cfg.Log.Warnf("oversize", "Dropped a datagram of %d bytes from %s: max_datagram_size is %d (%s...)",
+			len(payload), source, s.cfg.MaxDatagramSize, throttle.Excerpt(payload))
 		return
 	}
 	p := &s.parsed
@@ -93,7 +94,10 @@ func (s *Source) Dropped() (uint64, bool) {
 // ListensOnAllInterfaces tells whether a host:port leaves the host empty
 // or unspecified (0.0.0.0, ::), and its port.
 func ListensOnAllInterfaces(hostPort string) (all bool, port string) {
-	host, port, _ := net.SplitHostPort(hostPort)
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return true, "" // unreadable: as an empty host
+	}
 	addr, err := netip.ParseAddr(host)
 	return host == "" || err == nil && addr.IsUnspecified(), port
 }
