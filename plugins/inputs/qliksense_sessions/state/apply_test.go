@@ -96,8 +96,8 @@ func TestApplyScenarios(t *testing.T) {
 				{"SENSE1", start, `LAB\Jörg`, Changed},
 				{"SENSE1", stop, `lab\JÖRG`, Changed},
 			},
-			site:    Summary{Users: []string{}},
-			servers: []Summary{{Server: "SENSE1", Users: []string{}}},
+			site:    Summary{Users: make([]string, 0)},
+			servers: []Summary{{Server: "SENSE1", Users: make([]string, 0)}},
 		},
 		{
 			name: "two admins in two directories are two users",
@@ -135,7 +135,7 @@ func TestApplyScenarios(t *testing.T) {
 			site: Summary{ActiveUsers: 1, ActiveSessions: 1, Users: []string{`LAB\anna`}},
 			servers: []Summary{
 				{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: []string{`LAB\anna`}},
-				{Server: "SENSE2", Users: []string{}},
+				{Server: "SENSE2", Users: make([]string, 0)},
 			},
 		},
 	}
@@ -155,7 +155,7 @@ func TestFinalZeroOnlyOnce(t *testing.T) {
 	s := New(Config{})
 	run(t, s, []step{{"SENSE2", start, `LAB\bob`, Changed}, {"SENSE2", stop, `LAB\bob`, Changed}})
 	_, servers := s.Snapshot()
-	require.Equal(t, []Summary{{Server: "SENSE2", Users: []string{}}}, servers)
+	require.Equal(t, []Summary{{Server: "SENSE2", Users: make([]string, 0)}}, servers)
 	_, servers = s.Snapshot()
 	require.Empty(t, servers)
 
@@ -245,21 +245,18 @@ func TestAgainstReferenceModel(t *testing.T) {
 					sessions += n
 				}
 			}
-			var names []string
+			names := make([]string, 0, len(wantUsers))
 			for n := range wantUsers {
 				names = append(names, n)
 			}
 			slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 			require.Equal(t, len(names), site.ActiveUsers, "step %d", i)
 			require.Equal(t, sessions, site.ActiveSessions, "step %d", i)
-			if names == nil {
-				names = []string{}
-			}
 			require.Equal(t, names, site.Users, "step %d", i)
 			for _, srv := range perServer {
 				n := 0
 				for mk, c := range model {
-					if mk.server == strings.ToLower(srv.Server) {
+					if mk.server == strings.ToLower(srv.Server) { //nolint:gocritic // the model's keys are strings.ToLower'd: the same folding, not EqualFold's
 						n += c
 					}
 				}

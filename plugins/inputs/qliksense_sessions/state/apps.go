@@ -79,7 +79,7 @@ func (s *State) countApp(us *userOnServer, conns *[]appConnections, appID string
 
 // connectionsOf is where a connection of the session id (or without one)
 // is counted.
-func (s *State) connectionsOf(us *userOnServer, id string) *[]appConnections {
+func (*State) connectionsOf(us *userOnServer, id string) *[]appConnections {
 	d := us.details()
 	if i := d.find(id); id != "" && i >= 0 {
 		return &d.known[i].apps

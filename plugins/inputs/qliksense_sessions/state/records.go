@@ -40,7 +40,7 @@ type AppConnections struct {
 }
 
 func appConnectionsOf(conns []appConnections) []AppConnections {
-	var out []AppConnections
+	var out []AppConnections //nolint:prealloc // nil, not an empty list, when there are none
 	for _, c := range conns {
 		out = append(out, AppConnections{App: c.app.id, Connections: c.n})
 	}

@@ -40,7 +40,8 @@ func TestRecordsRestoreRoundTrip(t *testing.T) {
 	require.Equal(t, []Record{
 		{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: t0, LastSeen: t0.Add(time.Minute), StartSeen: true,
 			Known: []KnownSession{{ID: "s-anna", Connections: 1}}},
-		{Server: "SENSE2", Directory: "CORP", UserID: "bob", Sessions: 1, FirstSeen: t0.Add(2 * time.Minute), LastSeen: t0.Add(2 * time.Minute), StartSeen: true},
+		{Server: "SENSE2", Directory: "CORP", UserID: "bob", Sessions: 1, FirstSeen: t0.Add(2 * time.Minute), LastSeen: t0.Add(2 * time.Minute),
+			StartSeen: true},
 		{Server: "SENSE2", Directory: "LAB", UserID: "carl", Sessions: 1, FirstSeen: t0.Add(3 * time.Minute), LastSeen: t0.Add(3 * time.Minute),
 			Known: []KnownSession{{ID: "s-carl", Connections: 1, Apps: []AppConnections{{App: salesApp, Connections: 1}}}}},
 	}, records)

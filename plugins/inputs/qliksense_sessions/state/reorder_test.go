@@ -17,11 +17,11 @@ func TestEarlyStopsAreBounded(t *testing.T) {
 		e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: fmt.Sprint("user", i)}
 		s.Apply(&e, t0)
 	}
-	require.Equal(t, maxEarlyStops, len(s.early))
+	require.Len(t, s.early, maxEarlyStops)
 	// Once they are old, room is made.
 	e := event.Event{Server: "SENSE1", Command: stop, Directory: "LAB", UserID: "late"}
 	s.Apply(&e, t0.Add(2*time.Hour))
-	require.Equal(t, 1, len(s.early))
+	require.Len(t, s.early, 1)
 }
 
 // A flood of stops without starts fills the early stops; they are not swept

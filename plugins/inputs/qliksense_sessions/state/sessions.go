@@ -157,7 +157,7 @@ func (s *State) start(srv *server, us *userOnServer, ev *event.Event, now time.T
 	if ev.SessionID != "" {
 		d := us.details()
 		d.known = append(d.known, knownSession{id: strings.Clone(ev.SessionID), started: now})
-	} else if len(s.draining) == 0 {
+	} else if len(s.draining) == 0 { //nolint:revive // empty-block: the common case is named before the costly one
 		// Nothing drains: the common case.
 	} else if drained, ok := s.undrain(ev, now); ok {
 		// A Stop that came just before took a session with open

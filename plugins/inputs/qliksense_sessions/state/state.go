@@ -22,15 +22,15 @@ import (
 type Outcome uint8
 
 const (
-	// Unchanged: the event changed no count (a connection of a known session,
+	// Unchanged says the event changed no count (a connection of a known session,
 	// any Close connection, a Start whose session was already counted).
 	Unchanged Outcome = iota
-	// Changed: a session was opened or closed.
+	// Changed says a session was opened or closed.
 	Changed
-	// OrphanStop: a Stop session for a user with no open session on that
+	// OrphanStop is a Stop session for a user with no open session on that
 	// server, e.g. one that started before we listened; nothing changed.
 	OrphanStop
-	// Refused: the event would have made a new user or server beyond
+	// Refused says the event would have made a new user or server beyond
 	// Config.MaxUsers or Config.MaxServers; nothing changed.
 	Refused
 )
@@ -224,6 +224,8 @@ func (s *State) add(serverName, directory, userID string, n int, firstSeen, last
 // (either may be nil), which saves a second lookup on the hot path. It
 // returns nil, and counts the refusal, when a limit refuses a new user or
 // server.
+//
+//nolint:revive // argument-limit: the hot path passes its lookups and the event's fields as they are
 func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
 	if us == nil && !s.admits(srv, directory, userID) {
 		return nil

@@ -41,7 +41,7 @@ type (
 // users field must encode as [] and never as null.
 func users(names ...string) []string {
 	if names == nil {
-		return []string{}
+		return make([]string, 0)
 	}
 	return names
 }
@@ -406,7 +406,7 @@ func TestExpire(t *testing.T) {
 // reused for the next datagram; the state must have copied what it keeps.
 func TestStateKeepsNoPartOfTheEvent(t *testing.T) {
 	buf := []byte(`SENSE1LABAnna`)
-	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
+	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) } //nolint:gosec // G103: the test aliases a buffer on purpose
 	s := New(Config{})
 	ev := event.Event{Server: view(0, 6), Command: event.StartSession, Directory: view(6, 9), UserID: view(9, 13)}
 	require.Equal(t, Changed, s.Apply(&ev, t0))
@@ -570,11 +570,11 @@ func (m *refState) apply(server string, cmd event.Command, dir, id string) (Outc
 
 func (m *refState) snapshot() (Summary, []Summary) {
 	byFold := func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) }
-	site := Summary{Users: []string{}}
+	site := Summary{Users: make([]string, 0)}
 	seen := map[string]bool{}
-	servers := []Summary{}
+	servers := make([]Summary, 0, len(m.sessions)+len(m.emptied))
 	for sk, userSessions := range m.sessions {
-		summary := Summary{Server: m.serverName[sk], Users: []string{}}
+		summary := Summary{Server: m.serverName[sk], Users: make([]string, 0)}
 		for uk, n := range userSessions {
 			name := m.userName[uk][0] + `\` + m.userName[uk][1]
 			summary.ActiveUsers++
@@ -590,7 +590,7 @@ func (m *refState) snapshot() (Summary, []Summary) {
 		servers = append(servers, summary)
 	}
 	for sk := range m.emptied {
-		servers = append(servers, Summary{Server: m.serverName[sk], Users: []string{}})
+		servers = append(servers, Summary{Server: m.serverName[sk], Users: make([]string, 0)})
 		delete(m.serverName, sk)
 	}
 	clear(m.emptied)

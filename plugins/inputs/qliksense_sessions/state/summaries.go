@@ -134,7 +134,7 @@ func summariseGroups(changes []serverChanges, lists map[string]*sortedNames) []S
 		summary := sc.summary
 		if sc.final {
 			delete(lists, sc.key)
-			summary.Users = []string{}
+			summary.Users = make([]string, 0)
 		} else {
 			list := lists[sc.key]
 			if list == nil {
