@@ -1,6 +1,7 @@
 package logfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -448,6 +449,84 @@ func TestCheckpoint(t *testing.T) {
 	require.Equal(t, int64(len(content)), handled)
 	mu.Unlock()
 	t.Logf("%d consistent snapshots", checks)
+}
+
+// Each offset Checkpoint returns is after exactly as many rows as f saw
+// handled, while rebuilding and while following. The count has no lock of
+// its own: Checkpoint alone keeps f apart from the handler, so -race also
+// fails the test if they overlap.
+func TestCheckpointCountsRows(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	const rebuildRows, appends, appendRows = 2000, 20, 50
+	// The offset after a row -> rows up to it; before the first read and
+	// after the header, none.
+	rowsAt := map[int64]int{0: 0, int64(len(header)): 0}
+	var content strings.Builder
+	content.WriteString(header)
+	var chunks []string
+	for i := 1; i <= rebuildRows+appends*appendRows; i++ {
+		content.WriteString(rows("SENSE1", i, i))
+		rowsAt[int64(content.Len())] = i
+		if i > rebuildRows && (i-rebuildRows)%appendRows == 0 {
+			chunks = append(chunks, rows("SENSE1", i-appendRows+1, i))
+		}
+	}
+	writeFile(t, live, header+rows("SENSE1", 1, rebuildRows))
+	src, err := New(Config{Files: []string{live}, PollInterval: MinPollInterval})
+	require.NoError(t, err)
+	handled := 0
+	ran, wrote := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { <-ran; <-wrote })
+	go func() {
+		defer close(ran)
+		if err := src.Run(t.Context(), func(Row) { handled++ }); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer close(wrote)
+		<-src.Rebuilt()
+		for i, c := range chunks {
+			if err := appendTo(live, c); err != nil {
+				t.Error(err)
+				return
+			}
+			// Each chunk is read by a poll of its own.
+			for want := uint64(rebuildRows + (i+1)*appendRows); src.Stats().Rows < want && t.Context().Err() == nil; {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+
+	total := rebuildRows + appends*appendRows
+	checks := 0
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var seen int
+		positions := src.Checkpoint(func() { seen = handled })
+		if len(positions) == 1 {
+			n, ok := rowsAt[positions[0].Offset]
+			require.True(t, ok, "offset %d is not after a row", positions[0].Offset)
+			require.Equal(t, seen, n, "offset %d", positions[0].Offset)
+			checks++
+		}
+		if seen == total {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "handled %d of %d rows", seen, total)
+	}
+	require.Equal(t, int64(content.Len()), src.Checkpoint(nil)[0].Offset)
+	t.Logf("%d consistent checkpoints", checks)
+}
+
+// appendTo is appendFile for goroutines other than the test's.
+func appendTo(path, content string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0) // it exists
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	return errors.Join(err, f.Close())
 }
 
 func TestArchivesWithinMaxAge(t *testing.T) {
