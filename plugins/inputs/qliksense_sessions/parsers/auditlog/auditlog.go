@@ -66,6 +66,8 @@
 //
 // Parse does not allocate: the event's strings alias the row, and the time
 // is built without time.Parse, in a time.Location cached per offset.
+//
+//nolint:lll // the package documentation cites a help page whose URL is longer than a line
 package auditlog
 
 import (

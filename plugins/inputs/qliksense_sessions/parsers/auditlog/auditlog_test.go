@@ -117,7 +117,7 @@ func TestTestdataFiles(t *testing.T) {
 			got := strings.Join(replay(t, readFile(t, file)), "\n") + "\n"
 			golden := strings.TrimSuffix(file, ".txt") + ".golden"
 			if *update {
-				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644)) //nolint:gosec // G306: a golden file is checked in, readable as the others
 			}
 			require.Equal(t, string(readFile(t, golden)), got)
 		})
@@ -261,7 +261,8 @@ func header(columns ...string) (string, func(map[string]string) string) {
 }
 
 func TestParse(t *testing.T) {
-	hdr, row := header("Sequence#", "Timestamp", "Hostname", "Description", "ProxySessionId", "UserDirectory", "UserId", "Origin", "Context", "Command", "Result", "Message")
+	hdr, row := header("Sequence#", "Timestamp", "Hostname", "Description", "ProxySessionId", "UserDirectory", "UserId", "Origin", "Context", "Command",
+		"Result", "Message")
 	h, err := ParseHeader([]byte(hdr))
 	require.NoError(t, err)
 	descOnly, descRow := header("Timestamp", "Hostname", "Description", "ProxySessionId", "UserDirectory", "UserId")
@@ -277,7 +278,7 @@ func TestParse(t *testing.T) {
 			"Message": `Start session for user 'LAB\anna'`,
 		}
 		for i := 0; i < len(changes); i += 2 {
-			v[changes[i]] = changes[i+1]
+			v[changes[i]] = changes[i+1] //nolint:gosec // G602: changes come as name, value pairs
 		}
 		return v
 	}
@@ -318,23 +319,32 @@ func TestParse(t *testing.T) {
 
 		// Time stamps.
 		{name: "offset +hh:mm", line: row(with("Timestamp", "20190228T101010.123+01:00")), want: base},
-		{name: "offset Z", line: row(with("Timestamp", "20190228T091010.123Z")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
-		{name: "offset -05:00", line: row(with("Timestamp", "20190228T041010.123-05:00")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 4, 10, 10, 123e6, time.FixedZone("", -5*3600)) })},
+		{name: "offset Z", line: row(with("Timestamp", "20190228T091010.123Z")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
+		{name: "offset -05:00", line: row(with("Timestamp", "20190228T041010.123-05:00")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 4, 10, 10, 123e6, time.FixedZone("", -5*3600)) })},
 		{name: "offset +0530", line: row(with("Timestamp", "20190228T144010.123+0530")), want: changed(func(e *event.Event) {
 			e.Time = time.Date(2019, 2, 28, 14, 40, 10, 123e6, time.FixedZone("", 5*3600+1800))
 		})},
-		{name: "offset -0000", line: row(with("Timestamp", "20190228T091010.123-0000")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
-		{name: "no fraction", line: row(with("Timestamp", "20190228T101010+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 0, plus1) })},
-		{name: "one fraction digit", line: row(with("Timestamp", "20190228T101010.5+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 5e8, plus1) })},
-		{name: "nine fraction digits", line: row(with("Timestamp", "20190228T101010.123456789+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 123456789, plus1) })},
-		{name: "leap day", line: row(with("Timestamp", "20200229T235959.999+0100")), want: changed(func(e *event.Event) { e.Time = time.Date(2020, 2, 29, 23, 59, 59, 999e6, plus1) })},
+		{name: "offset -0000", line: row(with("Timestamp", "20190228T091010.123-0000")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 9, 10, 10, 123e6, time.UTC) })},
+		{name: "no fraction", line: row(with("Timestamp", "20190228T101010+0100")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 0, plus1) })},
+		{name: "one fraction digit", line: row(with("Timestamp", "20190228T101010.5+0100")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 5e8, plus1) })},
+		{name: "nine fraction digits", line: row(with("Timestamp", "20190228T101010.123456789+0100")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2019, 2, 28, 10, 10, 10, 123456789, plus1) })},
+		{name: "leap day", line: row(with("Timestamp", "20200229T235959.999+0100")),
+			want: changed(func(e *event.Event) { e.Time = time.Date(2020, 2, 29, 23, 59, 59, 999e6, plus1) })},
 		{name: "blanks around the time stamp", line: row(with("Timestamp", " 20190228T101010.123+0100 ")), want: base},
 
 		// Where the command and the result come from.
 		{name: "Command column wins over Description", line: row(with("Description", "Command=Stop session;Result=0")), want: base},
-		{name: "empty Command column: Description's", line: row(with("Command", "", "Description", "Command=Stop session;Result=0")), want: changed(func(e *event.Event) { e.Command = event.StopSession })},
+		{name: "empty Command column: Description's", line: row(with("Command", "", "Description", "Command=Stop session;Result=0")),
+			want: changed(func(e *event.Event) { e.Command = event.StopSession })},
 		{name: "Result column wins over Description", line: row(with("Description", "Command=Start session;Result=5")), want: base},
-		{name: "empty Result column: Description's", line: row(with("Result", "", "Description", "Command=Start session;Result=5")), status: Ignored, reason: ReasonFailed},
+		{name: "empty Result column: Description's", line: row(with("Result", "", "Description", "Command=Start session;Result=5")), status: Ignored,
+			reason: ReasonFailed},
 		{name: "no result anywhere", line: row(with("Result", "", "Description", "")), want: base},
 		{name: "Result -0", line: row(with("Result", "-0")), want: base},
 		{name: "Result 000", line: row(with("Result", "000")), want: base},
@@ -363,10 +373,12 @@ func TestParse(t *testing.T) {
 			})},
 
 		// Blanks around fields, non-ASCII names, a message with ';' and quotes.
-		{name: "blanks around fields", line: row(with("Hostname", "  SENSE1 ", "UserDirectory", "\u00a0LAB\u00a0", "UserId", "\u3000anna", "Command", " Start session ")), want: base},
+		{name: "blanks around fields", line: row(with("Hostname", "  SENSE1 ", "UserDirectory", "\u00a0LAB\u00a0", "UserId", "\u3000anna", "Command",
+			" Start session ")), want: base},
 		{name: "non-ASCII names", line: row(with("UserDirectory", "MÜNCHEN", "UserId", "Jürgen.Weiß")),
 			want: changed(func(e *event.Event) { e.Directory, e.UserID = "MÜNCHEN", "Jürgen.Weiß" })},
-		{name: "message with ';', '=' and quotes", line: row(with("Message", `a;b='c';"d"`)), want: changed(func(e *event.Event) { e.Message = `a;b='c';"d"` })},
+		{name: "message with ';', '=' and quotes", line: row(with("Message", `a;b='c';"d"`)),
+			want: changed(func(e *event.Event) { e.Message = `a;b='c';"d"` })},
 		{name: "control character in a column not read", line: row(with("Sequence#", "1\x00")), want: base},
 		{name: "invalid UTF-8 in a column not read", line: row(with("Sequence#", "\xff")), want: base},
 
@@ -376,7 +388,8 @@ func TestParse(t *testing.T) {
 		{name: "failed with a huge code", line: row(with("Result", "99999999999999999999999")), status: Ignored, reason: ReasonFailed},
 		{name: "failed command without a user", line: row(with("Result", "1", "UserId", "")), status: Ignored, reason: ReasonFailed},
 		{name: "another command", line: row(with("Command", "Login")), status: Ignored, reason: ReasonUnknownCommand},
-		{name: "another command without a user", line: row(with("Command", "Logout", "UserId", "", "UserDirectory", "")), status: Ignored, reason: ReasonUnknownCommand},
+		{name: "another command without a user", line: row(with("Command", "Logout", "UserId", "", "UserDirectory", "")), status: Ignored,
+			reason: ReasonUnknownCommand},
 		{name: "no command", line: row(with("Command", "", "Description", "Result=0")), status: Ignored, reason: ReasonNoCommand},
 		{name: "no command, description of prose", h: hDesc, line: descRow(with("Description", "Session started")), status: Ignored, reason: ReasonNoCommand},
 
@@ -390,7 +403,8 @@ func TestParse(t *testing.T) {
 		{name: "the same header again", line: hdr, status: Malformed, reason: ReasonHeader},
 		{name: "the same header again, BOM and CR LF", line: "\ufeff" + hdr + "\r\n", status: Malformed, reason: ReasonHeader},
 		{name: "another header", line: "Sequence#\tTimestamp\tHostname\tId", status: Malformed, reason: ReasonHeader},
-		{name: "another header of as many columns", line: strings.ToLower(strings.Replace(hdr, "Sequence#", "Extra", 1)), status: Malformed, reason: ReasonHeader},
+		{name: "another header of as many columns", line: strings.ToLower(strings.Replace(hdr, "Sequence#", "Extra", 1)), status: Malformed,
+			reason: ReasonHeader},
 		{name: "bad time stamp", line: row(with("Timestamp", "2019-02-28T10:10:10.123+01:00")), status: Malformed, reason: ReasonBadTimestamp},
 		{name: "empty time stamp", line: row(with("Timestamp", "")), status: Malformed, reason: ReasonBadTimestamp},
 		{name: "30 February", line: row(with("Timestamp", "20190230T101010.123+0100")), status: Malformed, reason: ReasonBadTimestamp},
@@ -411,7 +425,8 @@ func TestParse(t *testing.T) {
 		{name: "Result a sign only", line: row(with("Result", "-")), status: Malformed, reason: ReasonBadResult},
 		{name: "Result hexadecimal", line: row(with("Result", "0x0")), status: Malformed, reason: ReasonBadResult},
 		{name: "Description's Result not a number", line: row(with("Result", "", "Description", "Command=Start session;Result=;x")), want: base},
-		{name: "Description's Result a word", line: row(with("Result", "", "Description", "Command=Start session;Result=ok")), status: Malformed, reason: ReasonBadResult},
+		{name: "Description's Result a word", line: row(with("Result", "", "Description", "Command=Start session;Result=ok")), status: Malformed,
+			reason: ReasonBadResult},
 		{name: "empty host", line: row(with("Hostname", "")), status: Malformed, reason: ReasonEmptyServer},
 		{name: "blank host", line: row(with("Hostname", " \u00a0 ")), status: Malformed, reason: ReasonEmptyServer},
 		{name: "empty directory", line: row(with("UserDirectory", "")), status: Malformed, reason: ReasonEmptyDirectory},
@@ -452,12 +467,14 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseDoesNotAllocate(t *testing.T) {
-	hdr, row := header("Sequence#", "Timestamp", "Hostname", "Description", "ProxySessionId", "UserDirectory", "UserId", "Origin", "Context", "Command", "Result", "Message")
+	hdr, row := header("Sequence#", "Timestamp", "Hostname", "Description", "ProxySessionId", "UserDirectory", "UserId", "Origin", "Context", "Command",
+		"Result", "Message")
 	h, err := ParseHeader([]byte(hdr))
 	require.NoError(t, err)
 	good := map[string]string{
 		"Sequence#": "1", "Timestamp": "20190228T101010.123+0100", "Hostname": "SENSE1", "Description": "Command=Start session;Result=0;ResultText=Success",
-		"ProxySessionId": "s", "UserDirectory": "MÜNCHEN", "UserId": "Jürgen", "Origin": "AppAccess", "Context": "/hub/", "Command": "Start session", "Result": "0", "Message": "m",
+		"ProxySessionId": "s", "UserDirectory": "MÜNCHEN", "UserId": "Jürgen", "Origin": "AppAccess", "Context": "/hub/", "Command": "Start session",
+		"Result": "0", "Message": "m",
 	}
 	with := func(k, v string) string {
 		m := map[string]string{}
@@ -502,11 +519,11 @@ func TestParseAliasesTheLine(t *testing.T) {
 	var ev event.Event
 	status, reason := h.Parse(lines[2], &ev)
 	require.Equal(t, Accepted, status, reason)
-	first := uintptr(unsafe.Pointer(&lines[2][0]))
+	first := uintptr(unsafe.Pointer(&lines[2][0])) //nolint:gosec // G103: the test checks where the fields point
 	last := first + uintptr(len(lines[2]))
 	for _, s := range []string{ev.Server, ev.Directory, ev.UserID, ev.Origin, ev.Context, ev.Message, ev.SessionID} {
 		require.NotEmpty(t, s)
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s))) //nolint:gosec // G103: the test checks where the fields point
 		require.True(t, p >= first && p+uintptr(len(s)) <= last, "%q does not alias the line", s)
 	}
 }

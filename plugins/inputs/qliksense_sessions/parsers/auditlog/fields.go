@@ -13,7 +13,7 @@ func trimLine(line []byte) string {
 	if len(line) == 0 {
 		return ""
 	}
-	s := unsafe.String(&line[0], len(line))
+	s := unsafe.String(&line[0], len(line)) //nolint:gosec // G103: a zero-copy view of the line, documented as aliasing it
 	s = strings.TrimPrefix(s, "\ufeff")
 	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
 		s = s[:len(s)-1]
@@ -29,7 +29,7 @@ func checkField(s string) string {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8)) //nolint:gosec // G103: reads eight bytes of s in place, i+8 <= len(s)
 		del := w ^ (0x7f * ones)
 		// A byte is flagged if it has its high bit set, is below 0x20 or is
 		// 0x7f (the classic "has less than" and "has zero" bit tricks).

@@ -8,7 +8,8 @@ import (
 )
 
 func TestParseHeader(t *testing.T) {
-	const documented = "Sequence#\tProductVersion\tTimestamp\tHostname\tId\tDescription\tProxySessionId\tProxyPackageId\tRequestSequenceId\tUserDirectory\tUserId\tObjectId\tObjectName\tService\tOrigin\tContext\tCommand\tResult\tMessage\tId2"
+	const documented = "Sequence#\tProductVersion\tTimestamp\tHostname\tId\tDescription\tProxySessionId\tProxyPackageId\tRequestSequenceId\t" +
+		"UserDirectory\tUserId\tObjectId\tObjectName\tService\tOrigin\tContext\tCommand\tResult\tMessage\tId2"
 	good := []struct{ name, line string }{
 		{"documented columns", documented},
 		{"BOM and CR LF", "\ufeff" + documented + "\r\n"},
@@ -36,12 +37,14 @@ func TestParseHeader(t *testing.T) {
 		{name: "CR LF", line: "\r\n", want: []string{"empty"}},
 		{name: "BOM only", line: "\ufeff", want: []string{"empty"}},
 		{name: "not UTF-8", line: "Timestamp\tHostname\tUser\xff", want: []string{"UTF-8"}},
-		{name: "no user columns", line: "Timestamp\tHostname\tProxySessionId\tCommand", want: []string{"missing column(s) UserDirectory, UserId (", `"Timestamp", "Hostname"`}},
+		{name: "no user columns", line: "Timestamp\tHostname\tProxySessionId\tCommand",
+			want: []string{"missing column(s) UserDirectory, UserId (", `"Timestamp", "Hostname"`}},
 		{name: "no command", line: "Timestamp\tHostname\tProxySessionId\tUserDirectory\tUserId", want: []string{"missing column(s) Command or Description"}},
 		{name: "no session id", line: "Timestamp\tHostname\tUserDirectory\tUserId\tCommand", want: []string{"missing column(s) ProxySessionId"}},
 		{name: "a data row", line: "1\t13.9.1.0\t20190228T101010.123+0100\tSENSE1", want: []string{
 			"missing column(s) Timestamp, Hostname, ProxySessionId, UserDirectory, UserId, Command or Description", `"20190228T101010.123+0100"`}},
-		{name: "duplicate column", line: "Timestamp\tHostname\tProxySessionId\tUserDirectory\tUserId\tCommand\tuserid", want: []string{"column UserId appears twice (columns 5 and 7)"}},
+		{name: "duplicate column", line: "Timestamp\tHostname\tProxySessionId\tUserDirectory\tUserId\tCommand\tuserid",
+			want: []string{"column UserId appears twice (columns 5 and 7)"}},
 		{name: "many columns", line: strings.Repeat("x\t", 100), want: []string{`"x", "x"`, "and 76 more"}},
 	}
 	for _, tt := range bad {

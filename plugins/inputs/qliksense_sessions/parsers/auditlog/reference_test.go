@@ -24,7 +24,8 @@ type refHeader struct {
 	index map[string]int
 }
 
-var refColumns = []string{"timestamp", "hostname", "proxysessionid", "userdirectory", "userid", "command", "description", "result", "origin", "context", "message"}
+var refColumns = []string{"timestamp", "hostname", "proxysessionid", "userdirectory", "userid", "command", "description", "result", "origin", "context",
+	"message"}
 
 func asciiLower(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -85,7 +86,7 @@ var (
 // expression has checked its shape and the offset's range.
 func referenceTime(s string) (time.Time, bool) {
 	m := refTimestamp.FindStringSubmatch(s)
-	if m == nil || m[4] > "23" || m[5] > "59" {
+	if len(m) == 0 || m[4] > "23" || m[5] > "59" {
 		return time.Time{}, false
 	}
 	layout := "20060102T150405Z0700"

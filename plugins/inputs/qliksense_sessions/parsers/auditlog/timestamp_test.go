@@ -63,6 +63,7 @@ func TestZoneCache(t *testing.T) {
 	for _, offset := range []int{-maxOffsetMinutes, -1, 1, maxOffsetMinutes} {
 		_, seconds := time.Now().In(zone(offset)).Zone()
 		require.Equal(t, offset*60, seconds)
-		require.Same(t, zone(offset), zone(offset))
+		z := zone(offset)
+		require.Same(t, z, zone(offset))
 	}
 }
