@@ -80,17 +80,23 @@ func memoryVerdict(samples []sample, events int, margin float64) (bool, string) 
 	}
 	limit := plateau.maxRSS * (1 + margin)
 	endOK, lastOK := end.maxRSS <= limit, last.rssKiB <= limit
-	fmt.Fprintf(&b, "%s memory, traffic: plateau %.1f MiB (highest RSS while events %d%%-%d%% went out; %.0f users, %.0f sessions active on average); at the end %.1f MiB (events 75%%-100%%; %.0f users, %.0f sessions): %+.1f%%, limit +%.0f%%\n",
+	fmt.Fprintf(&b,
+		"%s memory, traffic: plateau %.1f MiB (highest RSS while events %d%%-%d%% went out; %.0f users, %.0f sessions active on average);"+
+			" at the end %.1f MiB (events 75%%-100%%; %.0f users, %.0f sessions): %+.1f%%, limit +%.0f%%\n",
 		verdict(endOK), plateau.maxRSS/1024, 25, 50, plateau.users, plateau.sessions, end.maxRSS/1024, end.users, end.sessions,
 		(end.maxRSS/plateau.maxRSS-1)*100, margin*100)
-	fmt.Fprintf(&b, "%s memory, after the logout: %.1f MiB with %d users, %d sessions active, %.0f s after the last event: %+.1f%% of the plateau, limit +%.0f%%\n",
-		verdict(lastOK), last.rssKiB/1024, last.users, last.sessions, (last.at - lastTraffic(samples)).Seconds(), (last.rssKiB/plateau.maxRSS-1)*100, margin*100)
+	fmt.Fprintf(&b,
+		"%s memory, after the logout: %.1f MiB with %d users, %d sessions active, %.0f s after the last event: %+.1f%% of the plateau, limit +%.0f%%\n",
+		verdict(lastOK), last.rssKiB/1024, last.users, last.sessions, (last.at - lastTraffic(samples)).Seconds(), (last.rssKiB/plateau.maxRSS-1)*100,
+		margin*100)
 	if slope, n := trend(window(samples, events, 0.25, 1.01)); n >= 10 {
 		fmt.Fprintf(&b, "     trend over the level part of the traffic (%d samples): %+.2f MiB per million events\n", n, slope/1024*1e6)
 	}
 	users, sessions := end.users/max(plateau.users, 1)-1, end.sessions/max(plateau.sessions, 1)-1
 	if math.Abs(users) > 0.1 || math.Abs(sessions) > 0.1 {
-		fmt.Fprintf(&b, "     note: the active set grew between the two windows (users %+.0f%%, sessions %+.0f%%); the comparison assumes it level: more -events, or a higher -churn, level it\n", users*100, sessions*100)
+		fmt.Fprintf(&b,
+			"     note: the active set grew between the two windows (users %+.0f%%, sessions %+.0f%%);"+
+				" the comparison assumes it level: more -events, or a higher -churn, level it\n", users*100, sessions*100)
 	}
 	return endOK && lastOK, b.String()
 }
@@ -122,7 +128,7 @@ func lastTraffic(samples []sample) time.Duration {
 
 // table prints about 16 of the samples: evenly spaced, and each phase's
 // first and last.
-func table(samples []sample, events int) string {
+func table(samples []sample) string {
 	var b strings.Builder
 	b.WriteString("| t (s) | phase | events sent | events/s | active users | sessions | RSS (MiB) |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|\n")
