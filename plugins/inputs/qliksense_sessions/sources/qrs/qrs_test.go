@@ -3,43 +3,54 @@ package qrs_test
 import (
 	"context"
 	"crypto/tls"
+	_ "embed"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qlikapi/qlikapitest"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return string(data)
-}
+//go:embed testdata/apps.json
+var appsAnswer string
 
-func newServer(t *testing.T) *qrstest.Server {
-	return qrstest.NewServer(t, readFile(t, "testdata/apps.json"))
-}
-
-func tlsConfig(t *testing.T, ca, cert, key string) *tls.Config {
-	t.Helper()
-	cfg, err := (&common_tls.ClientConfig{TLSCA: ca, TLSCert: cert, TLSKey: key}).TLSConfig()
-	require.NoError(t, err)
-	return cfg
-}
+func newServer(t *testing.T) *qrstest.Server { return qrstest.NewServer(t, appsAnswer) }
 
 func goodClient(t *testing.T, server *qrstest.Server, timeout time.Duration, userHeader string) *qrs.Client {
 	t.Helper()
-	client, err := qrs.NewClient(server.URL, tlsConfig(t, server.CAFile, server.ClientCertFile, server.ClientKeyFile), timeout, userHeader)
+	client, err := qrs.NewClient(server.URL, server.ClientTLS(t), timeout, userHeader)
 	require.NoError(t, err)
 	return client
+}
+
+// fixtureNames is what the client makes of appsAnswer.
+var fixtureNames = &qrs.Names{
+	Names: map[string]string{
+		"3f1d2c4a-1111-2222-3333-444455556666": "Sales Overview",
+		"0f9e8d7c-6b5a-4321-9876-fedcba987654": "Lager, Einkauf & Logistik (Jörg's copy)",
+	},
+	Apps:           3,
+	Refused:        1,
+	RefusedExample: "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+}
+
+// apps is Apps, for qlikapitest's checks of a client.
+func apps(server *qrstest.Server) qlikapitest.Client {
+	return qlikapitest.Client{
+		Path: "/qrs/app",
+		New: func(t testing.TB, tlsConfig *tls.Config, timeout time.Duration) qlikapitest.Call {
+			client, err := qrs.NewClient(server.URL, tlsConfig, timeout, "")
+			require.NoError(t, err)
+			return func(ctx context.Context) (any, error) { return client.Apps(ctx) }
+		},
+		Want: fixtureNames,
+	}
 }
 
 // The fake answers over mutual TLS only; the client reads id and name of a
@@ -51,13 +62,7 @@ func TestApps(t *testing.T) {
 
 	names, err := client.Apps(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, map[string]string{
-		"3f1d2c4a-1111-2222-3333-444455556666": "Sales Overview",
-		"0f9e8d7c-6b5a-4321-9876-fedcba987654": "Lager, Einkauf & Logistik (Jörg's copy)",
-	}, names.Names)
-	require.Equal(t, 3, names.Apps)
-	require.Equal(t, 1, names.Refused)
-	require.Equal(t, "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", names.RefusedExample)
+	require.Equal(t, fixtureNames, names)
 	require.Equal(t, 1, names.LeftOut())
 
 	custom := goodClient(t, server, 5*time.Second, "UserDirectory=INTERNAL; UserId=sa_monitor")
@@ -70,70 +75,21 @@ func TestApps(t *testing.T) {
 		require.Equal(t, "GET", r.Method)
 		require.Equal(t, "/qrs/app", r.Path)
 		require.Equal(t, "https", r.Scheme)
-		require.Regexp(t, `^[A-Za-z0-9]{16}$`, r.XrfKeyQuery)
-		require.Equal(t, r.XrfKeyQuery, r.XrfKeyHeader, "the xrfkey of the query and the header must be one")
 	}
+	qlikapitest.CheckXrfKeys(t, requests)
 	require.Equal(t, qrs.DefaultUserHeader, requests[0].User)
 	require.Equal(t, "UserDirectory=INTERNAL; UserId=sa_monitor", requests[1].User)
-	require.NotEqual(t, requests[0].XrfKeyQuery, requests[1].XrfKeyQuery, "each request needs a fresh xrfkey")
 }
 
 func TestAppsFailures(t *testing.T) {
 	server := newServer(t)
-	good := tlsConfig(t, server.CAFile, server.ClientCertFile, server.ClientKeyFile)
-	tests := []struct {
-		name    string
-		failure qrstest.Failure
-		tls     *tls.Config
-		errMsg  []string
-	}{
-		{name: "HTTP 500", failure: qrstest.Status500, tls: good, errMsg: []string{"HTTP status 500", "internal error"}},
-		{name: "HTTP 403", failure: qrstest.Status403, tls: good, errMsg: []string{"HTTP status 403", "client certificate", "user_header"}},
-		{name: "bad JSON", failure: qrstest.BadJSON, tls: good, errMsg: []string{"bad JSON", "array of apps"}},
-		{name: "timeout", failure: qrstest.Hang, tls: good, errMsg: []string{"timeout"}},
-		{name: "client certificate from another CA", tls: tlsConfig(t, server.CAFile, server.RogueCertFile, server.RogueKeyFile), errMsg: []string{"TLS"}},
-		{name: "no client certificate", tls: tlsConfig(t, server.CAFile, "", ""), errMsg: []string{"TLS", "client.pem"}},
-		{name: "server not signed by tls_ca", tls: tlsConfig(t, "", server.ClientCertFile, server.ClientKeyFile), errMsg: []string{"TLS", "root.pem"}},
-		{name: "server signed by another CA than tls_ca", tls: tlsConfig(t, server.RogueCertFile, server.ClientCertFile, server.ClientKeyFile),
-			errMsg: []string{"TLS", "root.pem"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			server.SetFailure(tt.failure)
-			defer server.SetFailure(qrstest.OK)
-			client, err := qrs.NewClient(server.URL, tt.tls, 300*time.Millisecond, "")
-			require.NoError(t, err)
-			names, err := client.Apps(context.Background())
-			require.Nil(t, names)
-			require.Error(t, err)
-			require.ErrorContains(t, err, "GET "+server.URL+"/qrs/app: ")
-			require.NotContains(t, err.Error(), "xrfkey=")
-			for _, msg := range tt.errMsg {
-				require.ErrorContains(t, err, msg)
-			}
-		})
-	}
+	server.CheckFailures(t, apps(server), server.Failures(t, "array of apps")...)
 }
 
 // A cancelled context ends a hanging request at once.
 func TestAppsCancel(t *testing.T) {
 	server := newServer(t)
-	server.SetFailure(qrstest.Hang)
-	client := goodClient(t, server, time.Hour, "")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		_, err := client.Apps(ctx)
-		done <- err
-	}()
-	server.WaitRequests(t, 1)
-	cancel()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.Canceled)
-	case <-time.After(10 * time.Second):
-		t.Fatal("a cancelled request went on")
-	}
+	server.CheckCancel(t, apps(server))
 }
 
 func TestNewClient(t *testing.T) {
@@ -156,69 +112,13 @@ func TestNewClient(t *testing.T) {
 
 func TestRedirects(t *testing.T) {
 	server := newServer(t)
-	client := goodClient(t, server, 5*time.Second, "")
-	origin := strings.TrimPrefix(server.URL, "https://")
-	port := origin[strings.LastIndex(origin, ":"):]
-
-	t.Run("same origin is followed", func(t *testing.T) {
-		server.SetFailure(qrstest.RedirectSameOrigin)
-		defer server.SetFailure(qrstest.OK)
-		before := len(server.Requests())
-		names, err := client.Apps(context.Background())
-		require.NoError(t, err)
-		require.Len(t, names.Names, 2)
-		requests := server.Requests()[before:]
-		require.Len(t, requests, 2)
-		require.Equal(t, "/redirected/qrs/app", requests[1].Path)
-		for _, r := range requests {
-			require.Equal(t, "https", r.Scheme)
-			require.Equal(t, origin, r.Host)
-		}
-	})
-
-	tests := []struct {
-		name    string
-		failure qrstest.Failure
-		target  string
-	}{
-		{"to plain http on another port", qrstest.RedirectToHTTP, "http://127.0.0.1:"},
-		{"to another host name", qrstest.RedirectToOtherHost, "https://127.0.0.1" + port + "/qrs/app"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			server.SetFailure(tt.failure)
-			defer server.SetFailure(qrstest.OK)
-			before := len(server.Requests())
-			names, err := client.Apps(context.Background())
-			require.Nil(t, names)
-			require.ErrorContains(t, err, "refused a redirect to "+tt.target)
-			require.ErrorContains(t, err, "it leaves "+server.URL)
-			require.NotContains(t, err.Error(), "xrfkey=")
-			// Nothing reached the other end: neither the user header and the
-			// key, nor a request whose answer could be taken.
-			requests := server.Requests()[before:]
-			require.Len(t, requests, 1)
-			require.Equal(t, "https", requests[0].Scheme)
-			require.Equal(t, origin, requests[0].Host)
-		})
-	}
+	server.CheckRedirectFollowed(t, apps(server))
+	server.CheckRedirectsRefused(t, apps(server))
 }
 
 func TestOversizeAnswer(t *testing.T) {
 	server := newServer(t)
-	client := goodClient(t, server, 30*time.Second, "")
-	for name, failure := range map[string]qrstest.Failure{"chunked": qrstest.Oversize, "with Content-Length": qrstest.OversizeDeclared} {
-		t.Run(name, func(t *testing.T) {
-			server.SetFailure(failure)
-			defer server.SetFailure(qrstest.OK)
-			_, err := client.Apps(context.Background())
-			require.ErrorContains(t, err, "over the size limit of 64 MiB")
-		})
-	}
-	// The client goes on with the next answer.
-	names, err := client.Apps(context.Background())
-	require.NoError(t, err)
-	require.Len(t, names.Names, 2)
+	server.CheckOversize(t, apps(server))
 }
 
 // Names are untrusted: they become tag values.

@@ -52,7 +52,7 @@ const OversizeBytes = 65 << 20
 // redirectedPrefix marks the path a same-origin redirect leads to.
 const redirectedPrefix = "/redirected"
 
-// API is what one fake API answers.
+// API is what tells one fake API from another.
 type API struct {
 	// Name names the fake: its CAs are "<Name> root" and "<Name> rogue".
 	Name string
@@ -60,16 +60,11 @@ type API struct {
 	Server string
 	// ClientName is the common name of the client certificate.
 	ClientName string
-	// Route refuses a request the API does not answer (its path or
-	// method), writing the refusal, and returns false; true goes on. It
-	// comes after the xrfkey check and before any failure.
-	Route func(w http.ResponseWriter, r *http.Request) bool
-	// Answer writes the answer to a request that Route let through, when
-	// no failure is set.
-	Answer func(w http.ResponseWriter, r *http.Request)
-	// Impostor is the body the plain http server (the RedirectToHTTP
-	// target) answers to whoever asks, as an impostor would.
-	Impostor func() string
+	// Route names the answer a request asks for (see NewServer), or
+	// refuses a request the API does not answer (its path or method),
+	// writing the refusal, and returns false. It comes after the xrfkey
+	// check and before any failure.
+	Route func(w http.ResponseWriter, r *http.Request) (answer string, ok bool)
 	// Entry is one element of the API's JSON array, for the Oversize
 	// answers.
 	Entry string
@@ -90,6 +85,7 @@ type Server struct {
 	plain *httptest.Server // plain http, the target of RedirectToHTTP
 
 	mu       sync.Mutex
+	answers  map[string]string // JSON bodies by the names Route gives
 	failure  Failure
 	requests []Request
 	arrived  chan struct{} // closed and replaced at each request
@@ -104,14 +100,17 @@ type Request struct {
 	Scheme, Host string
 }
 
-// NewServer starts a server for api, and stops it when the test ends.
-func NewServer(t testing.TB, api API) *Server {
+// NewServer starts a server for api, and stops it when the test ends;
+// answers maps the names Route gives a request to the JSON body of their
+// answer (a request for one without an answer gets 404). The plain http
+// server answers answers[""] to whoever asks, as an impostor would.
+func NewServer(t testing.TB, api API, answers map[string]string) *Server {
 	t.Helper()
 	p := newPKI(t, api.Name, api.ClientName)
 	s := &Server{
 		CAFile: p.CAFile, ClientCertFile: p.ClientCertFile, ClientKeyFile: p.ClientKeyFile,
 		RogueCertFile: p.RogueCertFile, RogueKeyFile: p.RogueKeyFile,
-		api: api, arrived: make(chan struct{}), release: make(chan struct{}),
+		api: api, answers: answers, arrived: make(chan struct{}), release: make(chan struct{}),
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.TLS = p.serverTLS()
@@ -124,6 +123,20 @@ func NewServer(t testing.TB, api API) *Server {
 		s.plain.Close()
 	})
 	return s
+}
+
+// SetAnswer sets the JSON body of an answer, by the name Route gives it.
+func (s *Server) SetAnswer(name, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answers[name] = body
+}
+
+func (s *Server) answer(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, ok := s.answers[name]
+	return body, ok
 }
 
 // SetFailure switches the misbehaviour (OK to behave); leaving Hang ends
@@ -200,8 +213,9 @@ func xrfKeyQuery(r *http.Request) string {
 // to show whether a client trusts it.
 func (s *Server) servePlain(w http.ResponseWriter, r *http.Request) {
 	s.record(r, "http")
+	body, _ := s.answer("")
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprint(w, s.api.Impostor())
+	fmt.Fprint(w, body)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +232,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "XSRF prevention check failed. Possible XSRF discovered.", http.StatusForbidden)
 		return
 	}
-	if !s.api.Route(w, r) {
+	name, ok := s.api.Route(w, r)
+	if !ok {
 		return
 	}
 	switch failure {
@@ -256,7 +271,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		// would reach it as a bad answer.
 		panic(http.ErrAbortHandler)
 	}
-	s.api.Answer(w, r)
+	body, ok := s.answer(name)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, body)
 }
 
 // WriteArray writes a valid JSON array of exactly n bytes of copies of

@@ -6,37 +6,20 @@ package qrstest
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qlikapi/qlikapitest"
 )
 
-// Failure makes the server misbehave in one way (or redirect); see
-// qlikapitest for each.
-type Failure = qlikapitest.Failure
-
+// The failures are qlikapitest's; these are the ones the plugin's tests
+// set.
 const (
-	OK                  = qlikapitest.OK
-	Status500           = qlikapitest.Status500 // answer HTTP 500
-	Status403           = qlikapitest.Status403 // answer HTTP 403
-	BadJSON             = qlikapitest.BadJSON   // answer something that is not an app array
-	Hang                = qlikapitest.Hang      // never answer: hang up when the client gives up, or SetFailure ends it
-	RedirectSameOrigin  = qlikapitest.RedirectSameOrigin
-	RedirectToHTTP      = qlikapitest.RedirectToHTTP // where the app list is answered to whoever asks
-	RedirectToOtherHost = qlikapitest.RedirectToOtherHost
-	Oversize            = qlikapitest.Oversize // a valid app array of OversizeBytes
-	OversizeDeclared    = qlikapitest.OversizeDeclared
+	OK        = qlikapitest.OK
+	Status500 = qlikapitest.Status500 // answer HTTP 500
+	BadJSON   = qlikapitest.BadJSON   // answer something that is not an app array
+	Hang      = qlikapitest.Hang      // never answer: hang up when the client gives up, or SetFailure ends it
 )
-
-// OversizeBytes is the length of the Oversize answers: 1 MiB past the
-// client's limit, qrs.MaxAnswer (64 MiB).
-const OversizeBytes = qlikapitest.OversizeBytes
-
-// Request is what the server saw of one request.
-type Request = qlikapitest.Request
 
 // appEntry is one app of the Oversize answers.
 const appEntry = `{"id":"00000000-0000-4000-8000-000000000000","name":"Sales","appId":"","published":false}`
@@ -44,9 +27,6 @@ const appEntry = `{"id":"00000000-0000-4000-8000-000000000000","name":"Sales","a
 // Server is a running fake repository API.
 type Server struct {
 	*qlikapitest.Server
-
-	mu     sync.Mutex
-	answer string
 }
 
 // App is one app of an answer.
@@ -90,49 +70,32 @@ func Answer(apps ...App) string {
 	return string(b)
 }
 
-// NewServer starts a server that answers the app list with answer (JSON).
+// NewServer starts a server that answers the app list with answer (JSON),
+// which is also what the plain http server of RedirectToHTTP answers to
+// whoever asks.
 func NewServer(t testing.TB, answer string) *Server {
 	t.Helper()
-	s := &Server{answer: answer}
-	s.Server = qlikapitest.NewServer(t, qlikapitest.API{
+	return &Server{qlikapitest.NewServer(t, qlikapitest.API{
 		Name:       "qrstest",
 		Server:     "repository",
 		ClientName: "QlikClient",
 		Route:      route,
-		Answer:     s.serveAnswer,
-		Impostor:   s.body,
 		Entry:      appEntry,
-	})
-	return s
+	}, map[string]string{"": answer})}
 }
 
 // SetAnswer sets the JSON app list.
-func (s *Server) SetAnswer(body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.answer = body
-}
-
-func (s *Server) body() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.answer
-}
+func (s *Server) SetAnswer(body string) { s.Server.SetAnswer("", body) }
 
 // route answers only GET /qrs/app.
-func route(w http.ResponseWriter, r *http.Request) bool {
+func route(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if r.URL.Path != "/qrs/app" {
 		http.NotFound(w, r)
-		return false
+		return "", false
 	}
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return false
+		return "", false
 	}
-	return true
-}
-
-func (s *Server) serveAnswer(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprint(w, s.body())
+	return "", true
 }
