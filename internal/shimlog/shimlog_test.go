@@ -29,12 +29,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func TestSetupWritesExecdLines(t *testing.T) {
+// setup sends the log at level to a buffer until the test ends.
+func setup(t *testing.T, level telegraf.LogLevel) *syncBuffer {
+	t.Helper()
 	var out syncBuffer
-	remove, err := Setup(&out, telegraf.Info)
+	remove, err := Setup(&out, level)
 	require.NoError(t, err)
-	defer remove()
+	t.Cleanup(remove)
+	return &out
+}
 
+func TestSetupWritesExecdLines(t *testing.T) {
+	out := setup(t, telegraf.Info)
 	log := logger.New("", "", "")
 	log.Error("socket gone")
 	log.Warnf("dropped %d datagrams", 3)
@@ -49,11 +55,7 @@ func TestSetupWritesExecdLines(t *testing.T) {
 }
 
 func TestSetupDebugLevel(t *testing.T) {
-	var out syncBuffer
-	remove, err := Setup(&out, telegraf.Debug)
-	require.NoError(t, err)
-	defer remove()
-
+	out := setup(t, telegraf.Debug)
 	logger.New("", "", "").Debug("details")
 	require.Equal(t, "D! details\n", out.String())
 }
@@ -78,11 +80,7 @@ func TestFormat(t *testing.T) {
 // in a list for ever; after Setup, a long-running plugin's logging must not
 // grow the heap.
 func TestSetupDoesNotKeepMessages(t *testing.T) {
-	var out syncBuffer
-	remove, err := Setup(&out, telegraf.Error)
-	require.NoError(t, err)
-	defer remove()
-
+	out := setup(t, telegraf.Error)
 	log := logger.New("", "", "")
 	heap := func() uint64 {
 		runtime.GC() //nolint:revive // call-to-gc: the heap measured is what stays live, so garbage goes first

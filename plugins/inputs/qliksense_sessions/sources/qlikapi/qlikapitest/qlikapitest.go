@@ -3,7 +3,8 @@
 // repository's app list (sources/qrs/qrstest) share: HTTPS with a client
 // certificate required, both signed by a CA made at run time (no key
 // material is committed), xrfkey checks, switchable failures and
-// redirects, and the requests it saw. What an API answers is the fake's.
+// redirects, the answers, and the requests it saw. Which answer a request
+// asks for, and what the answers hold, are the fake's.
 package qlikapitest
 
 import (
