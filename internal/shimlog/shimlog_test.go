@@ -29,8 +29,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// setup sends the log at level to a buffer until the test ends.
-func setup(t *testing.T, level telegraf.LogLevel) *syncBuffer {
+// logToBuffer sends the log at level to a buffer until the test ends.
+func logToBuffer(t *testing.T, level telegraf.LogLevel) *syncBuffer {
 	t.Helper()
 	var out syncBuffer
 	remove, err := Setup(&out, level)
@@ -40,7 +40,7 @@ func setup(t *testing.T, level telegraf.LogLevel) *syncBuffer {
 }
 
 func TestSetupWritesExecdLines(t *testing.T) {
-	out := setup(t, telegraf.Info)
+	out := logToBuffer(t, telegraf.Info)
 	log := logger.New("", "", "")
 	log.Error("socket gone")
 	log.Warnf("dropped %d datagrams", 3)
@@ -55,7 +55,7 @@ func TestSetupWritesExecdLines(t *testing.T) {
 }
 
 func TestSetupDebugLevel(t *testing.T) {
-	out := setup(t, telegraf.Debug)
+	out := logToBuffer(t, telegraf.Debug)
 	logger.New("", "", "").Debug("details")
 	require.Equal(t, "D! details\n", out.String())
 }
@@ -80,7 +80,7 @@ func TestFormat(t *testing.T) {
 // in a list for ever; after Setup, a long-running plugin's logging must not
 // grow the heap.
 func TestSetupDoesNotKeepMessages(t *testing.T) {
-	out := setup(t, telegraf.Error)
+	out := logToBuffer(t, telegraf.Error)
 	log := logger.New("", "", "")
 	heap := func() uint64 {
 		runtime.GC() //nolint:revive // call-to-gc: the heap measured is what stays live, so garbage goes first
