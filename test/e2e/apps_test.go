@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -237,23 +236,9 @@ func appsAtEveryCheckpoint(t *testing.T, emitEvents bool) {
 	udpPort := freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, fmt.Sprintf("  emit_events = %v", emitEvents))
 	outFile := filepath.Join(dir, "metrics.out")
-	telegrafConf := filepath.Join(dir, "telegraf.conf")
-	require.NoError(t, os.WriteFile(telegrafConf, []byte(fmt.Sprintf(`
-[agent]
-  interval = "2s"
-  flush_interval = "100ms"
-  omit_hostname = true
-
-[[inputs.execd]]
-  command = [%q, "-config", %q, "-poll_interval", "3s"]
-  signal = "none"
-  data_format = "influx"
-
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-  namepass = ["qliksense_users*", "qliksense_sessions_internal"]
-`, filepath.Join(bin, "qliksense_sessions"), pluginConf, outFile)), 0o600))
+	telegrafConf := fileTelegraf{interval: "2s", flushInterval: "100ms", batchSize: defaultBatchSize, bufferLimit: defaultBufferLimit,
+		poll: "3s", restartDelay: defaultRestartDelay, file: outFile,
+		output: `  namepass = ["qliksense_users*", "qliksense_sessions_internal"]` + "\n"}.write(t, filepath.Join(dir, "telegraf.conf"), bin, pluginConf)
 	tg := startTelegraf(t, bin, telegrafConf)
 
 	started := time.Now()

@@ -226,15 +226,26 @@ func TestMQTTButlerCompat(t *testing.T) {
 	replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", udpPort), "-file", filepath.Join(dir, "traffic.txt"), "-rate", "120")
 	require.Greater(t, time.Since(start), 11*time.Second, "the traffic spans a gather (every 10 s)")
 
-	require.Eventually(t, func() bool {
-		for topic, payloads := range want {
-			if len(sub.payloads(topic)) < len(payloads) {
-				return false
+	received := func(want map[string][]string) func() bool {
+		return func() bool {
+			for topic, payloads := range want {
+				if len(sub.payloads(topic)) < len(payloads) {
+					return false
+				}
 			}
+			return true
 		}
-		return true
-	}, 60*time.Second, 100*time.Millisecond, "not every topic got Butler's number of messages")
-	time.Sleep(2 * time.Second) // anything extra would show by now
+	}
+	require.Eventually(t, received(want), 60*time.Second, 100*time.Millisecond, "not every topic got Butler's number of messages")
+	// A marker after the traffic: a start publishes on both outputs'
+	// connections (its event and counts on one, usernames on the other), so
+	// once every topic got Butler's number of messages with the marker's,
+	// anything extra the traffic made has arrived before them.
+	marker := `/qseow-proxy-session/;SENSE1;Start session;LAB;marker;AppAccess;/hub/;Start session for user 'LAB\marker'`
+	model.udp([]byte(marker))
+	want = model.byTopic()
+	sendDatagrams(t, dialPlugin(t, udpPort), marker)
+	require.Eventually(t, received(want), 60*time.Second, 100*time.Millisecond, "not every topic got the marker's messages")
 
 	got := map[string][]string{}
 	for _, m := range sub.all() {

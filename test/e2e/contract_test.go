@@ -257,6 +257,23 @@ func repositoryServer(t *testing.T, apps []qrstest.App) (string, *qrstest.Server
 `, repository.URL, repository.ClientCertFile, repository.ClientKeyFile, repository.CAFile), repository
 }
 
+// everyOtherAppNamed is a repository that names every other app of the
+// simulation with this seed: the names by app id, the repository block
+// and its server.
+func everyOtherAppNamed(t *testing.T, seed uint64) (map[string]string, string, *qrstest.Server) {
+	t.Helper()
+	names := map[string]string{}
+	var apps []qrstest.App
+	for i, id := range simulationApps(t, seed) {
+		if i%2 == 0 {
+			names[id] = fmt.Sprintf("Sales %d", i)
+			apps = append(apps, qrstest.App{ID: id, Name: names[id]})
+		}
+	}
+	block, server := repositoryServer(t, apps)
+	return names, block, server
+}
+
 // logfileBlock is a logfile block that reads the live log files in dir.
 func logfileBlock(dir string) string {
 	return fmt.Sprintf("  [inputs.qliksense_sessions.logfile]\n    files = [%q]\n", filepath.Join(dir, "*_AuditActivity_Proxy.txt"))

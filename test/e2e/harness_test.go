@@ -64,6 +64,25 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// dialPlugin is a UDP socket to the plugin at 127.0.0.1:port, closed when
+// the test ends.
+func dialPlugin(t *testing.T, port int) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// sendDatagrams sends each payload as one datagram, in order.
+func sendDatagrams(t *testing.T, conn net.Conn, payloads ...string) {
+	t.Helper()
+	for _, payload := range payloads {
+		_, err := fmt.Fprint(conn, payload)
+		require.NoError(t, err)
+	}
+}
+
 // pluginConfig writes the plugin's own config (what the execd binary reads).
 func pluginConfig(t *testing.T, dir string, udpPort int, extra string) string {
 	t.Helper()
@@ -74,6 +93,51 @@ func pluginConfig(t *testing.T, dir string, udpPort int, extra string) string {
   summary_interval = "1s"
 %s
 `, udpPort, extra)
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	return path
+}
+
+// fileTelegraf is a Telegraf config that runs the plugin under execd and
+// writes its metrics as line protocol to a file or to stdout.
+type fileTelegraf struct {
+	interval, flushInterval string // the agent's
+	batchSize, bufferLimit  int    // the agent's metric_batch_size and metric_buffer_limit
+	poll                    string // the plugin's -poll_interval
+	restartDelay            string // execd's
+	file                    string // outputs.file's: a path, or "stdout"
+	output                  string // more lines of outputs.file, e.g. a namepass
+}
+
+// Telegraf's defaults of the settings fileTelegraf always writes.
+const (
+	defaultBatchSize    = 1000
+	defaultBufferLimit  = 10000
+	defaultRestartDelay = "10s"
+)
+
+// write writes the config to path, for the plugin in bin reading
+// pluginConf, and returns path.
+func (c fileTelegraf) write(t *testing.T, path, bin, pluginConf string) string {
+	t.Helper()
+	conf := fmt.Sprintf(`
+[agent]
+  interval = %q
+  flush_interval = %q
+  metric_batch_size = %d
+  metric_buffer_limit = %d
+  omit_hostname = true
+
+[[inputs.execd]]
+  command = [%q, "-config", %q, "-poll_interval", %q]
+  signal = "none"
+  restart_delay = %q
+  data_format = "influx"
+
+[[outputs.file]]
+  files = [%q]
+  data_format = "influx"
+%s`, c.interval, c.flushInterval, c.batchSize, c.bufferLimit,
+		filepath.Join(bin, "qliksense_sessions"), pluginConf, c.poll, c.restartDelay, c.file, c.output)
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 	return path
 }
@@ -206,24 +270,30 @@ func readMetrics(t *testing.T, path string) []telegraf.Metric {
 	}
 	require.NoError(t, err)
 	defer f.Close()
-	parser := &influx.Parser{}
-	require.NoError(t, parser.Init())
 	var metrics []telegraf.Metric
-	scanner := bufio.NewScanner(f)
+	scanMetrics(f, func(m telegraf.Metric) { metrics = append(metrics, m) })
+	return metrics
+}
+
+// scanMetrics hands each metric of the line protocol r holds to each, in
+// order, until r ends. Lines that are no metric are passed over: a file's
+// last line may be half written.
+func scanMetrics(r io.Reader, each func(telegraf.Metric)) {
+	parser := &influx.Parser{}
+	if err := parser.Init(); err != nil {
+		panic(err) // no options: it cannot fail
+	}
+	scanner := bufio.NewScanner(r)
 	scanner.Buffer(make([]byte, 1<<20), 64<<20)
 	for scanner.Scan() {
 		line := scanner.Bytes()
 		if len(line) == 0 {
 			continue
 		}
-		m, err := parser.ParseLine(string(line))
-		if err != nil {
-			// The last line may be half written.
-			continue
+		if m, err := parser.ParseLine(string(line)); err == nil {
+			each(m)
 		}
-		metrics = append(metrics, m)
 	}
-	return metrics
 }
 
 // activeSet is the last summary the outputs saw.
@@ -457,6 +527,24 @@ func tcpReady(addr string) func() bool {
 		conn.Close()
 		return true
 	}
+}
+
+// writeVariant writes what edit makes of the file src to dst (which may be
+// src) and returns dst: a test's variant of a shipped example, or of a
+// config it wrote.
+func writeVariant(t *testing.T, src, dst string, edit func(string) string) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(dst, []byte(edit(string(data))), 0o600))
+	return dst
+}
+
+// replaceOnce replaces the first old in s, which must hold it.
+func replaceOnce(t *testing.T, s, old, replacement string) string {
+	t.Helper()
+	require.Contains(t, s, old)
+	return strings.Replace(s, old, replacement, 1)
 }
 
 // repoFile is a path in the repository, from this package's folder.

@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
 func startInfluxDB(t *testing.T) string {
@@ -93,6 +92,14 @@ func influxRun(t *testing.T, base, db, q string) ([]influxSeries, error) {
 	return series, nil
 }
 
+// createDatabase creates the database db and its retention policy for
+// the events, eventRP.
+func createDatabase(t *testing.T, base, db, eventRP string) {
+	t.Helper()
+	influxQuery(t, base, "", "CREATE DATABASE "+db)
+	influxQuery(t, base, "", "CREATE RETENTION POLICY "+eventRP+" ON "+db+" DURATION 7d REPLICATION 1")
+}
+
 // influxQuery runs InfluxQL that must succeed and returns the rows keyed by
 // the series' server tag ("" for series without one).
 func influxQuery(t *testing.T, base, db, q string) map[string][][]interface{} {
@@ -145,23 +152,14 @@ func TestInfluxDB(t *testing.T) {
 	bin := binDir(t)
 	base := startInfluxDB(t)
 	const db, eventRP = "qliksense_e2e", "events_7d"
-	influxQuery(t, base, "", "CREATE DATABASE "+db)
-	influxQuery(t, base, "", "CREATE RETENTION POLICY "+eventRP+" ON "+db+" DURATION 7d REPLICATION 1")
+	createDatabase(t, base, db, eventRP)
 
 	dir := t.TempDir()
 	udpPort := freeUDPPort(t)
 	// The repository names every other app, as the dashboard's apps panel
 	// shows names where it has them.
 	const seed = 21
-	names := map[string]string{}
-	var apps []qrstest.App
-	for i, id := range simulationApps(t, seed) {
-		if i%2 == 0 {
-			names[id] = fmt.Sprintf("Sales %d", i)
-			apps = append(apps, qrstest.App{ID: id, Name: names[id]})
-		}
-	}
-	repository, repositoryAPI := repositoryServer(t, apps)
+	names, repository, repositoryAPI := everyOtherAppNamed(t, seed)
 	pluginConf := pluginConfig(t, dir, udpPort, repository)
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-influxdb.conf"),
 		exampleEnv(bin, pluginConf, "QSS_INFLUXDB_URL="+base, "QSS_INFLUXDB_DATABASE="+db, "QSS_INFLUXDB_EVENT_RP="+eventRP))
@@ -326,17 +324,14 @@ func TestInfluxDBv2(t *testing.T) {
 	bin := binDir(t)
 	base := startInfluxDB(t)
 	const db, eventRP = "qliksense_v2", "events_7d"
-	influxQuery(t, base, "", "CREATE DATABASE "+db)
-	influxQuery(t, base, "", "CREATE RETENTION POLICY "+eventRP+" ON "+db+" DURATION 7d REPLICATION 1")
+	createDatabase(t, base, db, eventRP)
 	shim := &v2Shim{base: base, token: "e2e-token", org: "e2e-org", writes: make(map[string]int)}
 	front := httptest.NewServer(shim)
 	t.Cleanup(front.Close)
 
 	dir := t.TempDir()
-	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-influxdb.conf"))
-	require.NoError(t, err)
-	conf := filepath.Join(dir, "telegraf-influxdb-v2.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(influxV2Variant(t, string(shipped))), 0o600))
+	conf := writeVariant(t, repoFile(t, "examples/telegraf-influxdb.conf"), filepath.Join(dir, "telegraf-influxdb-v2.conf"),
+		func(shipped string) string { return influxV2Variant(t, shipped) })
 
 	udpPort := freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "")

@@ -181,26 +181,8 @@ func pluginConfigAt(t *testing.T, dir, name string, udpPort int, extra string) s
 // Telegraf's stdout, flushed every 100 ms.
 func telegrafStdoutConfig(t *testing.T, dir, name, bin, pluginConf string) string {
 	t.Helper()
-	path := filepath.Join(dir, name)
-	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`
-[agent]
-  interval = "10s"
-  flush_interval = "100ms"
-  metric_batch_size = 20000
-  metric_buffer_limit = 2000000
-  omit_hostname = true
-
-[[inputs.execd]]
-  command = [%q, "-config", %q, "-poll_interval", "3s"]
-  signal = "none"
-  restart_delay = "1s"
-  data_format = "influx"
-
-[[outputs.file]]
-  files = ["stdout"]
-  data_format = "influx"
-`, filepath.Join(bin, "qliksense_sessions"), pluginConf)), 0o600))
-	return path
+	return fileTelegraf{interval: "10s", flushInterval: "100ms", batchSize: 20000, bufferLimit: 2000000,
+		poll: "3s", restartDelay: "1s", file: "stdout"}.write(t, filepath.Join(dir, name), bin, pluginConf)
 }
 
 // logSim writes a simulation's events as log files and knows what it wrote.
@@ -581,10 +563,10 @@ func checkDurations(t *testing.T, dir string, metrics []telegraf.Metric) {
 	for _, hl := range logs {
 		started := map[string]time.Time{}
 		for _, ev := range hl.Events {
-			switch ev.Command.EventName() {
-			case "session_start":
+			switch ev.Command {
+			case replay.StartSession:
 				started[ev.SessionID] = ev.Time
-			case "session_stop":
+			case replay.StopSession:
 				if at, ok := started[ev.SessionID]; ok {
 					want[key{strings.ToLower(ev.Server), ev.Time.UnixNano()}] = ev.Time.Sub(at)
 					delete(started, ev.SessionID)
@@ -629,10 +611,8 @@ func TestPlatformExamplesCheck(t *testing.T) {
 			require.NotContains(t, out, " E! ")
 		})
 	}
-	data, err := os.ReadFile(repoFile(t, "examples/windows/telegraf.conf"))
-	require.NoError(t, err)
-	typo := filepath.Join(t.TempDir(), "telegraf.conf")
-	require.NoError(t, os.WriteFile(typo, bytes.Replace(data, []byte("signal = "), []byte("signall = "), 1), 0o600))
+	typo := writeVariant(t, repoFile(t, "examples/windows/telegraf.conf"), filepath.Join(t.TempDir(), "telegraf.conf"),
+		func(shipped string) string { return replaceOnce(t, shipped, "signal = ", "signall = ") })
 	out, err := check(typo)
 	require.Error(t, err)
 	require.Contains(t, out, `["signall"]`)

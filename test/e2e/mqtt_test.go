@@ -227,11 +227,8 @@ func TestMQTTButlerTopics(t *testing.T) {
 	}
 
 	// A user who logs out disappears from the next usernames message.
-	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = fmt.Fprint(conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;leaver;AppAccess;/hub/;Start session for user 'LAB\leaver'`)
-	require.NoError(t, err)
+	conn := dialPlugin(t, udpPort)
+	sendDatagrams(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;leaver;AppAccess;/hub/;Start session for user 'LAB\leaver'`)
 	var seen int
 	require.Eventually(t, func() bool {
 		msgs := sub.all()
@@ -246,8 +243,7 @@ func TestMQTTButlerTopics(t *testing.T) {
 	withLeaver := sub.last("qliksense/users/active/usernames")
 	require.ElementsMatch(t, append(append([]string(nil), expected.Users...), `LAB\leaver`), parseUsers(t, withLeaver),
 		"everyone and the new user")
-	_, err = fmt.Fprint(conn, `/qseow-proxy-session/;SENSE1;Stop session;LAB;leaver;AppAccess;/hub/;Stop session for user 'LAB\leaver'`)
-	require.NoError(t, err)
+	sendDatagrams(t, conn, `/qseow-proxy-session/;SENSE1;Stop session;LAB;leaver;AppAccess;/hub/;Stop session for user 'LAB\leaver'`)
 	var next string
 	require.Eventually(t, func() bool {
 		for _, m := range sub.all()[seen:] {
@@ -298,20 +294,14 @@ func TestMQTTTopicPrefix(t *testing.T) {
 	startTelegrafArgs(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
 		exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker, "QSS_MQTT_TOPIC_PREFIX="+prefix), "--strict-env-handling")
 
-	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
-	require.NoError(t, err)
-	defer conn.Close()
-	for _, payload := range []string{
+	sendDatagrams(t, dialPlugin(t, udpPort),
 		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
 		`/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/hub/;Open connection for user 'LAB\anna'`,
 		`/qseow-proxy-session/;SENSE2;Start session;LAB;maria;AppAccess;/hub/;Start session for user 'LAB\maria'`,
 		`/qseow-proxy-session/;SENSE2;Start session;CORP;anna;AppAccess;/hub/;Start session for user 'CORP\anna'`,
 		`/qseow-proxy-connection/;SENSE2;Close connection;CORP;anna;AppAccess;/hub/;Close connection for user 'CORP\anna'`,
 		`/qseow-proxy-session/;SENSE2;Stop session;CORP;anna;AppAccess;/hub/;Stop session for user 'CORP\anna'`,
-	} {
-		_, err := fmt.Fprint(conn, payload)
-		require.NoError(t, err)
-	}
+	)
 
 	want := map[string]string{
 		prefix + "/users/active/count":                 `2`,
@@ -336,6 +326,14 @@ func TestMQTTTopicPrefix(t *testing.T) {
 		require.True(t, strings.HasPrefix(m.topic, prefix+"/"), "topic %s outside the prefix", m.topic)
 		t.Logf("%s %s", m.topic, m.payload)
 	}
+}
+
+// appTopicsExample writes the shipped MQTT example with its per-app outputs
+// enabled (withAppTopics) into dir, and returns its path.
+func appTopicsExample(t *testing.T, dir string) string {
+	t.Helper()
+	return writeVariant(t, repoFile(t, "examples/telegraf-mqtt-butler.conf"), filepath.Join(dir, "telegraf-mqtt-apps.conf"),
+		func(shipped string) string { return withAppTopics(t, shipped) })
 }
 
 // withAppTopics is the shipped MQTT example with its per-app outputs
@@ -409,10 +407,7 @@ func TestMQTTAppTopics(t *testing.T) {
 	sub := subscribe(t, broker)
 
 	dir := t.TempDir()
-	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-mqtt-butler.conf"))
-	require.NoError(t, err)
-	conf := filepath.Join(dir, "telegraf-mqtt-apps.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(withAppTopics(t, string(shipped))), 0o600))
+	conf := appTopicsExample(t, dir)
 	udpPort := freeUDPPort(t)
 	startTelegrafEnv(t, bin, conf, exampleEnv(bin, pluginConfig(t, dir, udpPort, ""), "QSS_MQTT_SERVER="+broker))
 
@@ -465,34 +460,25 @@ func TestMQTTFinalZeroFromAGather(t *testing.T) {
 	sub := subscribe(t, broker)
 
 	dir := t.TempDir()
-	shipped, err := os.ReadFile(repoFile(t, "examples/telegraf-mqtt-butler.conf"))
-	require.NoError(t, err)
-	config := withAppTopics(t, string(shipped))
-	require.Contains(t, config, `"-poll_interval", "10s"`)
-	config = strings.Replace(config, `"-poll_interval", "10s"`, `"-poll_interval", "2s"`, 1)
-	conf := filepath.Join(dir, "telegraf-mqtt-apps.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(config), 0o600))
+	conf := appTopicsExample(t, dir)
+	writeVariant(t, conf, conf, func(s string) string {
+		return replaceOnce(t, s, `"-poll_interval", "10s"`, `"-poll_interval", "2s"`)
+	})
 	udpPort := freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "")
-	data, err := os.ReadFile(pluginConf)
-	require.NoError(t, err)
-	require.Contains(t, string(data), `summary_interval = "1s"`)
-	require.NoError(t, os.WriteFile(pluginConf, []byte(strings.Replace(string(data), `summary_interval = "1s"`, `summary_interval = "5s"`, 1)), 0o600))
+	writeVariant(t, pluginConf, pluginConf, func(s string) string {
+		return replaceOnce(t, s, `summary_interval = "1s"`, `summary_interval = "5s"`)
+	})
 	startTelegrafEnv(t, bin, conf, exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker))
 
-	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
-	require.NoError(t, err)
-	defer conn.Close()
+	conn := dialPlugin(t, udpPort)
 	const app = "0d9f4c2e-5555-4666-8777-999900001111"
 	// The connection overtook its Start (log4net's two appenders race): it
 	// makes the session, the Start joins it.
-	for _, payload := range []string{
-		`/qseow-proxy-connection/;SENSE9;Open connection;LAB;zed;AppAccess;/app/` + app + `;connection Opened for session 'z1'`,
+	sendDatagrams(t, conn,
+		`/qseow-proxy-connection/;SENSE9;Open connection;LAB;zed;AppAccess;/app/`+app+`;connection Opened for session 'z1'`,
 		`/qseow-proxy-session/;SENSE9;Start session;LAB;zed;AppAccess;/hub/;Start session for user 'LAB\zed'`,
-	} {
-		_, err := fmt.Fprint(conn, payload)
-		require.NoError(t, err)
-	}
+	)
 	topics := map[string]string{
 		"qliksense/users/activeperserver/SENSE9/count": "1",
 		"qliksense/apps/" + app + "/users/count":       "1",
@@ -512,25 +498,42 @@ func TestMQTTFinalZeroFromAGather(t *testing.T) {
 		t.Fatalf("the login never showed: want %v, got %v", topics, sub.all())
 	}
 
-	for _, payload := range []string{
-		`/qseow-proxy-connection/;SENSE9;Close connection;LAB;zed;AppAccess;/app/` + app + `;connection Closed for session 'z1'`,
+	sendDatagrams(t, conn,
+		`/qseow-proxy-connection/;SENSE9;Close connection;LAB;zed;AppAccess;/app/`+app+`;connection Closed for session 'z1'`,
 		`/qseow-proxy-session/;SENSE9;Stop session;LAB;zed;AppAccess;/hub/;Stop session for user 'LAB\zed'`,
-	} {
-		_, err := fmt.Fprint(conn, payload)
-		require.NoError(t, err)
-	}
+	)
 	zero := map[string]string{}
 	for topic := range topics {
 		zero[topic] = "0"
 	}
 	zero["qliksense/apps/"+app+"/users/usernames"] = "[]"
 	require.Eventually(t, shows(zero), 20*time.Second, 50*time.Millisecond, "the final zeros never showed: %v", zero)
-	time.Sleep(6 * time.Second) // the change-driven summary after the logout
+	// The change-driven summary after the logout: the site count, which
+	// only change summaries publish, drops to 0.
+	require.Eventually(t, func() bool {
+		got := sub.payloads(topicCount)
+		login := slices.Index(got, "1")
+		return login >= 0 && slices.Contains(got[login+1:], "0")
+	}, 20*time.Second, 50*time.Millisecond, "no change summary after the logout")
+	// Then a marker on each topic: two other users on the app, in the next
+	// change summary. Whatever that summary after the logout published
+	// came before it, each topic's messages being in order.
+	sendDatagrams(t, conn,
+		`/qseow-proxy-connection/;SENSE9;Open connection;LAB;amy;AppAccess;/app/`+app+`;connection Opened for session 'm1'`,
+		`/qseow-proxy-connection/;SENSE9;Open connection;LAB;bob;AppAccess;/app/`+app+`;connection Opened for session 'm2'`,
+	)
+	markers := map[string]string{
+		"qliksense/users/activeperserver/SENSE9/count": "2",
+		"qliksense/apps/" + app + "/users/count":       "2",
+		"qliksense/apps/" + app + "/users/usernames":   `["LAB\\amy","LAB\\bob"]`,
+	}
+	require.Eventually(t, shows(markers), 20*time.Second, 50*time.Millisecond, "the marker never showed: %v", markers)
 	for topic, payload := range zero {
 		got := sub.payloads(topic)
 		first := slices.Index(got, payload)
 		require.Equal(t, topics[topic], got[first-1], "%s: the count, then the final zero: %v", topic, got)
-		for _, p := range got[first:] {
+		marker := slices.Index(got, markers[topic])
+		for _, p := range got[first:marker] {
 			require.Equal(t, payload, p, "%s: nothing but the zero after it: %v", topic, got)
 		}
 	}

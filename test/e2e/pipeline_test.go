@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -22,25 +20,8 @@ func TestTelegrafPipeline(t *testing.T) {
 	udpPort := freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, `  exclude_users = ['INTERNAL\sa_*']`)
 	outFile := filepath.Join(dir, "metrics.out")
-	telegrafConf := filepath.Join(dir, "telegraf.conf")
-	require.NoError(t, os.WriteFile(telegrafConf, []byte(fmt.Sprintf(`
-[agent]
-  interval = "2s"
-  flush_interval = "500ms"
-  metric_batch_size = 20000
-  metric_buffer_limit = 1000000
-  omit_hostname = true
-
-[[inputs.execd]]
-  command = [%q, "-config", %q, "-poll_interval", "2s"]
-  signal = "none"
-  restart_delay = "1s"
-  data_format = "influx"
-
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-`, filepath.Join(bin, "qliksense_sessions"), pluginConf, outFile)), 0o600))
+	telegrafConf := fileTelegraf{interval: "2s", flushInterval: "500ms", batchSize: 20000, bufferLimit: 1000000,
+		poll: "2s", restartDelay: "1s", file: outFile}.write(t, filepath.Join(dir, "telegraf.conf"), bin, pluginConf)
 
 	tg := startTelegraf(t, bin, telegrafConf)
 	started := time.Now()

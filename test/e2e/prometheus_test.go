@@ -18,7 +18,6 @@ import (
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
 // exposition is one scrape of a Prometheus text endpoint.
@@ -124,15 +123,7 @@ func TestPrometheus(t *testing.T) {
 	// names every other app; the log file source (with no files) adds its
 	// counters.
 	const seed = 33
-	names := map[string]string{}
-	var apps []qrstest.App
-	for i, id := range simulationApps(t, seed) {
-		if i%2 == 0 {
-			names[id] = fmt.Sprintf("Sales %d", i)
-			apps = append(apps, qrstest.App{ID: id, Name: names[id]})
-		}
-	}
-	repository, repositoryAPI := repositoryServer(t, apps)
+	names, repository, repositoryAPI := everyOtherAppNamed(t, seed)
 	pluginConf := pluginConfig(t, dir, udpPort, `  users_max_bytes = "64B"`+"\n"+logfileBlock(t.TempDir())+repository)
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"),
 		exampleEnv(bin, pluginConf, "QSS_PROMETHEUS_LISTEN="+listen))

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
@@ -70,21 +69,11 @@ func startPluginPoll(t *testing.T, bin, configFile, pollInterval string) *plugin
 	}()
 	go func() {
 		defer close(p.done)
-		parser := &influx.Parser{}
-		if err := parser.Init(); err != nil {
-			panic(err)
-		}
-		scanner := bufio.NewScanner(stdout)
-		scanner.Buffer(make([]byte, 1<<20), 16<<20)
-		for scanner.Scan() {
-			m, err := parser.ParseLine(scanner.Text())
-			if err != nil {
-				continue
-			}
+		scanMetrics(stdout, func(m telegraf.Metric) {
 			p.mu.Lock()
 			p.metrics = append(p.metrics, m)
 			p.mu.Unlock()
-		}
+		})
 		p.cmd.Wait() //nolint:errcheck // killed on purpose
 	}()
 	require.Eventually(t, func() bool { return strings.Contains(p.log(), "Listening for log4net datagrams") },
