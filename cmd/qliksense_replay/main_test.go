@@ -27,7 +27,8 @@ func TestVersion(t *testing.T) {
 }
 
 // -logdir writes the simulation as rotated audit activity log files; what
-// it prints is what the plugin's parser and state make of them.
+// it prints is what the replay's reader and model of the plugin make of
+// them.
 func TestLogDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "Proxy", "Audit")
 	var stdout, stderr bytes.Buffer
@@ -40,13 +41,13 @@ func TestLogDir(t *testing.T) {
 	require.Equal(t, 5000, expected.EventsSent)
 	require.NotZero(t, expected.ActiveUsers)
 
-	fromPlugin, err := replay.ExpectFromLogDir(dir, `INTERNAL\sa_scheduler`)
+	fromModel, err := replay.ExpectFromLogDir(dir, `INTERNAL\sa_scheduler`)
 	require.NoError(t, err)
-	require.Equal(t, expected.ActiveUsers, fromPlugin.ActiveUsers)
-	require.Equal(t, expected.ActiveSessions, fromPlugin.ActiveSessions)
-	require.Equal(t, expected.Users, fromPlugin.Users)
-	require.Equal(t, expected.Servers, fromPlugin.Servers)
-	require.Equal(t, expected.Apps, fromPlugin.Apps)
+	require.Equal(t, expected.ActiveUsers, fromModel.ActiveUsers)
+	require.Equal(t, expected.ActiveSessions, fromModel.ActiveSessions)
+	require.Equal(t, expected.Users, fromModel.Users)
+	require.Equal(t, expected.Servers, fromModel.Servers)
+	require.Equal(t, expected.Apps, fromModel.Apps)
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

@@ -42,10 +42,10 @@ func churned(t *testing.T, cfg SimConfig, churn, keep float64) (payloads [][]byt
 	return payloads, before, sim.Expected(), churns
 }
 
-// With churn and a final logout the model and the plugin's parser and state
-// still agree, apps included; users come and go, with names never seen
-// before, and the logout leaves the share asked for.
-func TestChurnAndLogOutAgreeWithThePlugin(t *testing.T) {
+// With churn and a final logout the simulation's model and the replay's
+// Model still agree, apps included; users come and go, with names never
+// seen before, and the logout leaves the share asked for.
+func TestChurnAndLogOutAgreeWithTheModel(t *testing.T) {
 	for _, format := range []string{"sos", "butler", "legacy"} {
 		for i, rate := range []float64{0, 1000} {
 			t.Run(fmt.Sprintf("%s at %g per s", format, rate), func(t *testing.T) {

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // The proxy's audit activity log files, as a Qlik Sense proxy node writes
@@ -232,7 +230,7 @@ func (w *LogWriter) host(name string, at time.Time) (*hostLog, error) {
 	if h := w.hosts[name]; h != nil {
 		return h, nil
 	}
-	if !event.ValidHostName(name) {
+	if !validHostName(name) {
 		return nil, fmt.Errorf("server %q cannot name a log file: want letters, digits, '-', '_' and '.'", name)
 	}
 	h := &hostLog{host: name}
@@ -332,7 +330,7 @@ func (w *LogWriter) writeRow(h *hostLog, r logRow, at time.Time) error {
 		sessionID = "0" // Qlik: no proxy session
 	}
 	objectID := "Not available"
-	if app := appIDOf(r.context); app != "" {
+	if app := appID(r.context); app != "" {
 		objectID = app
 	}
 	b := w.row[:0]
@@ -412,18 +410,6 @@ func appendClean(b []byte, s string) []byte {
 		b = append(b, c)
 	}
 	return b
-}
-
-// appIDOf returns the app id of a context /app/<id>?..., else "".
-func appIDOf(context string) string {
-	rest, ok := strings.CutPrefix(context, "/app/")
-	if !ok {
-		return ""
-	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	return rest
 }
 
 // noiseCommands are commands of the AuditActivity.Proxy log that are not

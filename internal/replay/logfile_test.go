@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // written is an event as the writer got it.
@@ -45,9 +43,10 @@ func writeLogs(t *testing.T, cfg SimConfig, logCfg LogConfig, clock SimClock) (s
 
 var testStart = time.Date(2026, 2, 25, 8, 15, 12, 123_000_000, time.FixedZone("CET", 3600))
 
-// The plugin's parser reads the files back into the simulation's events:
+// The replay's reader reads the files back into the simulation's events:
 // per server, in order, with their times and session ids, across
-// rotations, and ignores exactly the noise rows.
+// rotations, and ignores exactly the noise rows. (The plugin's parser reads
+// them alike: state/replay_crosscheck_test.go.)
 func TestLogFilesReadBackThroughTheParser(t *testing.T) {
 	clock := SimClock{Start: testStart, Rate: 100}
 	cfg := SimConfig{Users: 150, Directories: 3, Servers: 3, Events: 20000, Seed: 11, Format: "sos",
@@ -73,7 +72,7 @@ func TestLogFilesReadBackThroughTheParser(t *testing.T) {
 		for i, got := range hl.Events {
 			w := want[i]
 			require.Equal(t, w.ev.Server, got.Server)
-			require.Equal(t, w.ev.Command, got.Command.String(), "%s row %d", hl.Host, i)
+			require.Equal(t, w.ev.Command, got.Command, "%s row %d", hl.Host, i)
 			require.Equal(t, w.ev.Directory, got.Directory)
 			require.Equal(t, w.ev.UserID, got.UserID)
 			require.Equal(t, w.ev.SessionID, got.SessionID)
@@ -112,10 +111,11 @@ func TestLogFilesReadBackThroughTheParser(t *testing.T) {
 	require.Equal(t, stats.IgnoredRows, ignored)
 	require.Equal(t, stats.Bytes, size)
 
-	// The model and the plugin's parser and state agree on who is active.
-	fromPlugin, err := ExpectFromLogDir(dir, cfg.Exclude...)
+	// The simulation's model and the replay's Model of the files agree on
+	// who is active.
+	fromModel, err := ExpectFromLogDir(dir, cfg.Exclude...)
 	require.NoError(t, err)
-	requireSameActiveSet(t, expected, fromPlugin)
+	requireSameActiveSet(t, expected, fromModel)
 }
 
 // requireSameActiveSet compares the users and sessions, site and per server.
@@ -201,7 +201,7 @@ func TestRotateOnRequestAndAtRestart(t *testing.T) {
 	require.Len(t, logs, 1)
 	var got []string
 	for _, e := range logs[0].Events {
-		got = append(got, e.Command.String()+" "+e.SessionID+" "+e.Time.Format(TimestampLayout))
+		got = append(got, e.Command+" "+e.SessionID+" "+e.Time.Format(TimestampLayout))
 	}
 	require.Equal(t, []string{
 		"Start session s1 20260225T081512.123+0100",
@@ -219,7 +219,7 @@ func TestRotateAge(t *testing.T) {
 	require.Len(t, readDir(t, dir), 4)
 }
 
-// Noise rows are all ignored by the parser, for each reason it has.
+// Noise rows are all ignored by the reader, for each reason it has.
 func TestNoiseRowsAreIgnored(t *testing.T) {
 	dir, _, _, stats := writeLogs(t, SimConfig{Users: 20, Directories: 2, Servers: 2, Events: 2000, Seed: 5, Format: "sos"},
 		LogConfig{Noise: 1, Seed: 9}, SimClock{Start: testStart, Rate: 1000})
@@ -254,7 +254,7 @@ func TestLogWriterRefusesBadInput(t *testing.T) {
 	logs, err := ReadLogDir(w.cfg.Dir)
 	require.NoError(t, err)
 	require.Equal(t, "a b  c", logs[0].Events[0].Message)
-	require.Equal(t, event.OpenConnection, logs[0].Events[0].Command)
+	require.Equal(t, OpenConnection, logs[0].Events[0].Command)
 }
 
 func BenchmarkLogWriter(b *testing.B) {

@@ -10,25 +10,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/auditlog"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
-// HostLogs is what the plugin's parser reads in one host's audit activity
+// HostLogs is what the replay's reader makes of one host's audit activity
 // log files: the rotated ones in the order of their names, then the live one.
 type HostLogs struct {
 	Host      string
-	Files     []string        // base names, in reading order
-	Events    []event.Event // the accepted rows, in order
-	Ignored   int             // rows the parser ignored
-	Malformed int             // rows the parser could not read
+	Files     []string   // base names, in reading order
+	Events    []LogEvent // the accepted rows, in order
+	Ignored   int        // rows to ignore (untracked or failed commands)
+	Malformed int        // rows that cannot be read
 }
 
-// ReadLogDir reads every proxy audit activity log file in dir through the
-// plugin's parser (parsers/auditlog), per host, sorted by host. Each file must
-// open with a header row; a header row further down is taken as a new one.
+// ReadLogDir reads every proxy audit activity log file in dir (see
+// logrow.go for the format), per host, sorted by host. Each file must open
+// with a header row; a header row further down is taken as a new one.
 func ReadLogDir(dir string) ([]HostLogs, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -84,21 +80,20 @@ func readLogFile(path string, hl *HostLogs) error {
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 64<<10)
-	var header *auditlog.Header
+	var header *logHeader
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
 		if len(line) > 0 {
-			if header == nil || auditlog.IsHeader(line) {
-				if header, err = auditlog.ParseHeader(line); err != nil {
+			if header == nil || isLogHeader(line) {
+				if header, err = parseLogHeader(line); err != nil {
 					return fmt.Errorf("row %d: %w", n, err)
 				}
 				continue
 			}
-			var ev event.Event
-			switch status, _ := header.Parse(line, &ev); status {
-			case auditlog.Accepted:
-				hl.Events = append(hl.Events, ev) // its strings alias line, which is not reused
-			case auditlog.Ignored:
+			switch ev, status := header.readRow(line); status {
+			case Accepted:
+				hl.Events = append(hl.Events, ev)
+			case Ignored:
 				hl.Ignored++
 			default:
 				hl.Malformed++
@@ -128,48 +123,31 @@ func HasBOM(path string) (bool, error) {
 	return bytes.Equal(head[:n], []byte(bom)), nil
 }
 
-// ExpectFromLogDir is the active set the plugin's parser and state make of
-// the log files in dir: the hosts' accepted rows merged by their time stamps
-// (rows of the same millisecond on different hosts in host order), each
-// applied at its own time, with the default reorder window. The users
-// named in exclude (DIR\user, any case) are left out, as the plugin's
-// exclude_users does. EventsSent is the number of accepted rows.
+// ExpectFromLogDir is the active set the plugin must make of the log files
+// in dir, by the replay's reader and model: the hosts' accepted rows merged
+// by their time stamps (rows of the same millisecond on different hosts in
+// host order), each applied at its own time, with the plugin's default
+// reorder window. The users named in exclude (DIR\user, any case) are left
+// out, as the plugin's exclude_users does. EventsSent is the number of
+// accepted rows.
 func ExpectFromLogDir(dir string, exclude ...string) (Expected, error) {
 	logs, err := ReadLogDir(dir)
 	if err != nil {
 		return Expected{}, err
 	}
-	var events []event.Event
+	var events []LogEvent
 	for _, hl := range logs {
 		for _, ev := range hl.Events {
-			if !slices.ContainsFunc(exclude, func(name string) bool { return strings.EqualFold(name, ev.UserName()) }) {
+			name := ev.Directory + `\` + ev.UserID
+			if !slices.ContainsFunc(exclude, func(excluded string) bool { return strings.EqualFold(excluded, name) }) {
 				events = append(events, ev)
 			}
 		}
 	}
-	slices.SortStableFunc(events, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
-	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
+	slices.SortStableFunc(events, func(a, b LogEvent) int { return a.Time.Compare(b.Time) })
+	m := NewModel(ReorderWindow)
 	for i := range events {
-		s.Apply(&events[i], events[i].Time)
+		m.Apply(&events[i].Event, events[i].Time)
 	}
-	return expectedOf(s, len(events)), nil
-}
-
-// expectedOf is the state's active set as an Expected.
-func expectedOf(s *state.State, events int) Expected {
-	changes := s.TakeChanges()
-	site, servers := s.Summarise(changes)
-	exp := Expected{EventsSent: events, ActiveUsers: site.ActiveUsers, ActiveSessions: site.ActiveSessions, Users: site.Users,
-		Servers: []ServerExpected{}, Apps: []AppExpected{}}
-	for _, srv := range servers {
-		if srv.ActiveSessions > 0 {
-			exp.Servers = append(exp.Servers, ServerExpected{Server: srv.Server, ActiveUsers: srv.ActiveUsers, ActiveSessions: srv.ActiveSessions, Users: srv.Users})
-		}
-	}
-	for _, a := range s.SummariseApps(changes) {
-		if a.ActiveUsers > 0 {
-			exp.Apps = append(exp.Apps, AppExpected{App: a.App, ActiveUsers: a.ActiveUsers, ActiveConnections: a.ActiveConnections, Users: a.Users})
-		}
-	}
-	return exp
+	return m.Snapshot(len(events)), nil
 }

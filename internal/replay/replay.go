@@ -1,9 +1,14 @@
 // Package replay makes realistic Qlik Sense session traffic as log4net
-// datagrams, sends it, and knows which users must be active at the end.
+// datagrams and proxy audit log files, sends or writes it, and knows which
+// users must be active at the end.
 //
-// The simulation keeps its own model of who has how many sessions where:
-// an oracle independent of the plugin's state package, so that an
-// end-to-end run that matches it means something.
+// It is the tests' model of the plugin, independent of it: it imports no
+// plugin package. The simulation keeps its own account of who has how many
+// sessions where; for traffic it did not make (recorded payloads, log
+// files), its own readers (read.go, logrow.go) and Model (model.go) say
+// what the plugin must report. An end-to-end run that matches them means
+// something; state/replay_crosscheck_test.go in the plugin shows that the
+// plugin's parsers and state agree with them.
 package replay
 
 import (
@@ -11,8 +16,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
 // Expected is the active set the plugin must show once it received the
@@ -399,7 +402,7 @@ func (s *Simulation) Expected() Expected {
 				if s.cfg.Format == "legacy" {
 					break // its payloads carry no context
 				}
-				id := event.AppID(context)
+				id := appID(context)
 				if id == "" {
 					continue
 				}

@@ -11,10 +11,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
 func simulate(t *testing.T, cfg SimConfig) ([][]byte, Expected) {
@@ -30,10 +26,12 @@ func simulate(t *testing.T, cfg SimConfig) ([][]byte, Expected) {
 	return payloads, sim.Expected()
 }
 
-// The simulation's own model and the plugin's parser and state, fed the same
-// payloads, must agree: each checks the other. The traffic has sessions sent
-// out of order and sessions that began before the plugin listened.
-func TestSimulationAgreesWithThePlugin(t *testing.T) {
+// The simulation's own model and the replay's model of the plugin's rules
+// (its reader and Model), fed the same payloads, must agree: each checks
+// the other. The traffic has sessions sent out of order and sessions that
+// began before the plugin listened. (The plugin's parser and state agree
+// with the Model: state/replay_crosscheck_test.go.)
+func TestSimulationAgreesWithTheModel(t *testing.T) {
 	for _, format := range []string{"sos", "butler", "legacy"} {
 		for i, rate := range []float64{0, 1000, 200} {
 			t.Run(fmt.Sprintf("%s at %g per s", format, rate), func(t *testing.T) {
@@ -48,20 +46,19 @@ func TestSimulationAgreesWithThePlugin(t *testing.T) {
 	}
 }
 
-// Without the reorder window the plugin would count the raced sessions
-// twice: the traffic does test it.
-func TestRacesNeedTheWindow(t *testing.T) {
+// Without the reorder window the model would count the raced sessions
+// twice, as the plugin would (state/replay_crosscheck_test.go): the traffic
+// does test the window.
+func TestRacesNeedTheModelsWindow(t *testing.T) {
 	cfg := SimConfig{Users: 200, Directories: 3, Servers: 4, Events: 20000, Seed: 7, Format: "sos", Race: 0.3}
 	payloads, expected := simulate(t, cfg)
-	s := state.New(state.Config{})
-	var ev event.Event
+	m := NewModel(0)
 	for _, p := range payloads {
-		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
-			s.Apply(&ev, time.Unix(1e9, 0))
+		if ev, status := ReadPayload(p); status == Accepted {
+			m.Apply(&ev, time.Unix(1e9, 0))
 		}
 	}
-	require.Greater(t, s.ActiveSessions(), expected.ActiveSessions)
-	require.NotZero(t, s.Counters().SessionsInferred)
+	require.Greater(t, m.Snapshot(len(payloads)).ActiveSessions, expected.ActiveSessions)
 }
 
 func TestExcludedAccountsAreSentButNotExpected(t *testing.T) {
@@ -78,9 +75,9 @@ func TestExcludedAccountsAreSentButNotExpected(t *testing.T) {
 		kept = append(kept, p)
 	}
 	require.Greater(t, service, 100, "about 5%% of the events are the service accounts'")
-	fromPlugin := ExpectFromPayloads(kept, 0)
-	fromPlugin.EventsSent = expected.EventsSent
-	require.Equal(t, expected, fromPlugin)
+	fromModel := ExpectFromPayloads(kept, 0)
+	fromModel.EventsSent = expected.EventsSent
+	require.Equal(t, expected, fromModel)
 	for _, u := range expected.Users {
 		require.NotContains(t, u, "INTERNAL")
 	}
@@ -104,14 +101,13 @@ func TestPayloadsParseAndVaryCase(t *testing.T) {
 	for _, format := range []string{"sos", "butler", "legacy"} {
 		payloads, _ := simulate(t, SimConfig{Users: 20, Directories: 2, Servers: 2, Events: 2000, Seed: 5, Format: format})
 		lowered, ignored := 0, 0
-		commands := map[event.Command]int{}
+		commands := map[string]int{}
 		for _, p := range payloads {
-			var ev event.Event
-			status, reason := log4net.Parse(p, &ev)
+			ev, status := ReadPayload(p)
 			switch status {
-			case log4net.Malformed:
-				t.Fatalf("%s: malformed payload %q: %s", format, p, reason)
-			case log4net.Ignored:
+			case Malformed:
+				t.Fatalf("%s: malformed payload %q", format, p)
+			case Ignored:
 				ignored++
 				continue
 			}
@@ -258,18 +254,17 @@ func TestSendGoesOnWhenNobodyListensYet(t *testing.T) {
 }
 
 // Traffic sent in bursts, with pauses longer than the reorder window where
-// Settled holds: at every such checkpoint the model and the plugin's parser
-// and state agree, apps included. Where Settled does not hold, the model
-// is ahead of what was sent, and they may not.
-func TestSettledCheckpointsAgreeWithThePlugin(t *testing.T) {
+// Settled holds: at every such checkpoint the simulation's model and the
+// replay's Model agree, apps included. Where Settled does not hold, the
+// simulation's model is ahead of what was sent, and they may not.
+func TestSettledCheckpointsAgreeWithTheModel(t *testing.T) {
 	const rate = 1000
 	cfg := SimConfig{Users: 60, Directories: 2, Servers: 3, Events: 8000, Seed: 17, Format: "sos",
 		Race: 0.3, Preexisting: 20, WindowEvents: WindowEvents(rate)}
 	sim, err := NewSimulation(cfg)
 	require.NoError(t, err)
-	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
+	m := NewModel(ReorderWindow)
 	at := time.Unix(1_000_000_000, 0)
-	var ev event.Event
 	checkpoints, unsettled, ahead, appsSeen := 0, 0, 0, 0
 	for n := 1; ; n++ {
 		e, ok := sim.Next()
@@ -279,13 +274,13 @@ func TestSettledCheckpointsAgreeWithThePlugin(t *testing.T) {
 		p, err := AppendPayload(nil, cfg.Format, &e, time.Time{})
 		require.NoError(t, err)
 		at = at.Add(time.Second / rate)
-		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
-			s.Apply(&ev, at)
+		if ev, status := ReadPayload(p); status == Accepted {
+			m.Apply(&ev, at)
 		}
 		if n%97 == 0 && !sim.Settled() {
 			unsettled++
-			s.Sweep(at)
-			if !equalExpected(sim.Expected(), expectedOf(s, n)) {
+			m.Sweep(at)
+			if !equalExpected(sim.Expected(), m.Snapshot(n)) {
 				ahead++
 			}
 		}
@@ -294,10 +289,10 @@ func TestSettledCheckpointsAgreeWithThePlugin(t *testing.T) {
 		}
 		// A checkpoint: the sender pauses, summaries go out.
 		checkpoints++
-		at = at.Add(3 * state.DefaultReorderWindow)
-		s.Sweep(at)
+		at = at.Add(3 * ReorderWindow)
+		m.Sweep(at)
 		want := sim.Expected()
-		require.Equal(t, want, expectedOf(s, n), "checkpoint %d after %d events", checkpoints, n)
+		require.Equal(t, want, m.Snapshot(n), "checkpoint %d after %d events", checkpoints, n)
 		appsSeen += len(want.Apps)
 	}
 	require.GreaterOrEqual(t, checkpoints, 15)

@@ -7,10 +7,6 @@ import (
 	"net"
 	"syscall"
 	"time"
-
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
 // Pacer spaces n events at rate per second on an absolute schedule: event i
@@ -39,10 +35,16 @@ func (p *Pacer) Wait(i int) {
 	}
 }
 
+// ReorderWindow mirrors the plugin's default reorder window
+// (reorder_window; state.DefaultReorderWindow in the plugin): how late a
+// Start session may come after its own Open connection or Stop session and
+// still be taken for theirs.
+const ReorderWindow = 5 * time.Second
+
 // WindowEvents is how many events go out within the plugin's default
 // reorder window at rate per second; 0 for rate 0 (all within it).
 func WindowEvents(rate float64) int {
-	return int(math.Ceil(rate * state.DefaultReorderWindow.Seconds()))
+	return int(math.Ceil(rate * ReorderWindow.Seconds()))
 }
 
 // SendResult counts what Send did.
@@ -107,22 +109,22 @@ func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
-// ExpectFromPayloads is the active set the plugin shows after receiving
-// these payloads at rate per second (0: at once): they run through the
-// plugin's own parser and state, with its default reorder window.
+// ExpectFromPayloads is the active set the plugin must show after
+// receiving these payloads at rate per second (0: at once), by the replay's
+// own reader (ReadPayload) and model, with the plugin's default reorder
+// window, swept as the plugin sweeps before a summary.
 func ExpectFromPayloads(payloads [][]byte, rate float64) Expected {
-	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
-	var ev event.Event
+	m := NewModel(ReorderWindow)
 	start := time.Unix(1_000_000_000, 0)
 	at := start
 	for i, p := range payloads {
 		if rate > 0 {
 			at = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 		}
-		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
-			s.Apply(&ev, at)
+		if ev, status := ReadPayload(p); status == Accepted {
+			m.Apply(&ev, at)
 		}
 	}
-	s.Sweep(at.Add(time.Second)) // the plugin sweeps before each summary
-	return expectedOf(s, len(payloads))
+	m.Sweep(at.Add(time.Second))
+	return m.Snapshot(len(payloads))
 }
