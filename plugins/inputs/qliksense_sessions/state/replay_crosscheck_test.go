@@ -345,7 +345,7 @@ func TestReplayModelAgreesOnEdgePayloads(t *testing.T) {
 		"/qseow-proxy-connection/;SENSE2;Close connection;LAB;cleo;o;/APP/" + guid + ";for session 's2'",
 		"/qseow-proxy-session/;sense2;Stop session;LAB;cleo;o;/hub/;m", "/qseow-proxy-session/;SENSE2;Stop session;LAB;cleo;o;/hub/;m",
 	}
-	var raw [][]byte
+	raw := make([][]byte, 0, len(payloads))
 	for _, p := range payloads {
 		raw = append(raw, []byte(p))
 	}
