@@ -48,6 +48,15 @@ func users(names ...string) []string {
 
 func zero(server string) Summary { return Summary{Server: server, Users: users()} }
 
+// onServer is a snapshot of a site whose active users are all on one server,
+// with that many sessions there.
+func onServer(server string, sessions int, names ...string) summarises {
+	summary := Summary{ActiveUsers: len(names), ActiveSessions: sessions, Users: users(names...)}
+	onIt := summary
+	onIt.Server = server
+	return summarises{site: summary, servers: []Summary{onIt}}
+}
+
 func TestStories(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -61,15 +70,9 @@ func TestStories(t *testing.T) {
 				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
 				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
 				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}},
-				},
+				onServer("SENSE1", 2, `LAB\anna`),
 				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
-				},
+				onServer("SENSE1", 1, `LAB\anna`),
 				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
 				happens{"SENSE1", event.StopSession, `LAB\anna`, OrphanStop},
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
@@ -99,10 +102,7 @@ func TestStories(t *testing.T) {
 					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
 					servers: []Summary{zero("SENSE1"), {Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}, zero("SENSE3")},
 				},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "SENSE2", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\anna`)}},
-				},
+				onServer("SENSE2", 2, `LAB\anna`),
 			},
 			counters: Counters{SessionsInferred: 1},
 		},
@@ -118,10 +118,7 @@ func TestStories(t *testing.T) {
 				happens{"sense1", event.StopSession, `lab\ANNA`, OrphanStop}, // duplicate, other case
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
 				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
-				},
+				onServer("SENSE1", 1, `LAB\anna`),
 			},
 			counters: Counters{StopsWithoutStart: 5},
 		},
@@ -131,18 +128,12 @@ func TestStories(t *testing.T) {
 				happens{"SENSE1", event.StartSession, `LAB\Anna`, Changed},
 				happens{"sense1", event.StartSession, `lab\ANNA`, Changed},
 				happens{"Sense1", event.OpenConnection, `Lab\aNNa`, Unchanged},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\Anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`LAB\Anna`)}},
-				},
+				onServer("SENSE1", 2, `LAB\Anna`),
 				happens{"sense1", event.StopSession, `lab\anna`, Changed},
 				happens{"SENSE1", event.StopSession, `LAB\ANNA`, Changed},
 				// Gone and back: the new first sighting names her.
 				happens{"sense1", event.StartSession, `lab\anna`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`lab\anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`lab\anna`)}},
-				},
+				onServer("SENSE1", 1, `lab\anna`),
 			},
 		},
 		{
@@ -152,10 +143,7 @@ func TestStories(t *testing.T) {
 				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
 				summarises{site: Summary{Users: users()}, servers: []Summary{zero("SENSE1")}},
 				happens{"sense1", event.StartSession, `LAB\anna`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "sense1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
-				},
+				onServer("sense1", 1, `LAB\anna`),
 			},
 		},
 		{
@@ -164,15 +152,9 @@ func TestStories(t *testing.T) {
 				happens{"SENSE1", event.StartSession, `LAB\admin`, Changed},
 				happens{"SENSE1", event.StartSession, `CORP\admin`, Changed},
 				happens{"SENSE1", event.StartSession, `corp\Admin`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 2, ActiveSessions: 3, Users: users(`CORP\admin`, `LAB\admin`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 2, ActiveSessions: 3, Users: users(`CORP\admin`, `LAB\admin`)}},
-				},
+				onServer("SENSE1", 3, `CORP\admin`, `LAB\admin`),
 				happens{"SENSE1", event.StopSession, `LAB\admin`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 2, Users: users(`CORP\admin`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 2, Users: users(`CORP\admin`)}},
-				},
+				onServer("SENSE1", 2, `CORP\admin`),
 			},
 		},
 		{
@@ -212,10 +194,7 @@ func TestStories(t *testing.T) {
 				happens{"SENSE1", event.CloseConnection, `LAB\anna`, Unchanged},
 				happens{"SENSE1", event.CloseConnection, `LAB\bob`, Unchanged},
 				happens{"SENSE2", event.CloseConnection, `LAB\anna`, Unchanged},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
-				},
+				onServer("SENSE1", 1, `LAB\anna`),
 			},
 		},
 		{
@@ -263,16 +242,10 @@ func TestStories(t *testing.T) {
 			name: "a server emptied and refilled before the summary gets no zero",
 			story: []any{
 				happens{"SENSE1", event.StartSession, `LAB\anna`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\anna`)}},
-				},
+				onServer("SENSE1", 1, `LAB\anna`),
 				happens{"SENSE1", event.StopSession, `LAB\anna`, Changed},
 				happens{"sense1", event.OpenConnection, `LAB\bob`, Changed},
-				summarises{
-					site:    Summary{ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)},
-					servers: []Summary{{Server: "SENSE1", ActiveUsers: 1, ActiveSessions: 1, Users: users(`LAB\bob`)}},
-				},
+				onServer("SENSE1", 1, `LAB\bob`),
 			},
 			counters: Counters{SessionsInferred: 1},
 		},
@@ -317,10 +290,7 @@ func TestStories(t *testing.T) {
 				happens{"ZüRiCh", event.StopSession, `Lab\jÖrG`, Changed},
 				happens{"ZÜRICH", event.StopSession, `LAB\JöRG`, Changed},
 				happens{"ZÜRICH", event.StopSession, `LAB\JöRG`, OrphanStop},
-				summarises{
-					site:    Summary{ActiveUsers: 3, ActiveSessions: 4, Users: users(`lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)},
-					servers: []Summary{{Server: "ZÜRICH", ActiveUsers: 3, ActiveSessions: 4, Users: users(`lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`)}},
-				},
+				onServer("ZÜRICH", 4, `lab\joe`, `MÜNCHEN\Jürgen.Weiß`, `ÅRHUS\Åsa`),
 			},
 			counters: Counters{StopsWithoutStart: 1},
 		},
