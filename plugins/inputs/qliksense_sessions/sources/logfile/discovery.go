@@ -26,7 +26,7 @@ func rotatedGlob(g string) (string, bool) {
 func glob(globs []string) []string {
 	var out []string
 	for _, g := range globs {
-		matches, _ := filepath.Glob(g) // the patterns were checked in New
+		matches, _ := filepath.Glob(g) //nolint:errcheck // its only error is a bad pattern, and New checked them
 		out = append(out, matches...)
 	}
 	slices.Sort(out)
@@ -85,7 +85,7 @@ func (s *Source) openError(path string, err error) {
 		return // it went away between the glob and the open
 	}
 	s.stats.readErrors.Add(1)
-	s.readErr.log(s.log.Errorf, "Opening %s failed: %v", path, err)
+	s.readErr.logf(s.log.Errorf, "Opening %s failed: %v", path, err)
 }
 
 // refresh reads the candidate's size and first bytes again.

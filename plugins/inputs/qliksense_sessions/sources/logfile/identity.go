@@ -82,7 +82,7 @@ func (s *Source) pruneLocked(now time.Time) {
 // on from, and whether a position matched; a matched position is taken out:
 // the caller puts the file in its place before it unlocks s.mu.
 func (s *Source) matchLocked(prefix []byte) (int64, bool) {
-	sums := map[int64]string{}
+	sums := make(map[int64]string)
 	sum := func(n int64) string {
 		if _, ok := sums[n]; !ok {
 			sums[n] = fingerprint(prefix[:n])

@@ -166,17 +166,29 @@ type Config struct {
 
 // Logger is what the source logs through (telegraf.Logger has it).
 type Logger interface {
+	// Errorf logs an error.
 	Errorf(format string, args ...any)
+	// Warnf logs a warning.
 	Warnf(format string, args ...any)
+	// Infof logs a line of information.
 	Infof(format string, args ...any)
+	// Debugf logs a line for debugging.
 	Debugf(format string, args ...any)
 }
 
+// discard is the Logger of a Config without one.
 type discard struct{}
 
+// Errorf discards the line.
 func (discard) Errorf(string, ...any) {}
-func (discard) Warnf(string, ...any)  {}
-func (discard) Infof(string, ...any)  {}
+
+// Warnf discards the line.
+func (discard) Warnf(string, ...any) {}
+
+// Infof discards the line.
+func (discard) Infof(string, ...any) {}
+
+// Debugf discards the line.
 func (discard) Debugf(string, ...any) {}
 
 // Row is one row of a log file, as the handler gets it.
@@ -261,7 +273,8 @@ type livePath struct {
 // New checks cfg and fills in its defaults. Errors name the option.
 func New(cfg Config) (*Source, error) {
 	if len(cfg.Files) == 0 {
-		return nil, fmt.Errorf(`%s is empty: give the live audit activity logs, e.g. 'C:\ProgramData\Qlik\Sense\Log\Proxy\Audit\*_AuditActivity_Proxy.txt'`, optFiles)
+		return nil, fmt.Errorf(`%s is empty: give the live audit activity logs, `+
+			`e.g. 'C:\ProgramData\Qlik\Sense\Log\Proxy\Audit\*_AuditActivity_Proxy.txt'`, optFiles)
 	}
 	if err := checkGlobs(optFiles, cfg.Files); err != nil {
 		return nil, err
@@ -291,7 +304,8 @@ func New(cfg Config) (*Source, error) {
 		cfg.MaxLineBytes = DefaultMaxLineBytes
 	}
 	if cfg.MaxLineBytes < MinMaxLineBytes || cfg.MaxLineBytes > MaxMaxLineBytes {
-		return nil, fmt.Errorf("%s is %d bytes: give %d to %d (default %d; rows with long user agents pass 8 KiB)", optMaxLineBytes, cfg.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes, DefaultMaxLineBytes)
+		return nil, fmt.Errorf("%s is %d bytes: give %d to %d (default %d; rows with long user agents pass 8 KiB)",
+			optMaxLineBytes, cfg.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes, DefaultMaxLineBytes)
 	}
 	s := &Source{cfg: cfg, log: cfg.Log, rebuilt: make(chan struct{})}
 	if s.log == nil {
@@ -347,7 +361,7 @@ func (s *Source) Stats() Stats {
 // limitedLog lets a kind of log line out once a minute.
 type limitedLog struct{ throttle.Throttle }
 
-func (l *limitedLog) log(logf func(string, ...any), format string, args ...any) {
+func (l *limitedLog) logf(to func(string, ...any), format string, args ...any) {
 	ok, n := l.Allow(time.Now(), time.Minute)
 	if !ok {
 		return
@@ -355,5 +369,5 @@ func (l *limitedLog) log(logf func(string, ...any), format string, args ...any) 
 	if n > 0 {
 		format += fmt.Sprintf(" (and %d more like it in the last minute)", n)
 	}
-	logf(format, args...)
+	to(format, args...)
 }

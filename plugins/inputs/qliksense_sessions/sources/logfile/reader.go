@@ -132,7 +132,7 @@ func (s *Source) read(ctx context.Context, fl *file, final bool, handle func(Row
 		if err != nil || n == 0 {
 			if err != nil && !errors.Is(err, io.EOF) {
 				s.stats.readErrors.Add(1)
-				s.readErr.log(s.log.Errorf, "Reading %s failed: %v", fl.path, err)
+				s.readErr.logf(s.log.Errorf, "Reading %s failed: %v", fl.path, err)
 			}
 			break
 		}
@@ -209,7 +209,8 @@ func (s *Source) oversized(fl *file, end int64, handle func(Row)) {
 		return
 	}
 	s.stats.oversize.Add(1)
-	s.oversize.log(s.log.Warnf, "%s: skipped a row of %d bytes at offset %d: longer than max_line_size = %d (counted in oversize; raise max_line_size if such rows are real): %q...",
+	s.oversize.logf(s.log.Warnf, "%s: skipped a row of %d bytes at offset %d: longer than max_line_size = %d "+
+		"(counted in oversize; raise max_line_size if such rows are real): %q...",
 		fl.path, end-fl.longStart, fl.longStart, s.cfg.MaxLineBytes, fl.excerpt)
 	s.deliver(fl, Row{Path: fl.path, Line: fl.excerpt, Status: event.Malformed, Reason: ReasonOversize, Offset: end, Rebuilding: end <= fl.rebuildEnd}, handle)
 }

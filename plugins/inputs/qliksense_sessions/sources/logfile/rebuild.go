@@ -25,7 +25,8 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 		}
 	}
 
-	var live, rotated []*candidate
+	live := make([]*candidate, 0, len(livePaths))
+	var rotated []*candidate
 	var paths []*livePath // the live paths, with or without a file
 	for _, p := range livePaths {
 		c, err := s.open(p, true, false)
@@ -47,7 +48,7 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	}
 	// The same file may be both in the live folder and in ArchivedLogs (or
 	// be a copy of a live file): read one of them, the largest.
-	seen := map[string]*candidate{}
+	seen := make(map[string]*candidate)
 	for _, c := range live {
 		seen[string(c.prefix)] = c
 	}

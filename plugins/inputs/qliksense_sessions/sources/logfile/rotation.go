@@ -1,6 +1,7 @@
 package logfile
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 		if err != nil {
 			s.closeCandidate(c)
 			s.stats.readErrors.Add(1)
-			s.readErr.log(s.log.Errorf, "Reading %s failed: %v", cur.path, err)
+			s.readErr.logf(s.log.Errorf, "Reading %s failed: %v", cur.path, err)
 			return
 		}
 		if info.Size() < cur.readPos {
@@ -40,12 +41,12 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 		// The path names our file if it starts with the same bytes and is
 		// not longer (c was looked at first: ours can only have grown since).
 		n := len(cur.prefix)
-		if len(c.prefix) >= n && string(c.prefix[:n]) == string(cur.prefix) && c.size <= info.Size() {
+		if len(c.prefix) >= n && bytes.Equal(c.prefix[:n], cur.prefix) && c.size <= info.Size() {
 			s.closeCandidate(c)
 			return
 		}
 		c.prefix = slices.Clone(c.prefix) // reading reuses s.scratch
-		if ours, err := readAt(cur.f, make([]byte, n)); err == nil && string(ours) != string(cur.prefix) {
+		if ours, err := readAt(cur.f, make([]byte, n)); err == nil && !bytes.Equal(ours, cur.prefix) {
 			s.closeCandidate(c)
 			s.restart(ctx, cur, handle, "was rewritten (its first bytes changed)")
 			return
@@ -62,7 +63,7 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 		if err := c.refresh(); err != nil {
 			s.closeCandidate(c)
 			s.stats.readErrors.Add(1)
-			s.readErr.log(s.log.Errorf, "Reading %s failed: %v", c.path, err)
+			s.readErr.logf(s.log.Errorf, "Reading %s failed: %v", c.path, err)
 			return
 		}
 	}
@@ -97,10 +98,10 @@ func (s *Source) catchUp(ctx context.Context, lp *livePath, handle func(Row)) bo
 	entries, err := os.ReadDir(filepath.Clean(dir))
 	if err != nil {
 		s.stats.readErrors.Add(1)
-		s.readErr.log(s.log.Errorf, "Listing %s failed: %v", dir, err)
+		s.readErr.logf(s.log.Errorf, "Listing %s failed: %v", dir, err)
 		return false
 	}
-	var found []*candidate
+	var found []*candidate //nolint:prealloc // few of the folder's entries are this path's rotated files
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || len(name) < len(stem)+4 || !strings.HasPrefix(name, stem) || !strings.EqualFold(name[len(name)-4:], ".log") {
@@ -183,7 +184,7 @@ func (s *Source) rewind(fl *file, why string) bool {
 	s.log.Warnf("%s %s: reading it again from the start", fl.path, why)
 	if _, err := fl.f.Seek(0, io.SeekStart); err != nil {
 		s.stats.readErrors.Add(1)
-		s.readErr.log(s.log.Errorf, "Reading %s failed: %v", fl.path, err)
+		s.readErr.logf(s.log.Errorf, "Reading %s failed: %v", fl.path, err)
 		return false
 	}
 	s.mu.Lock()
