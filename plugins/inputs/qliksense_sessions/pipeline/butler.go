@@ -51,7 +51,8 @@ func (p *Pipeline) butlerApply(in *event.Parsed) {
 	log, maxUsers, maxServers := p.cfg.Throttle, p.cfg.State.MaxUsers, p.cfg.State.MaxServers
 	switch {
 	case c.UsersRefused != b.refused.UsersRefused:
-		log.Warnf("butler_users", "butler_summaries: dropped %s for %s on %s: Butler's user list holds %d users (max_users) or its per-server lists %d entries (%d x max_users)",
+		log.Warnf("butler_users", "butler_summaries: dropped %s for %s on %s: "+
+			"Butler's user list holds %d users (max_users) or its per-server lists %d entries (%d x max_users)",
 			ev.Command, ev.UserName(), ev.Server, b.tracker.Users(), butler.PairsPerUser*maxUsers, butler.PairsPerUser)
 	case c.ServersRefused != b.refused.ServersRefused:
 		log.Warnf("butler_servers", "butler_summaries: dropped %s for %s on %s: Butler's lists hold max_servers = %d servers",

@@ -79,7 +79,7 @@ func (e *Excludes) Excluded(ev *event.Event, buf *[]byte) bool {
 	}
 	*buf = appendLower(appendLower((*buf)[:0], ev.Directory), `\`)
 	*buf = appendLower(*buf, ev.UserID)
-	name := unsafe.String(unsafe.SliceData(*buf), len(*buf))
+	name := unsafe.String(unsafe.SliceData(*buf), len(*buf)) //nolint:gosec // G103: a zero-copy view of buf, read only while buf is unchanged
 	for _, f := range e.filters {
 		if f.Match(name) {
 			return true

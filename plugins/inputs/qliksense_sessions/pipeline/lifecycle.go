@@ -12,8 +12,8 @@ import (
 // loops. A state restored before shows at once, not at the first gather.
 func (p *Pipeline) Start(acc telegraf.Accumulator) {
 	p.acc = acc
-	p.goRun(p.summariseChanges)
-	p.goRun(p.maintain)
+	p.wg.Go(p.summariseChanges)
+	p.wg.Go(p.maintain)
 }
 
 // ShowRestored asks for a summary if the state holds sessions (after a
@@ -24,13 +24,14 @@ func (p *Pipeline) ShowRestored() {
 	}
 }
 
-// ActiveSessions and ActiveUsers are the state's counts now.
+// ActiveSessions is the state's count of sessions now.
 func (p *Pipeline) ActiveSessions() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state.ActiveSessions()
 }
 
+// ActiveUsers is the state's count of users now.
 func (p *Pipeline) ActiveUsers() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -60,14 +61,6 @@ func (p *Pipeline) stopping() bool {
 	default:
 		return false
 	}
-}
-
-func (p *Pipeline) goRun(f func()) {
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		f()
-	}()
 }
 
 // StateCounters are the state's own counters.

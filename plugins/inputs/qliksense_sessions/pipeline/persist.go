@@ -27,17 +27,20 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 	if err != nil {
 		aside, asideErr := statefile.SetAside(path, now)
 		if asideErr != nil {
-			log.Errorf("%v; starting with no sessions. Keeping the file aside failed too (%v): the next save replaces it, so copy it elsewhere now to keep it", err, asideErr)
+			log.Errorf("%v; starting with no sessions. Keeping the file aside failed too (%v): "+
+				"the next save replaces it, so copy it elsewhere now to keep it", err, asideErr)
 			return nil
 		}
-		log.Errorf("%v; kept it as %q and starting with no sessions (the next save writes a new state file); delete the copy when you no longer need it", err, aside)
+		log.Errorf("%v; kept it as %q and starting with no sessions (the next save writes a new state file); "+
+			"delete the copy when you no longer need it", err, aside)
 		return nil
 	}
 	if file.Skipped.Total() > 0 {
 		log.Warnf("State file %q: %s; restoring the other %d", path, file.Skipped, len(file.Sessions))
 	}
 	if file.KnownDropped > 0 {
-		log.Warnf("State file %q: dropped %d session ids with an empty or control character id, connections or start out of range; their sessions count without them", path, file.KnownDropped)
+		log.Warnf("State file %q: dropped %d session ids with an empty or control character id, connections or start out of range; "+
+			"their sessions count without them", path, file.KnownDropped)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

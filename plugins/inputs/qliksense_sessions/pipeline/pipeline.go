@@ -181,7 +181,8 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 	switch outcome {
 	case state.OrphanStop:
 		if !row {
-			p.cfg.Throttle.Warnf("orphan", "Stop session for %s on %s without an open session (it started before we listened, or its start was lost)", ev.UserName(), ev.Server)
+			p.cfg.Throttle.Warnf("orphan", "Stop session for %s on %s without an open session (it started before we listened, or its start was lost)",
+				ev.UserName(), ev.Server)
 		}
 	case state.Refused:
 		fix := "raise them if your site is that large"

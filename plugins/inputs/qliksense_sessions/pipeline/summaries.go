@@ -73,7 +73,7 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 
 // virtualProxySummaries summarises each virtual proxy's last answer.
 func (p *Pipeline) virtualProxySummaries(now time.Time) []metrics.VirtualProxySummary {
-	var out []metrics.VirtualProxySummary
+	out := make([]metrics.VirtualProxySummary, 0, len(p.cfg.VirtualProxies))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, vp := range p.cfg.VirtualProxies {
