@@ -29,7 +29,8 @@ func writeBenchFile(tb testing.TB, path string, size int) int {
 	require.NoError(tb, err)
 	w := bufio.NewWriter(f)
 	rng := rand.New(rand.NewPCG(12, 2026))
-	written, _ := w.WriteString(header)
+	written, err := w.WriteString(header)
+	require.NoError(tb, err)
 	at := t0
 	hosts := []string{"qs-proxy-01.corp.example.com", "qs-proxy-02.corp.example.com", "qs-proxy-03.corp.example.com"}
 	rows := 0
@@ -39,24 +40,26 @@ func writeBenchFile(tb testing.TB, path string, size int) int {
 		sid := fmt.Sprintf("%08x-7d35-4c38-a7a2-%012x", rng.Uint32(), rng.Uint64()&(1<<48-1))
 		host := hosts[rng.IntN(len(hosts))]
 		app := fmt.Sprintf("/app/%08x-3e4f-4a5b-8c7d-9e0f1a2b3c4d", rng.IntN(50))
-		command, result, context, message := "", "0", "/hub/", ""
+		command, result, qlikContext, message := "", "0", "/hub/", ""
 		switch k := rng.IntN(20); {
 		case k < 4:
 			command, message = "Start session", "Start session for user 'CORP\\"+user+"'"
 		case k < 8:
 			command, message = "Stop session", "Stop session for user 'CORP\\"+user+"'"
 		case k < 13:
-			command, context = "Open connection", app+"?reloadUri=https://"+host+"/sense"+app
+			command, qlikContext = "Open connection", app+"?reloadUri=https://"+host+"/sense"+app
 			message = "connection Opened for session '" + sid + "'; UserAgent: '" + benchUserAgent + "'"
 		case k < 18:
-			command, context, message = "Close connection", app, "connection Closed for session '"+sid+"'"
+			command, qlikContext, message = "Close connection", app, "connection Closed for session '"+sid+"'"
 		case k < 19:
 			command, result, message = "Start session", "403", "Access denied"
 		default:
 			command, message = "Login", "Internal system command"
 		}
-		n, _ := fmt.Fprintf(w, "%d\t13.21.1.0\t%s\t%s\t%08x-1b2c-4d5e-8f90-%012x\tCommand=%s;Result=%s;ResultText=Success\t%s\t0\t0\tCORP\t%s\tNot available\tNot available\tProxy\tAppAccess\t%s\t%s\t%s\t%s\t%08x\r\n",
-			seq, at.Format("20060102T150405.000-0700"), host, seq, seq*7919, command, result, sid, user, context, command, result, message, seq)
+		n, _ := fmt.Fprintf(w,
+			"%d\t13.21.1.0\t%s\t%s\t%08x-1b2c-4d5e-8f90-%012x\tCommand=%s;Result=%s;"+
+				"ResultText=Success\t%s\t0\t0\tCORP\t%s\tNot available\tNot available\tProxy\tAppAccess\t%s\t%s\t%s\t%s\t%08x\r\n",
+			seq, at.Format("20060102T150405.000-0700"), host, seq, seq*7919, command, result, sid, user, qlikContext, command, result, message, seq)
 		written += n
 		rows++
 	}
@@ -163,7 +166,8 @@ func TestMemoryDoesNotGrowWithRows(t *testing.T) {
 	f, err := os.Create(path)
 	require.NoError(t, err)
 	w := bufio.NewWriterSize(f, 1<<20)
-	_, _ = w.WriteString("Timestamp\tHostname\tProxySessionId\tUserDirectory\tUserId\tCommand\r\n")
+	_, err = w.WriteString("Timestamp\tHostname\tProxySessionId\tUserDirectory\tUserId\tCommand\r\n")
+	require.NoError(t, err)
 	for i := range total {
 		cmd := "Start session"
 		if i%2 == 1 {
@@ -178,7 +182,7 @@ func TestMemoryDoesNotGrowWithRows(t *testing.T) {
 	st := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
 	var heaps []uint64
 	measure := func() {
-		runtime.GC()
+		runtime.GC() //nolint:revive // call-to-gc: the test measures the live heap
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		heaps = append(heaps, m.HeapAlloc)
@@ -245,7 +249,9 @@ func measureTailLatency(tb testing.TB, poll time.Duration, n int) []time.Duratio
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = src.Run(ctx, func(Row) { arrived <- time.Now() })
+		if err := src.Run(ctx, func(Row) { arrived <- time.Now() }); err != nil {
+			tb.Error(err)
+		}
 	}()
 	defer func() {
 		cancel()

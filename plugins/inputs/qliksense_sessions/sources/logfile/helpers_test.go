@@ -27,7 +27,8 @@ var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.FixedZone("", 3600))
 func row(seq int, host, command, user string) string {
 	at := t0.Add(time.Duration(seq) * time.Millisecond)
 	sid := fmt.Sprintf("%08x-7d35-4c38-a7a2-0a6f5b3e9d01", len(user)*7919+int(user[0]))
-	return fmt.Sprintf("%d\t14.5.1.0\t%s\t%s\t%08x-1b2c-4d5e-8f90-a1b2c3d40001\tCommand=%s;Result=0;ResultText=Success\t%s\t0\t0\tLAB\t%s\tNot available\tNot available\tProxy\tAppAccess\t/hub/\t%s\t0\t%s for user 'LAB\\%s'\t%08x-1b2c-4d5e-8f90-a1b2c3d40001\r\n",
+	return fmt.Sprintf("%d\t14.5.1.0\t%s\t%s\t%08x-1b2c-4d5e-8f90-a1b2c3d40001\tCommand=%s;Result=0;ResultText=Success\t%s\t0\t0\tLAB\t%s\t"+
+		"Not available\tNot available\tProxy\tAppAccess\t/hub/\t%s\t0\t%s for user 'LAB\\%s'\t%08x-1b2c-4d5e-8f90-a1b2c3d40001\r\n",
 		seq, at.Format("20060102T150405.000-0700"), host, seq, command, sid, user, command, command, user, seq)
 }
 
@@ -46,13 +47,13 @@ func rows(host string, from, to int) string {
 
 func writeFile(t testing.TB, path, content string) {
 	t.Helper()
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 }
 
 func appendFile(t testing.TB, path, content string) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
 	require.NoError(t, err)
 	_, err = f.WriteString(content)
 	require.NoError(t, err)
@@ -136,7 +137,7 @@ func (h *harness) rows() []got {
 }
 
 func (h *harness) keys() []string {
-	var keys []string
+	var keys []string //nolint:prealloc // nil when no rows came, as the tests' want lists are
 	for _, g := range h.rows() {
 		keys = append(keys, g.Key)
 	}
@@ -210,7 +211,7 @@ type testLog struct {
 	lines []string
 }
 
-func (l *testLog) add(level, format string, args ...any) {
+func (l *testLog) addf(level, format string, args ...any) {
 	line := level + " " + fmt.Sprintf(format, args...)
 	l.mu.Lock()
 	l.lines = append(l.lines, line)
@@ -218,10 +219,10 @@ func (l *testLog) add(level, format string, args ...any) {
 	l.t.Log(line)
 }
 
-func (l *testLog) Errorf(format string, args ...any) { l.add("E!", format, args...) }
-func (l *testLog) Warnf(format string, args ...any)  { l.add("W!", format, args...) }
-func (l *testLog) Infof(format string, args ...any)  { l.add("I!", format, args...) }
-func (l *testLog) Debugf(format string, args ...any) { l.add("D!", format, args...) }
+func (l *testLog) Errorf(format string, args ...any) { l.addf("E!", format, args...) }
+func (l *testLog) Warnf(format string, args ...any)  { l.addf("W!", format, args...) }
+func (l *testLog) Infof(format string, args ...any)  { l.addf("I!", format, args...) }
+func (l *testLog) Debugf(format string, args ...any) { l.addf("D!", format, args...) }
 
 func (l *testLog) contains(level, substr string) bool {
 	l.mu.Lock()

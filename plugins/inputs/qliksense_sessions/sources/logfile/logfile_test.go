@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,7 +87,7 @@ func TestTestdataFile(t *testing.T) {
 	for i, g := range got {
 		require.Equal(t, path, g.Path)
 		require.True(t, g.Rebuilding)
-		require.Equal(t, fmt.Sprint(i+1), strings.SplitN(g.Key, "#", 2)[1], "file order")
+		require.Equal(t, strconv.Itoa(i+1), strings.SplitN(g.Key, "#", 2)[1], "file order")
 		counts[g.Status]++
 		if g.Command == event.StartSession {
 			starts = append(starts, g.User+" "+g.SessionID)
@@ -169,7 +170,7 @@ func TestRotationWhileTailing(t *testing.T) {
 		}},
 		{"moved to ArchivedLogs", func(t *testing.T, live string, n int) {
 			archive := filepath.Join(filepath.Dir(filepath.Dir(live)), "ArchivedLogs")
-			require.NoError(t, os.MkdirAll(archive, 0o755))
+			require.NoError(t, os.MkdirAll(archive, 0o750))
 			require.NoError(t, os.Rename(live, filepath.Join(archive, fmt.Sprintf("SENSE1_AuditActivity_Proxy_%d.log", n))))
 		}},
 		{"deleted", func(t *testing.T, live string, _ int) {
@@ -284,10 +285,15 @@ func TestSecondServerAppearsLater(t *testing.T) {
 // stopped come once, none of those before.
 func TestResume(t *testing.T) {
 	type step func(t *testing.T, dir, live string)
+	// Where the live file goes, below dir: rotated in its folder, or moved on
+	// to ArchivedLogs.
+	rotatedName := "SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"
+	rotated := filepath.Join("Audit", rotatedName)
+	archived := filepath.Join("ArchivedLogs", "SENSE1", "Proxy", "Audit", rotatedName)
 	rotateTo := func(name string) step {
 		return func(t *testing.T, dir, live string) {
 			target := filepath.Join(dir, name)
-			require.NoError(t, os.MkdirAll(filepath.Dir(target), 0o755))
+			require.NoError(t, os.MkdirAll(filepath.Dir(target), 0o750))
 			require.NoError(t, os.Rename(live, target))
 		}
 	}
@@ -306,20 +312,20 @@ func TestResume(t *testing.T) {
 		}}},
 		{
 			name:         "rotated in the live folder",
-			whileStopped: []step{rotateTo("Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log")},
+			whileStopped: []step{rotateTo(rotated)},
 			newFile:      true,
 			want:         concat(keyRange("SENSE1", 4, 5), keyRange("SENSE1", 100, 102)),
 		},
 		{
 			name:         "rotated and moved to ArchivedLogs",
 			archive:      true,
-			whileStopped: []step{rotateTo("ArchivedLogs/SENSE1/Proxy/Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log")},
+			whileStopped: []step{rotateTo(archived)},
 			newFile:      true,
 			want:         concat(keyRange("SENSE1", 4, 5), keyRange("SENSE1", 100, 102)),
 		},
 		{
 			name:         "rotated and moved, archives not configured: only the new file",
-			whileStopped: []step{rotateTo("ArchivedLogs/SENSE1/Proxy/Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log")},
+			whileStopped: []step{rotateTo(archived)},
 			newFile:      true,
 			want:         keyRange("SENSE1", 100, 102),
 		},
@@ -327,11 +333,11 @@ func TestResume(t *testing.T) {
 			name:    "rotated, and copied to ArchivedLogs: read once",
 			archive: true,
 			whileStopped: []step{
-				rotateTo("Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"),
+				rotateTo(rotated),
 				func(t *testing.T, dir, _ string) {
-					data, err := os.ReadFile(filepath.Join(dir, "Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"))
+					data, err := os.ReadFile(filepath.Join(dir, rotated))
 					require.NoError(t, err)
-					writeFile(t, filepath.Join(dir, "ArchivedLogs/SENSE1/Proxy/Audit/SENSE1_AuditActivity_Proxy_2026-03-02T09.00.00Z.log"), string(data))
+					writeFile(t, filepath.Join(dir, archived), string(data))
 				},
 			},
 			newFile: true,
@@ -375,7 +381,8 @@ func TestResume(t *testing.T) {
 			// position may have them read.
 			old := time.Now().Add(-time.Hour)
 			for _, pattern := range append(cfg.ArchiveFiles, filepath.Join(dir, "Audit", "*.log")) {
-				matches, _ := filepath.Glob(pattern)
+				matches, err := filepath.Glob(pattern)
+				require.NoError(t, err)
 				for _, m := range matches {
 					require.NoError(t, os.Chtimes(m, old, old))
 				}
@@ -417,11 +424,13 @@ func TestCheckpoint(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = src.Run(t.Context(), func(r Row) {
+		if err := src.Run(t.Context(), func(r Row) {
 			mu.Lock()
 			handled = r.Offset
 			mu.Unlock()
-		})
+		}); err != nil {
+			t.Error(err)
+		}
 	}()
 	checks := 0
 	go func() {
@@ -696,7 +705,7 @@ func TestContextCancelDuringRebuild(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := contextWithCancel(t)
 	n := 0
-	require.NoError(t, src.Run(ctx, func(r Row) {
+	require.NoError(t, src.Run(ctx, func(Row) {
 		n++
 		if n == 100 {
 			cancel()
@@ -762,8 +771,9 @@ func TestForgetOldPositions(t *testing.T) {
 	h.waitRebuilt()
 	h.waitRows(1)
 	require.Equal(t, []string{"SENSE1#4"}, h.keys())
-	var paths []string
-	for _, p := range h.src.Positions() {
+	positions := h.src.Positions()
+	paths := make([]string, 0, len(positions))
+	for _, p := range positions {
 		paths = append(paths, p.Path)
 	}
 	require.ElementsMatch(t, []string{live, "gone lately"}, paths)
@@ -868,7 +878,8 @@ func TestServerAppearsAndRotatesBeforeFound(t *testing.T) {
 	}
 	writeFile(t, live, header+rows("SENSE2", 31, 31))
 	got := h.waitRows(12)
-	require.Equal(t, concat(keyRange("SENSE1", 1, 2), keyRange("SENSE2", 1, 3), keyRange("SENSE2", 11, 13), keyRange("SENSE2", 21, 23), []string{"SENSE2#31"}), h.keys())
+	require.Equal(t, concat(keyRange("SENSE1", 1, 2), keyRange("SENSE2", 1, 3), keyRange("SENSE2", 11, 13), keyRange("SENSE2", 21, 23), []string{"SENSE2#31"}),
+		h.keys())
 	for _, g := range got[2:] {
 		require.False(t, g.Rebuilding, g)
 	}
