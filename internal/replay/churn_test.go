@@ -10,10 +10,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// churnRun is what churned sent and what the simulation expected.
+type churnRun struct {
+	payloads      [][]byte
+	before, after Expected // before and after the final logout
+	churns        int      // users who left for good
+}
+
 // churned runs a simulation in which, before each event, a user leaves for
 // good with probability churn, then logs out all users but a share keep.
-func churned(t *testing.T, cfg SimConfig, churn, keep float64) (payloads [][]byte, before, after Expected, churns int) {
+func churned(t *testing.T, cfg SimConfig, churn, keep float64) churnRun {
 	t.Helper()
+	var payloads [][]byte
+	churns := 0
 	sim, err := NewSimulation(cfg)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(cfg.Seed, 99))
@@ -32,14 +41,14 @@ func churned(t *testing.T, cfg SimConfig, churn, keep float64) (payloads [][]byt
 		require.True(t, ok)
 		send(ev)
 	}
-	before = sim.Expected()
+	before := sim.Expected()
 	pending := sim.LogOutAll(keep)
 	for i := 0; i < pending; i++ {
 		ev, ok := sim.Next()
 		require.True(t, ok, "event %d of %d to settle", i, pending)
 		send(ev)
 	}
-	return payloads, before, sim.Expected(), churns
+	return churnRun{payloads: payloads, before: before, after: sim.Expected(), churns: churns}
 }
 
 // With churn and a final logout the simulation's model and the replay's
@@ -51,9 +60,10 @@ func TestChurnAndLogOutAgreeWithTheModel(t *testing.T) {
 			t.Run(fmt.Sprintf("%s at %g per s", format, rate), func(t *testing.T) {
 				cfg := SimConfig{Users: 300, Directories: 3, Servers: 4, Events: 40000, Seed: 11 + uint64(i), Format: format,
 					Race: 0.3, Preexisting: 60, WindowEvents: WindowEvents(rate)}
-				payloads, before, after, churns := churned(t, cfg, 0.05, 0.1)
-				require.Equal(t, after, ExpectFromPayloads(payloads, rate))
-				require.Greater(t, churns, 1000)
+				run := churned(t, cfg, 0.05, 0.1)
+				before, after := run.before, run.after
+				require.Equal(t, after, ExpectFromPayloads(run.payloads, rate))
+				require.Greater(t, run.churns, 1000)
 				require.Greater(t, before.ActiveUsers, 100)
 				stay := before.ActiveUsers / 4
 				if rate == 0 {

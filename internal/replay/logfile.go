@@ -54,7 +54,8 @@ func RotatedLogFileName(host string, closed time.Time) string {
 }
 
 // SimClock is the simulated clock of the log files: event i happens at
-// Start + i/Rate (Rate events per second; 0 or less: all at Start).
+// Start + i/Rate (Rate events per second; 0 or less: all at Start). It is
+// the schedule of Pacer and ExpectFromPayloads too.
 type SimClock struct {
 	Start time.Time
 	Rate  float64
@@ -144,7 +145,8 @@ func NewLogWriter(cfg LogConfig) (*LogWriter, error) {
 	if cfg.ProductVersion == "" {
 		cfg.ProductVersion = DefaultProductVersion
 	}
-	return &LogWriter{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed^0x5eed10f11e5, cfg.Seed)), hosts: make(map[string]*hostLog)}, nil
+	rng := rand.New(rand.NewPCG(cfg.Seed^0x5eed10f11e5, cfg.Seed)) //nolint:gosec // G404: simulated files: the same seed makes the same ids and noise
+	return &LogWriter{cfg: cfg, rng: rng, hosts: make(map[string]*hostLog)}, nil
 }
 
 // Write appends ev's row to its server's live file, stamped at, rotating
@@ -177,7 +179,7 @@ func (w *LogWriter) Rotate(host string, at time.Time) error {
 	if h == nil || h.file == nil {
 		return nil
 	}
-	if err := w.rotate(h, at); err != nil {
+	if err := w.closeAndRename(h, at); err != nil {
 		return err
 	}
 	return w.open(h)
@@ -185,8 +187,9 @@ func (w *LogWriter) Rotate(host string, at time.Time) error {
 
 // RotateAll rotates every host's live file.
 func (w *LogWriter) RotateAll(at time.Time) error {
-	var errs []error
-	for _, host := range w.Hosts() {
+	hosts := w.Hosts()
+	errs := make([]error, 0, len(hosts))
+	for _, host := range hosts {
 		errs = append(errs, w.Rotate(host, at))
 	}
 	return errors.Join(errs...)
@@ -215,7 +218,7 @@ func (w *LogWriter) Flush() error {
 
 // Close flushes and closes the live files (they stay live: no rotation).
 func (w *LogWriter) Close() error {
-	var errs []error
+	errs := make([]error, 0, len(w.hosts))
 	for _, h := range w.hosts {
 		errs = append(errs, h.close())
 	}
@@ -252,7 +255,8 @@ func (w *LogWriter) host(name string, at time.Time) (*hostLog, error) {
 
 // open starts a live file with the byte order mark and the header.
 func (w *LogWriter) open(h *hostLog) error {
-	f, err := os.OpenFile(filepath.Join(w.cfg.Dir, LogFileName(h.host)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	// 0644: the plugin reading them may run as another user.
+	f, err := os.OpenFile(filepath.Join(w.cfg.Dir, LogFileName(h.host)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) //nolint:gosec // G302: see above
 	if err != nil {
 		return err
 	}
@@ -268,8 +272,8 @@ func (w *LogWriter) open(h *hostLog) error {
 	return err
 }
 
-// rotate closes the live file and renames it.
-func (w *LogWriter) rotate(h *hostLog, at time.Time) error {
+// closeAndRename closes the live file and renames it.
+func (w *LogWriter) closeAndRename(h *hostLog, at time.Time) error {
 	if err := h.close(); err != nil {
 		return err
 	}
@@ -367,7 +371,7 @@ func (w *LogWriter) writeRow(h *hostLog, r logRow, at time.Time) error {
 
 	if h.rows > 0 && (w.cfg.RotateBytes > 0 && h.size+int64(len(b)) > w.cfg.RotateBytes ||
 		w.cfg.RotateAge > 0 && at.Sub(h.first) >= w.cfg.RotateAge) {
-		if err := w.rotate(h, at); err != nil {
+		if err := w.closeAndRename(h, at); err != nil {
 			return err
 		}
 		if err := w.open(h); err != nil {
@@ -439,7 +443,4 @@ func (w *LogWriter) noiseRow(ev *Event) logRow {
 	return r
 }
 
-func (w *LogWriter) uuid() string {
-	a, b := w.rng.Uint64(), w.rng.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
-}
+func (w *LogWriter) uuid() string { return randomUUID(w.rng) }

@@ -18,9 +18,16 @@ type written struct {
 	at time.Time
 }
 
-// writeLogs runs a simulation into log files in a new folder and returns
-// the folder, the events per server in the order written, and the model.
-func writeLogs(t *testing.T, cfg SimConfig, logCfg LogConfig, clock SimClock) (string, map[string][]written, Expected, LogStats) {
+// logRun is what writeLogs wrote.
+type logRun struct {
+	dir       string
+	perServer map[string][]written // the events per server, in the order written
+	expected  Expected             // the simulation's model
+	stats     LogStats
+}
+
+// writeLogs runs a simulation into log files in a new folder.
+func writeLogs(t *testing.T, cfg SimConfig, logCfg LogConfig, clock SimClock) logRun {
 	t.Helper()
 	sim, err := NewSimulation(cfg)
 	require.NoError(t, err)
@@ -38,7 +45,7 @@ func writeLogs(t *testing.T, cfg SimConfig, logCfg LogConfig, clock SimClock) (s
 		i++
 	}
 	require.NoError(t, w.Close())
-	return logCfg.Dir, perServer, sim.Expected(), w.Stats()
+	return logRun{dir: logCfg.Dir, perServer: perServer, expected: sim.Expected(), stats: w.Stats()}
 }
 
 var testStart = time.Date(2026, 2, 25, 8, 15, 12, 123_000_000, time.FixedZone("CET", 3600))
@@ -52,7 +59,8 @@ func TestLogFilesReadBackThroughTheParser(t *testing.T) {
 	cfg := SimConfig{Users: 150, Directories: 3, Servers: 3, Events: 20000, Seed: 11, Format: "sos",
 		Preexisting: 30, WindowEvents: WindowEvents(clock.Rate), Exclude: []string{`INTERNAL\sa_scheduler`}}
 	const limit = 64 << 10
-	dir, perServer, expected, stats := writeLogs(t, cfg, LogConfig{RotateBytes: limit, Noise: 0.1, Seed: 3}, clock)
+	run := writeLogs(t, cfg, LogConfig{RotateBytes: limit, Noise: 0.1, Seed: 3}, clock)
+	dir, perServer, stats := run.dir, run.perServer, run.stats
 	require.Equal(t, cfg.Events, stats.Events)
 	require.Greater(t, stats.IgnoredRows, cfg.Events/20)
 	require.Greater(t, stats.Rotations, 20)
@@ -115,7 +123,7 @@ func TestLogFilesReadBackThroughTheParser(t *testing.T) {
 	// who is active.
 	fromModel, err := ExpectFromLogDir(dir, cfg.Exclude...)
 	require.NoError(t, err)
-	requireSameActiveSet(t, expected, fromModel)
+	requireSameActiveSet(t, run.expected, fromModel)
 }
 
 // requireSameActiveSet compares the users and sessions, site and per server.
@@ -142,7 +150,7 @@ func readDir(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	var names []string
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
@@ -199,7 +207,7 @@ func TestRotateOnRequestAndAtRestart(t *testing.T) {
 	logs, err := ReadLogDir(dir)
 	require.NoError(t, err)
 	require.Len(t, logs, 1)
-	var got []string
+	got := make([]string, 0, len(logs[0].Events))
 	for _, e := range logs[0].Events {
 		got = append(got, e.Command+" "+e.SessionID+" "+e.Time.Format(TimestampLayout))
 	}
@@ -213,18 +221,18 @@ func TestRotateOnRequestAndAtRestart(t *testing.T) {
 // Files rotate once their first row is RotateAge old on the simulated clock.
 func TestRotateAge(t *testing.T) {
 	clock := SimClock{Start: testStart, Rate: 1} // an event a second
-	dir, _, _, stats := writeLogs(t, SimConfig{Users: 20, Directories: 1, Servers: 1, Events: 100, Seed: 1, Format: "sos"},
+	run := writeLogs(t, SimConfig{Users: 20, Directories: 1, Servers: 1, Events: 100, Seed: 1, Format: "sos"},
 		LogConfig{RotateAge: 30 * time.Second, RotateBytes: -1}, clock)
-	require.Equal(t, 3, stats.Rotations) // rows at 0-29 s, 30-59 s, 60-89 s, 90-99 s
-	require.Len(t, readDir(t, dir), 4)
+	require.Equal(t, 3, run.stats.Rotations) // rows at 0-29 s, 30-59 s, 60-89 s, 90-99 s
+	require.Len(t, readDir(t, run.dir), 4)
 }
 
 // Noise rows are all ignored by the reader, for each reason it has.
 func TestNoiseRowsAreIgnored(t *testing.T) {
-	dir, _, _, stats := writeLogs(t, SimConfig{Users: 20, Directories: 2, Servers: 2, Events: 2000, Seed: 5, Format: "sos"},
+	run := writeLogs(t, SimConfig{Users: 20, Directories: 2, Servers: 2, Events: 2000, Seed: 5, Format: "sos"},
 		LogConfig{Noise: 1, Seed: 9}, SimClock{Start: testStart, Rate: 1000})
-	require.Equal(t, 2000, stats.IgnoredRows)
-	logs, err := ReadLogDir(dir)
+	require.Equal(t, 2000, run.stats.IgnoredRows)
+	logs, err := ReadLogDir(run.dir)
 	require.NoError(t, err)
 	total := 0
 	for _, hl := range logs {
@@ -232,7 +240,7 @@ func TestNoiseRowsAreIgnored(t *testing.T) {
 		require.Zero(t, hl.Malformed)
 	}
 	require.Equal(t, 2000, total)
-	data, err := os.ReadFile(filepath.Join(dir, LogFileName("SENSE1")))
+	data, err := os.ReadFile(filepath.Join(run.dir, LogFileName("SENSE1")))
 	require.NoError(t, err)
 	for _, want := range []string{";Result=403;ResultText=Error: Access denied\t", "\tINTERNAL\tsa_api\t", "Command=Login;Result=0"} {
 		require.Contains(t, string(data), want)

@@ -55,7 +55,7 @@ func ReadLogDir(dir string) ([]HostLogs, error) {
 		}
 	}
 	sortFolded(hosts)
-	var out []HostLogs
+	out := make([]HostLogs, 0, len(hosts))
 	for _, host := range hosts {
 		files := rotated[host]
 		slices.Sort(files)

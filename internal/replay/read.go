@@ -2,6 +2,7 @@ package replay
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,7 +70,7 @@ func ReadPayload(payload []byte) (Event, Status) {
 	var fields []string
 	if strings.HasPrefix(text, "/") {
 		marker, _, _ := strings.Cut(text, ";")
-		if !anyFoldASCII(marker, payloadMarkers) {
+		if !slices.ContainsFunc(payloadMarkers, func(m string) bool { return equalFoldASCII(marker, m) }) {
 			return Event{}, Malformed
 		}
 		if fields = strings.SplitN(text, ";", 8); len(fields) < 8 {
@@ -163,32 +164,12 @@ func appID(context string) string {
 	return ""
 }
 
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func anyFoldASCII(s string, among []string) bool {
-	for _, m := range among {
-		if equalFoldASCII(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
-func lowerASCII(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
+// equalFoldASCII tells whether s is word, an ASCII word, in any ASCII
+// case. strings.EqualFold folds Unicode too, but a rune it folds to an ASCII
+// letter (K U+212A, ſ U+017F) takes more bytes than that letter: at the same
+// length only ASCII case can differ.
+func equalFoldASCII(s, word string) bool {
+	return len(s) == len(word) && strings.EqualFold(s, word)
 }
 
 // windows1252High are the characters of bytes 0x80 to 0x9F in Windows-1252;

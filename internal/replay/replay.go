@@ -156,7 +156,8 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 	if _, err := encoderFor(cfg.Format); err != nil {
 		return nil, err
 	}
-	s := &Simulation{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: a simulation: the same seed makes the same traffic
+	s := &Simulation{cfg: cfg, rng: rng}
 	for i := 0; i < cfg.Servers; i++ {
 		s.servers = append(s.servers, fmt.Sprintf("SENSE%d", i+1))
 	}
@@ -172,7 +173,7 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 	for i := 0; i < cfg.Preexisting; i++ {
 		u := s.users[s.rng.IntN(len(s.users))]
 		server := s.rng.IntN(len(s.servers))
-		if s.blocked(u, server) {
+		if u.blocked(server) {
 			continue
 		}
 		u.sessions = append(u.sessions, &simSession{id: s.uuid(), server: server, preexisting: true})
@@ -189,7 +190,7 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 
 // blocked tells whether u may not start a session on server: a session that
 // began before we listened is open there.
-func (s *Simulation) blocked(u *simUser, server int) bool {
+func (u *simUser) blocked(server int) bool {
 	for _, ss := range u.sessions {
 		if ss.server == server && ss.preexisting {
 			return true
@@ -240,7 +241,8 @@ func (s *Simulation) decide(out []Event) []Event {
 // 30%, close one 20%, falling back to what is possible.
 func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 	action := s.rng.IntN(100)
-	var visible, all, connected []*simSession
+	var visible, connected []*simSession
+	all := make([]*simSession, 0, len(u.sessions))
 	for _, ss := range u.sessions {
 		all = append(all, ss)
 		if ss.visible && (!ss.preexisting || s.cfg.WindowEvents > 0 && s.produced-ss.shownAt > s.cfg.WindowEvents) {
@@ -264,7 +266,7 @@ func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 	switch {
 	case action < 25:
 		server := s.rng.IntN(len(s.servers))
-		if s.blocked(u, server) {
+		if u.blocked(server) {
 			return s.userEvents(out, s.users[s.rng.IntN(len(s.users))])
 		}
 		ss := &simSession{id: s.uuid(), server: server, visible: true}
@@ -285,7 +287,7 @@ func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 			stop.Command, stop.Message = "Stop session", "Stop session for user '"+start.Directory+`\`+u.id+"'"
 			return append(out, stop, start)
 		}
-		s.becomesVisible(u, ev)
+		u.becomesVisible(ev)
 		u.sessions = append(u.sessions, ss)
 		if race {
 			// Its first connection overtook its Start.
@@ -320,7 +322,7 @@ func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 		ss := all[s.rng.IntN(len(all))]
 		ev.Server, ev.SessionID = s.servers[ss.server], ss.id
 		if !ss.visible {
-			s.becomesVisible(u, ev)
+			u.becomesVisible(ev)
 			ss.visible, ss.shownAt = true, s.produced
 		}
 		return append(out, s.openConnection(ss, ev))
@@ -332,7 +334,7 @@ func (s *Simulation) userEvents(out []Event, u *simUser) []Event {
 }
 
 // becomesVisible notes the spelling that makes u active, if u was not.
-func (s *Simulation) becomesVisible(u *simUser, ev Event) {
+func (u *simUser) becomesVisible(ev Event) {
 	if u.visibleSessions() == 0 {
 		u.display = ev.Directory + `\` + ev.UserID
 	}
@@ -372,18 +374,22 @@ func (s *Simulation) connectionMessage(verb, sessionID string) string {
 	return "connection " + verb + " for session '" + sessionID + "'; UserAgent: '" + userAgents[s.rng.IntN(len(userAgents))] + "'"
 }
 
-func (s *Simulation) uuid() string {
-	a, b := s.rng.Uint64(), s.rng.Uint64()
+func (s *Simulation) uuid() string { return randomUUID(s.rng) }
+
+// randomUUID draws a version 4 UUID from rng: the simulation's and the log
+// writer's ids, reproducible by their seeds.
+func randomUUID(rng *rand.Rand) string {
+	a, b := rng.Uint64(), rng.Uint64()
 	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
 }
 
 // Expected is the active set after the events produced so far.
 func (s *Simulation) Expected() Expected {
-	exp := Expected{EventsSent: s.produced, Users: []string{}, Servers: []ServerExpected{}, Apps: []AppExpected{}}
-	apps := map[string]*AppExpected{}
+	exp := Expected{EventsSent: s.produced, Users: make([]string, 0), Servers: make([]ServerExpected, 0), Apps: make([]AppExpected, 0)}
+	apps := make(map[string]*AppExpected)
 	perServer := make([]ServerExpected, len(s.servers))
 	for i, name := range s.servers {
-		perServer[i] = ServerExpected{Server: name, Users: []string{}}
+		perServer[i] = ServerExpected{Server: name, Users: make([]string, 0)}
 	}
 	for _, u := range s.users {
 		if u.visibleSessions() == 0 {
@@ -392,7 +398,7 @@ func (s *Simulation) Expected() Expected {
 		exp.ActiveUsers++
 		exp.Users = append(exp.Users, u.display)
 		onServer := make([]int, len(s.servers))
-		inApp := map[string]bool{}
+		inApp := make(map[string]bool)
 		for _, ss := range u.sessions {
 			if !ss.visible {
 				continue
@@ -408,7 +414,7 @@ func (s *Simulation) Expected() Expected {
 				}
 				a := apps[id]
 				if a == nil {
-					a = &AppExpected{App: id, Users: []string{}}
+					a = &AppExpected{App: id, Users: make([]string, 0)}
 					apps[id] = a
 				}
 				a.ActiveConnections++

@@ -29,7 +29,7 @@ func (p *Pacer) Wait(i int) {
 	if p.rate <= 0 {
 		return
 	}
-	due := p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
+	due := SimClock{Start: p.start, Rate: p.rate}.At(i)
 	if ahead := due.Sub(p.now()); ahead > time.Millisecond {
 		p.sleep(ahead)
 	}
@@ -45,6 +45,19 @@ const ReorderWindow = 5 * time.Second
 // reorder window at rate per second; 0 for rate 0 (all within it).
 func WindowEvents(rate float64) int {
 	return int(math.Ceil(rate * ReorderWindow.Seconds()))
+}
+
+// NextOf hands payloads to Send one after the other, unstamped, then
+// reports none.
+func NextOf(payloads [][]byte) func(stamp time.Time) ([]byte, bool) {
+	i := 0
+	return func(time.Time) ([]byte, bool) {
+		if i == len(payloads) {
+			return nil, false
+		}
+		i++
+		return payloads[i-1], true
+	}
 }
 
 // SendResult counts what Send did.
@@ -115,12 +128,10 @@ func refused(err error) bool {
 // window, swept as the plugin sweeps before a summary.
 func ExpectFromPayloads(payloads [][]byte, rate float64) Expected {
 	m := NewModel(ReorderWindow)
-	start := time.Unix(1_000_000_000, 0)
-	at := start
+	clock := SimClock{Start: time.Unix(1_000_000_000, 0), Rate: rate}
+	at := clock.Start
 	for i, p := range payloads {
-		if rate > 0 {
-			at = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		}
+		at = clock.At(i)
 		if ev, status := ReadPayload(p); status == Accepted {
 			m.Apply(&ev, at)
 		}
