@@ -44,6 +44,7 @@ func (s *Source) Run(ctx context.Context, handle func(Row)) error {
 				}
 				s.poll(ctx, lp, handle)
 			}
+			s.polls.Add(1)
 		}
 	}
 }

@@ -173,6 +173,17 @@ func (h *harness) waitRead(n int64) {
 		"waiting for %d bytes read", n)
 }
 
+// waitPolls waits until the source has done n more rounds of polling the
+// live files than when it was called: the round under way, if any, has
+// ended, and the last n-1 began after the call, so they saw the files as
+// the test left them.
+func (h *harness) waitPolls(n uint64) {
+	h.t.Helper()
+	want := h.src.polls.Load() + n
+	require.Eventually(h.t, func() bool { return h.src.polls.Load() >= want }, 10*time.Second, time.Millisecond,
+		"waiting for %d polls", n)
+}
+
 func (h *harness) stop() {
 	if h.cancel == nil {
 		return
@@ -185,6 +196,20 @@ func (h *harness) stop() {
 	case <-time.After(10 * time.Second):
 		h.t.Error("Run did not return")
 	}
+}
+
+// restartReadsOnlyNew stops h and starts another source with cfg from h's
+// positions; once it has rebuilt, row seq of SENSE1 is appended to live:
+// that row alone comes, nothing h had delivered comes again.
+func restartReadsOnlyNew(t *testing.T, h *harness, cfg Config, live string, seq int) {
+	t.Helper()
+	h.stop()
+	cfg.Resume = h.src.Positions()
+	next := start(t, cfg)
+	next.waitRebuilt()
+	appendFile(t, live, rows("SENSE1", seq, seq))
+	next.waitRows(1)
+	require.Equal(t, keyRange("SENSE1", seq, seq), next.keys())
 }
 
 // keyRange lists the keys host#from..host#to.

@@ -255,6 +255,9 @@ type Source struct {
 	oversize limitedLog
 	readErr  limitedLog
 	ran      atomic.Bool
+	// polls counts the rounds of polling the live files done, for tests to
+	// know that the source has looked at the files since they changed them.
+	polls atomic.Uint64
 }
 
 // livePath is a path a live glob matched, and the file followed there.
