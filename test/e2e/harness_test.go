@@ -211,9 +211,15 @@ func launchTelegraf(t *testing.T, tg *telegrafProcess, bin, configFile string, e
 			t.Logf("telegraf log:\n%s", tg.log())
 		}
 	})
+	tg.waitForLog(t, "Listening for log4net datagrams on", 60*time.Second)
+}
+
+// waitForLog waits until Telegraf's log holds line (a part of a line).
+func (tg *telegrafProcess) waitForLog(t *testing.T, line string, timeout time.Duration) {
+	t.Helper()
 	require.Eventually(t, func() bool {
-		return strings.Contains(tg.log(), "Listening for log4net datagrams on")
-	}, 60*time.Second, 20*time.Millisecond, "the plugin did not start listening under telegraf:\n%s", tg.log())
+		return strings.Contains(tg.log(), line)
+	}, timeout, 20*time.Millisecond, "Telegraf's log never said %q:\n%s", line, tg.log())
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -161,10 +161,13 @@ func TestInfluxDB(t *testing.T) {
 	const seed = 21
 	names, repository, repositoryAPI := everyOtherAppNamed(t, seed)
 	pluginConf := pluginConfig(t, dir, udpPort, repository)
-	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-influxdb.conf"),
+	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-influxdb.conf"),
 		exampleEnv(bin, pluginConf, "QSS_INFLUXDB_URL="+base, "QSS_INFLUXDB_DATABASE="+db, "QSS_INFLUXDB_EVENT_RP="+eventRP))
-	repositoryAPI.WaitRequests(t, 1) // names before the first app summary
-	time.Sleep(500 * time.Millisecond)
+	// Names before the first app summary: the plugin logs its first
+	// answer as it takes the names in, long before the replay's first
+	// datagram can make a summary.
+	repositoryAPI.WaitRequests(t, 1)
+	tg.waitForLog(t, "App names: ", 30*time.Second)
 	expected := replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", udpPort),
 		"-users", "80", "-directories", "3", "-servers", "3", "-events", "5000", "-rate", "5000", "-seed", strconv.Itoa(seed))
 	require.NotZero(t, expected.ActiveUsers)

@@ -125,13 +125,15 @@ func TestPrometheus(t *testing.T) {
 	const seed = 33
 	names, repository, repositoryAPI := everyOtherAppNamed(t, seed)
 	pluginConf := pluginConfig(t, dir, udpPort, `  users_max_bytes = "64B"`+"\n"+logfileBlock(t.TempDir())+repository)
-	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"),
+	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"),
 		exampleEnv(bin, pluginConf, "QSS_PROMETHEUS_LISTEN="+listen))
 	// Summaries made before the repository first answered would carry no
 	// app_name: their series would linger beside the named ones until they
-	// expire. The plugin asks at start.
+	// expire.
+	// The plugin asks at start, and logs its first answer as it takes the
+	// names in, long before the replay's first datagram can make a summary.
 	repositoryAPI.WaitRequests(t, 1)
-	time.Sleep(500 * time.Millisecond)
+	tg.waitForLog(t, "App names: ", 30*time.Second)
 	expected := replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", udpPort),
 		"-users", "50", "-directories", "2", "-servers", "2", "-events", "3000", "-rate", "5000", "-seed", strconv.Itoa(seed))
 	require.NotZero(t, expected.ActiveUsers)
