@@ -55,15 +55,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	out := flags.String("out", "", "write the payloads to this file instead of sending them")
 	expect := flags.String("expect", "-", "where to write the expected active set as JSON (- for stdout)")
 	stamp := flags.Bool("stamp", false, "append ' sent=<Unix ns>' to each message, for latency measurements (sos and butler)")
-	race := flags.Float64("race", 0.05, "share of new sessions sent out of order, as log4net's two appenders do: the first connection before the Start, or a short session's Stop before its Start (0-1)")
+	race := flags.Float64("race", 0.05, "share of new sessions sent out of order, as log4net's two appenders do: "+
+		"the first connection before the Start, or a short session's Stop before its Start (0-1)")
 	preexisting := flags.Int("preexisting", 0, "sessions that began before the plugin listened: no Start is sent, their connections show them")
-	exclude := flags.String("exclude", "", "comma-separated DIR\\user service accounts: ~5% of events are theirs, and they are not expected (configure exclude_users to match)")
-	logDir := flags.String("logdir", "", "write Qlik Sense proxy audit activity log files (<HOST>_AuditActivity_Proxy.txt, rotated to <HOST>_AuditActivity_Proxy_<time>Z.log) into this folder instead of sending UDP; created if missing")
-	rotateBytes := flags.String("rotate-bytes", "8MB", "with -logdir: rotate a host's file when a row would take it past this size (bytes, or with KB, MB: 1024-based, as Qlik's 8 MB); 0 never")
-	rotateAge := flags.Duration("rotate-age", 0, "with -logdir: rotate a host's file once its first row is this much older on the simulated clock (Qlik: 12h); 0 never")
-	startTime := flags.String("start-time", "", "with -logdir: the simulated clock's start, RFC 3339 (2026-02-25T08:15:12.123+01:00) or Qlik's 20260225T081512.123+0100; the rows carry its offset (default: now, local time)")
-	clockRate := flags.Float64("clock-rate", 0, "with -logdir: events per second of the simulated clock (default: -rate, or 10 when -rate is 0)")
-	noise := flags.Float64("noise", 0.05, "with -logdir: share of events that get a row before them the plugin must ignore: other commands, failed ones (Result not 0), API calls (0-1)")
+	exclude := flags.String("exclude", "", "comma-separated DIR\\user service accounts: ~5% of events are theirs, and they are not expected "+
+		"(configure exclude_users to match)")
+	var lf logFlags
+	flags.StringVar(&lf.dir, "logdir", "", "write Qlik Sense proxy audit activity log files (<HOST>_AuditActivity_Proxy.txt, "+
+		"rotated to <HOST>_AuditActivity_Proxy_<time>Z.log) into this folder instead of sending UDP; created if missing")
+	flags.StringVar(&lf.rotateBytes, "rotate-bytes", "8MB", "with -logdir: rotate a host's file when a row would take it past this size "+
+		"(bytes, or with KB, MB: 1024-based, as Qlik's 8 MB); 0 never")
+	flags.DurationVar(&lf.rotateAge, "rotate-age", 0, "with -logdir: rotate a host's file once its first row is this much older on the simulated clock "+
+		"(Qlik: 12h); 0 never")
+	flags.StringVar(&lf.startTime, "start-time", "", "with -logdir: the simulated clock's start, RFC 3339 (2026-02-25T08:15:12.123+01:00) "+
+		"or Qlik's 20260225T081512.123+0100; the rows carry its offset (default: now, local time)")
+	flags.Float64Var(&lf.clockRate, "clock-rate", 0, "with -logdir: events per second of the simulated clock (default: -rate, or 10 when -rate is 0)")
+	flags.Float64Var(&lf.noise, "noise", 0.05, "with -logdir: share of events that get a row before them the plugin must ignore: "+
+		"other commands, failed ones (Result not 0), API calls (0-1)")
 	freePort := flags.Bool("free-port", false, "print a loopback UDP port that is free now and exit (for scripts)")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	if err := flags.Parse(args); err != nil {
@@ -79,14 +87,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	set := make(map[string]bool)
 	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var logs *logOptions
-	if *logDir != "" {
+	if lf.dir != "" {
 		for _, other := range []string{"file", "out", "stamp", "addr"} {
 			if set[other] {
 				return fmt.Errorf("-logdir writes log files of the simulation: -%s does not go with it", other)
 			}
 		}
 		var err error
-		if logs, err = parseLogOptions(*logDir, *rotateBytes, *rotateAge, *startTime, *clockRate, *rate, *noise, *seed); err != nil {
+		if logs, err = parseLogOptions(&lf, *rate, *seed); err != nil {
 			return err
 		}
 		if !set["race"] {
@@ -107,14 +115,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		i := 0
-		next = func(time.Time) ([]byte, bool) {
-			if i == len(payloads) {
-				return nil, false
-			}
-			i++
-			return payloads[i-1], true
-		}
+		next = replay.NextOf(payloads)
 		expected = func(sent int) replay.Expected { return replay.ExpectFromPayloads(payloads[:sent], *rate) }
 	} else {
 		cfg := replay.SimConfig{Users: *users, Directories: *directories, Servers: *servers, Events: *events, Seed: *seed, Format: *format,
@@ -140,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if !ok {
 				return nil, false
 			}
-			buf, _ = replay.AppendPayload(buf[:0], *format, &ev, at)
+			buf, _ = replay.AppendPayload(buf[:0], *format, &ev, at) //nolint:errcheck // NewSimulation checked the format, its only error
 			return buf, true
 		}
 		expected = func(int) replay.Expected { return sim.Expected() }
@@ -170,7 +171,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		elapsed := time.Since(start)
 		fmt.Fprintf(stderr, "sent %d events in %s (%.0f events/s)\n", sent, elapsed.Round(time.Millisecond), float64(sent)/max(elapsed.Seconds(), 1e-9))
 		if res.Refused > 0 {
-			fmt.Fprintf(stderr, "warning: %d sends were refused (connection refused: at least %d datagrams found nobody listening on %s, e.g. before the plugin started); %d given up; the expected set below assumes every event arrived\n",
+			fmt.Fprintf(stderr, "warning: %d sends were refused (connection refused: at least %d datagrams found nobody listening on %s, "+
+				"e.g. before the plugin started); %d given up; the expected set below assumes every event arrived\n",
 				res.Refused, res.Refused, *addr, res.Unsent)
 		}
 	}
@@ -191,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(data)
 		return err
 	}
-	return os.WriteFile(*expect, data, 0o644)
+	return os.WriteFile(*expect, data, 0o644) //nolint:gosec // G306: the expected set is for any script to read, as a shell redirect writes it
 }
 
 func sendPayloads(ctx context.Context, addr string, next func(time.Time) ([]byte, bool), rate float64, stamp bool) (replay.SendResult, error) {
@@ -207,6 +209,13 @@ func sendPayloads(ctx context.Context, addr string, next func(time.Time) ([]byte
 	return res, err
 }
 
+// logFlags are the -logdir mode's flags as given.
+type logFlags struct {
+	dir, rotateBytes, startTime string
+	rotateAge                   time.Duration
+	clockRate, noise            float64
+}
+
 // logOptions are the -logdir mode's settings.
 type logOptions struct {
 	dir   string
@@ -215,8 +224,11 @@ type logOptions struct {
 	sim   *replay.Simulation
 }
 
-func parseLogOptions(dir, rotateBytes string, rotateAge time.Duration, startTime string, clockRate, rate, noise float64, seed uint64) (*logOptions, error) {
-	size, err := parseSize(rotateBytes)
+// parseLogOptions checks the -logdir flags and makes the folder; the clock
+// runs at -clock-rate, else at rate (-rate), else at 10 events a second.
+func parseLogOptions(lf *logFlags, rate float64, seed uint64) (*logOptions, error) {
+	dir, rotateAge, clockRate, noise := lf.dir, lf.rotateAge, lf.clockRate, lf.noise
+	size, err := parseSize(lf.rotateBytes)
 	if err != nil {
 		return nil, fmt.Errorf("-rotate-bytes: %w", err)
 	}
@@ -227,8 +239,8 @@ func parseLogOptions(dir, rotateBytes string, rotateAge time.Duration, startTime
 		return nil, fmt.Errorf("-rotate-age must not be negative, not %s", rotateAge)
 	}
 	start := time.Now().Truncate(time.Millisecond)
-	if startTime != "" {
-		if start, err = parseStartTime(startTime); err != nil {
+	if lf.startTime != "" {
+		if start, err = parseStartTime(lf.startTime); err != nil {
 			return nil, err
 		}
 	}
@@ -244,7 +256,7 @@ func parseLogOptions(dir, rotateBytes string, rotateAge time.Duration, startTime
 	if noise < 0 || noise > 1 {
 		return nil, fmt.Errorf("-noise must be 0 to 1, not %g", noise)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: a log folder, for the plugin to read as another user
 		return nil, fmt.Errorf("-logdir: %w", err)
 	}
 	return &logOptions{
@@ -300,7 +312,7 @@ func writeLogs(ctx context.Context, logs *logOptions, rate float64) (replay.LogS
 			break
 		}
 		if err := w.Write(&ev, logs.clock.At(i)); err != nil {
-			w.Close() //nolint:errcheck // the write error says more
+			w.Close() // the write error says more
 			return w.Stats(), err
 		}
 	}
@@ -342,8 +354,9 @@ func readPayloads(path string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-file: %w", err)
 	}
-	var payloads [][]byte
-	for _, line := range bytes.Split(data, []byte("\n")) {
+	lines := bytes.Split(data, []byte("\n"))
+	payloads := make([][]byte, 0, len(lines))
+	for _, line := range lines {
 		line = bytes.TrimRight(line, "\r")
 		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
 			continue

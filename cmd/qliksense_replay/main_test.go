@@ -35,7 +35,8 @@ func TestLogDir(t *testing.T) {
 	require.NoError(t, run([]string{"-logdir", dir, "-users", "80", "-servers", "2", "-events", "5000", "-seed", "4",
 		"-preexisting", "10", "-rotate-bytes", "64KB", "-start-time", "2026-02-25T08:15:12.123+01:00", "-clock-rate", "50",
 		"-exclude", `INTERNAL\sa_scheduler`}, &stdout, &stderr))
-	require.Regexp(t, `^wrote 5000 events \(and \d+ rows to ignore\) to .* files started, \d+ rotated, \d+ bytes; clock 20260225T081512.123\+0100 to 20260225T081652.103\+0100\n$`, stderr.String())
+	require.Regexp(t, `^wrote 5000 events \(and \d+ rows to ignore\) to .* files started, \d+ rotated, \d+ bytes; `+
+		`clock 20260225T081512.123\+0100 to 20260225T081652.103\+0100\n$`, stderr.String())
 	var expected replay.Expected
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &expected))
 	require.Equal(t, 5000, expected.EventsSent)
@@ -139,7 +140,8 @@ func TestSendBeforeAnyoneListens(t *testing.T) {
 	require.NoError(t, run([]string{"-addr", addr, "-events", "300"}, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "sent 300 events")
 	if runtime.GOOS == "linux" {
-		require.Regexp(t, `warning: \d+ sends were refused \(connection refused: at least \d+ datagrams found nobody listening on `+regexp.QuoteMeta(addr), stderr.String())
+		require.Regexp(t, `warning: \d+ sends were refused \(connection refused: at least \d+ datagrams found nobody listening on `+
+			regexp.QuoteMeta(addr), stderr.String())
 	}
 	require.Contains(t, stdout.String(), `"events_sent":300`)
 }
