@@ -37,40 +37,36 @@ type Repository struct {
 	fetched func()
 }
 
-const (
-	defaultRepositoryInterval = 10 * time.Minute
-	defaultRepositoryTimeout  = 30 * time.Second
-)
+var repositoryDefaults = apiDefaults{interval: 10 * time.Minute, timeout: 30 * time.Second, examples: `"10m" and "30s"`}
 
 // init validates the repository block and fills in its defaults.
 func (r *Repository) init() error {
 	const name = "repository"
 	if r.URL == "" {
-		return fmt.Errorf("%s: url is empty: set it to the repository API of the central node, e.g. url = \"https://sense-central.example.com:4242\", or remove the [inputs.qliksense_sessions.repository] block to go without app names", name)
+		return fmt.Errorf("%s: url is empty: set it to the repository API of the central node, e.g. url = \"https://sense-central.example.com:4242\", "+
+			"or remove the [inputs.qliksense_sessions.repository] block to go without app names", name)
 	}
 	if _, err := qrs.ParseURL(r.URL); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if err := apiTimings(name, r.URL, &r.Interval, &r.Timeout, defaultRepositoryInterval, defaultRepositoryTimeout, `"10m" and "30s"`); err != nil {
+	if err := apiTimings(name, r.URL, &r.Interval, &r.Timeout, repositoryDefaults); err != nil {
 		return err
 	}
 	if r.UserHeader != "" {
 		lower := strings.ToLower(r.UserHeader)
 		if strings.IndexFunc(r.UserHeader, unicode.IsControl) >= 0 || !strings.Contains(lower, "userdirectory=") || !strings.Contains(lower, "userid=") {
-			return fmt.Errorf("%s (%s): user_header %q is not \"UserDirectory=<directory>; UserId=<user>\" on one line: use e.g. %q, or remove it for that default", name, r.URL, r.UserHeader, qrs.DefaultUserHeader)
+			return fmt.Errorf("%s (%s): user_header %q is not \"UserDirectory=<directory>; UserId=<user>\" on one line: "+
+				"use e.g. %q, or remove it for that default", name, r.URL, r.UserHeader, qrs.DefaultUserHeader)
 		}
 	}
 	if r.TLSCert == "" || r.TLSKey == "" {
-		return fmt.Errorf("%s (%s): tls_cert and tls_key must be set: the repository API on port 4242 answers only callers with the client certificate exported from the QMC: set tls_cert, tls_key and tls_ca to its client.pem, client_key.pem and root.pem", name, r.URL)
+		return fmt.Errorf("%s (%s): tls_cert and tls_key must be set: "+
+			"the repository API on port 4242 answers only callers with the client certificate exported from the QMC: "+
+			"set tls_cert, tls_key and tls_ca to its client.pem, client_key.pem and root.pem", name, r.URL)
 	}
-	tlsConfig, err := apiTLS(name, r.URL, &r.ClientConfig)
-	if err != nil {
-		return err
-	}
-	if r.client, err = qrs.NewClient(r.URL, tlsConfig, time.Duration(r.Timeout), r.UserHeader); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
+	var err error
+	r.client, err = newAPIClient(name, r.URL, &r.ClientConfig, r.Timeout, r.UserHeader, qrs.NewClient)
+	return err
 }
 
 func (q *QlikSenseSessions) initRepository() error {
@@ -84,30 +80,15 @@ func (q *QlikSenseSessions) initRepository() error {
 // every interval, until Stop. Nothing waits for them.
 func (q *QlikSenseSessions) startAppNames() {
 	if r := q.Repository; r != nil {
-		q.goRun(func() { q.refreshAppNames(r) })
+		q.wg.Go(func() { q.refreshAppNames(r) })
 	}
 }
 
 func (q *QlikSenseSessions) refreshAppNames(r *Repository) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { // Stop ends a fetch under way
-		select {
-		case <-q.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	ticker := time.NewTicker(time.Duration(r.Interval))
-	defer ticker.Stop()
-	for {
-		q.fetchAppNames(ctx, r)
-		select {
-		case <-q.done:
-			return
-		case <-ticker.C:
-		}
-	}
+	q.cancelOnStop(ctx, cancel) // Stop ends a fetch under way
+	q.every(r.Interval, func() { q.fetchAppNames(ctx, r) })
 }
 
 // fetchAppNames asks the repository for the app names once. A failure

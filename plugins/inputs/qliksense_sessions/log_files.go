@@ -80,7 +80,7 @@ func (q *QlikSenseSessions) startLogFiles(resume []statefile.Position) error {
 			q.Log.Errorf("Reading the log files failed: %v", err)
 		}
 	}()
-	q.goRun(func() {
+	q.wg.Go(func() {
 		select {
 		case <-q.done:
 			return

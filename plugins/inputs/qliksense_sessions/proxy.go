@@ -30,10 +30,7 @@ type Proxy struct {
 	client *qps.Client
 }
 
-const (
-	defaultProxyInterval = 60 * time.Second
-	defaultProxyTimeout  = 10 * time.Second
-)
+var proxyDefaults = apiDefaults{interval: 60 * time.Second, timeout: 10 * time.Second, examples: `"60s" and "10s"`}
 
 // init validates a proxy block and fills in its defaults.
 func (p *Proxy) init(index int) error {
@@ -50,44 +47,54 @@ func (p *Proxy) init(index int) error {
 		// server setting, assume the URL's host (up to the first dot) is it.
 		p.Server = strings.ToUpper(strings.SplitN(u.Hostname(), ".", 2)[0])
 	}
-	if err := apiTimings(name, p.URL, &p.Interval, &p.Timeout, defaultProxyInterval, defaultProxyTimeout, `"60s" and "10s"`); err != nil {
+	if err := apiTimings(name, p.URL, &p.Interval, &p.Timeout, proxyDefaults); err != nil {
 		return err
 	}
 	if len(p.VirtualProxies) == 0 {
 		p.VirtualProxies = []string{""}
 	}
-	tlsConfig, err := apiTLS(name, p.URL, &p.ClientConfig)
-	if err != nil {
-		return err
-	}
-	if p.client, err = qps.NewClient(p.URL, tlsConfig, time.Duration(p.Timeout), p.UserHeader); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
+	p.client, err = newAPIClient(name, p.URL, &p.ClientConfig, p.Timeout, p.UserHeader, qps.NewClient)
+	return err
+}
+
+// apiDefaults are a Qlik API block's default interval and timeout, and the
+// durations its error message gives as examples.
+type apiDefaults struct {
+	interval, timeout time.Duration
+	examples          string
 }
 
 // apiTimings checks a Qlik API block's interval and timeout and fills in
 // their defaults.
-func apiTimings(name, url string, interval, timeout *config.Duration, defaultInterval, defaultTimeout time.Duration, examples string) error {
+func apiTimings(name, url string, interval, timeout *config.Duration, defaults apiDefaults) error {
 	if *interval < 0 || *timeout < 0 {
-		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as %s", name, url, examples)
+		return fmt.Errorf("%s (%s): interval and timeout must not be negative: use durations such as %s", name, url, defaults.examples)
 	}
 	if *interval == 0 {
-		*interval = config.Duration(defaultInterval)
+		*interval = config.Duration(defaults.interval)
 	}
 	if *timeout == 0 {
-		*timeout = config.Duration(defaultTimeout)
+		*timeout = config.Duration(defaults.timeout)
 	}
 	return nil
 }
 
-// apiTLS is a Qlik API block's TLS client configuration.
-func apiTLS(name, url string, c *common_tls.ClientConfig) (*tls.Config, error) {
-	tlsConfig, err := c.TLSConfig()
+// apiClientFunc is qps.NewClient or qrs.NewClient.
+type apiClientFunc[C any] func(baseURL string, tlsConfig *tls.Config, timeout time.Duration, userHeader string) (C, error)
+
+// newAPIClient makes a Qlik API block's client with its TLS settings.
+func newAPIClient[C any](name, url string, tc *common_tls.ClientConfig, timeout config.Duration, userHeader string, newClient apiClientFunc[C]) (C, error) {
+	var none C
+	tlsConfig, err := tc.TLSConfig()
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s): TLS settings: %w: tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, url, err)
+		return none, fmt.Errorf("%s (%s): TLS settings: %w: "+
+			"tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, url, err)
 	}
-	return tlsConfig, nil
+	client, err := newClient(url, tlsConfig, time.Duration(timeout), userHeader)
+	if err != nil {
+		return none, fmt.Errorf("%s: %w", name, err)
+	}
+	return client, nil
 }
 
 // virtualProxyTag names a virtual proxy in the virtual_proxy tag: "/" for
@@ -107,7 +114,8 @@ func (q *QlikSenseSessions) initProxies() error {
 		}
 		key := strings.ToLower(p.Server)
 		if other, dup := servers[key]; dup {
-			return fmt.Errorf("proxy %s and %s both have server %q: give each proxy block its own server (the host name its UDP events carry), and list all virtual proxies of one proxy in one block", other, p.URL, p.Server)
+			return fmt.Errorf("proxy %s and %s both have server %q: give each proxy block its own server (the host name its UDP events carry), "+
+				"and list all virtual proxies of one proxy in one block", other, p.URL, p.Server)
 		}
 		servers[key] = p.URL
 	}
@@ -128,16 +136,7 @@ func (q *QlikSenseSessions) virtualProxies() []pipeline.VirtualProxy {
 
 // pollProxy reconciles one proxy's server now and then every interval.
 func (q *QlikSenseSessions) pollProxy(p *Proxy) {
-	ticker := time.NewTicker(time.Duration(p.Interval))
-	defer ticker.Stop()
-	for {
-		q.reconcile(p)
-		select {
-		case <-q.done:
-			return
-		case <-ticker.C:
-		}
-	}
+	q.every(p.Interval, func() { q.reconcile(p) })
 }
 
 // reconcile asks every virtual proxy of p for its sessions and, if all
@@ -147,13 +146,7 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 	q.pipeline.BeginReconcile(p.Server)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.Timeout))
 	defer cancel()
-	go func() {
-		select {
-		case <-q.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	q.cancelOnStop(ctx, cancel)
 
 	answers := make(map[string][]state.APISession, len(p.VirtualProxies))
 	for _, vp := range p.VirtualProxies {

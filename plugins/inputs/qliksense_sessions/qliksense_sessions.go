@@ -4,6 +4,7 @@
 package qliksense_sessions
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
 	"sync"
@@ -140,21 +141,28 @@ func (q *QlikSenseSessions) checkValues() error {
 	case q.MaxDatagramSize <= 0:
 		return fmt.Errorf("max_datagram_size %d must be positive: give a size such as \"64KiB\"", q.MaxDatagramSize)
 	case q.SummaryInterval < 0:
-		return fmt.Errorf("summary_interval %s is negative: use a duration such as \"1s\", or \"0s\" for summaries on gathers only", time.Duration(q.SummaryInterval))
+		return fmt.Errorf("summary_interval %s is negative: use a duration such as \"1s\", or \"0s\" for summaries on gathers only",
+			time.Duration(q.SummaryInterval))
 	case q.StateSaveInterval <= 0:
 		return fmt.Errorf("state_save_interval %s must be positive: use a duration such as \"10s\"", time.Duration(q.StateSaveInterval))
 	case q.SessionMaxAge < 0:
-		return fmt.Errorf("session_max_age %s is negative: use a duration such as \"8h\", or \"0s\" to never expire sessions", time.Duration(q.SessionMaxAge))
+		return fmt.Errorf("session_max_age %s is negative: use a duration such as \"8h\", or \"0s\" to never expire sessions",
+			time.Duration(q.SessionMaxAge))
 	case q.ReorderWindow < 0:
-		return fmt.Errorf("reorder_window %s is negative: use a duration such as \"5s\", or \"0s\" to count every Start session as a new session", time.Duration(q.ReorderWindow))
+		return fmt.Errorf("reorder_window %s is negative: use a duration such as \"5s\", or \"0s\" to count every Start session as a new session",
+			time.Duration(q.ReorderWindow))
 	case q.MaxUsers <= 0:
-		return fmt.Errorf("max_users %d must be positive: it bounds the users a sender can make the plugin track; use e.g. 100000, well above your site's users", q.MaxUsers)
+		return fmt.Errorf("max_users %d must be positive: it bounds the users a sender can make the plugin track; "+
+			"use e.g. 100000, well above your site's users", q.MaxUsers)
 	case q.MaxApps <= 0:
-		return fmt.Errorf("max_apps %d must be positive: it bounds the apps whose users the plugin counts; use e.g. 10000, above your site's apps", q.MaxApps)
+		return fmt.Errorf("max_apps %d must be positive: it bounds the apps whose users the plugin counts; use e.g. 10000, above your site's apps",
+			q.MaxApps)
 	case q.MaxServers <= 0:
-		return fmt.Errorf("max_servers %d must be positive: it bounds the proxy servers a sender can make the plugin track; use e.g. 100, above your site's proxy nodes", q.MaxServers)
+		return fmt.Errorf("max_servers %d must be positive: it bounds the proxy servers a sender can make the plugin track; "+
+			"use e.g. 100, above your site's proxy nodes", q.MaxServers)
 	case q.UsersMaxBytes < 2 || q.UsersMaxBytes > maxUsersMaxBytes:
-		return fmt.Errorf("users_max_bytes %d is out of range: give a size from \"2B\" to \"%dKiB\"; InfluxDB 1.x's documented limit for a string field is 64 KiB, 1.9+ and 2.x refuse points over 1 MiB", q.UsersMaxBytes, maxUsersMaxBytes/1024)
+		return fmt.Errorf("users_max_bytes %d is out of range: give a size from \"2B\" to \"%dKiB\"; "+
+			"InfluxDB 1.x's documented limit for a string field is 64 KiB, 1.9+ and 2.x refuse points over 1 MiB", q.UsersMaxBytes, maxUsersMaxBytes/1024)
 	}
 	return nil
 }
@@ -196,20 +204,12 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	udpConfig.Log = q.throttle
 	q.listener = listener
 	q.udp = udp.NewSource(listener, udpConfig, q.pipeline.Handle)
-	q.goRun(q.udp.Run)
+	q.wg.Go(q.udp.Run)
 	for _, p := range q.Proxies {
-		q.goRun(func() { q.pollProxy(p) })
+		q.wg.Go(func() { q.pollProxy(p) })
 	}
 	q.startAppNames()
 	return nil
-}
-
-func (q *QlikSenseSessions) goRun(f func()) {
-	q.wg.Add(1)
-	go func() {
-		defer q.wg.Done()
-		f()
-	}()
 }
 
 // Stop closes the socket, stops the log files and the pollers, then the
@@ -224,6 +224,31 @@ func (q *QlikSenseSessions) Stop() {
 	q.wg.Wait()
 	q.listener = nil
 	q.pipeline.Stop()
+}
+
+// every calls f now and then every interval, until Stop.
+func (q *QlikSenseSessions) every(interval config.Duration, f func()) {
+	ticker := time.NewTicker(time.Duration(interval))
+	defer ticker.Stop()
+	for {
+		f()
+		select {
+		case <-q.done:
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// cancelOnStop calls cancel when Stop begins, unless ctx is done first.
+func (q *QlikSenseSessions) cancelOnStop(ctx context.Context, cancel context.CancelFunc) {
+	go func() {
+		select {
+		case <-q.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // Gather emits the summaries and the intake counters.
