@@ -1,7 +1,6 @@
 package qliksense_sessions
 
 import (
-	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -73,37 +72,29 @@ func (w *fetchWatcher) wait(t *testing.T, what string, done func() bool) {
 	}
 }
 
-// appNamesLog records warnings from any goroutine.
-type appNamesLog struct {
-	testutil.Logger
-	mu    sync.Mutex
-	warns []string
-}
-
-func (l *appNamesLog) Warn(args ...interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.warns = append(l.warns, fmt.Sprint(args...))
-}
-
-func (l *appNamesLog) warnings() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.warns...)
-}
-
 // openApps has anna open one connection to each app; the second id in
 // upper case, as a context may carry it.
 func openApps(t *testing.T, plugin *QlikSenseSessions, acc *testutil.Accumulator) net.Conn {
 	t.Helper()
-	conn := startPlugin(t, plugin, acc)
-	send(t, conn,
-		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+	return startAndSend(t, plugin, acc,
+		startPayload("SENSE1", "LAB", "anna"),
 		`/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/`+salesApp+`;connection Opened for session 'x'`,
 		`/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/`+strings.ToUpper(unnamedApp)+`?sheet=1;connection Opened for session 'x'`,
 	)
-	waitForDatagrams(t, plugin, 3)
-	return conn
+}
+
+// startNaming starts the plugin with a repository block for the fake,
+// fetching every interval, and its warnings recorded; anna opens the apps.
+func startNaming(t *testing.T, server *qrstest.Server, interval time.Duration) (*QlikSenseSessions, *fetchWatcher, *testutil.CaptureLogger) {
+	t.Helper()
+	plugin := newTestPlugin(t)
+	log := &testutil.CaptureLogger{}
+	plugin.Log = log
+	plugin.Repository = repositoryFor(server, interval)
+	fetches := watchFetches(plugin.Repository)
+	var acc testutil.Accumulator
+	openApps(t, plugin, &acc)
+	return plugin, fetches, log
 }
 
 // appMetrics gathers and returns the qliksense_users_app metrics and the
@@ -112,6 +103,12 @@ func appMetrics(t *testing.T, plugin *QlikSenseSessions) (apps []telegraf.Metric
 	t.Helper()
 	var acc testutil.Accumulator
 	require.NoError(t, plugin.Gather(&acc))
+	return appMetricsIn(&acc)
+}
+
+// appMetricsIn returns the qliksense_users_app metrics and the internal
+// counters in acc.
+func appMetricsIn(acc *testutil.Accumulator) (apps []telegraf.Metric, internal map[string]interface{}) {
 	for _, m := range acc.GetTelegrafMetrics() {
 		switch m.Name() {
 		case "qliksense_users_app":
@@ -134,37 +131,65 @@ func appMetric(id, name string) telegraf.Metric {
 		map[string]interface{}{"active_users": int64(1), "active_connections": int64(1), "users": `["LAB\\anna"]`}, time.Unix(0, 0))
 }
 
+// requireApps checks the app metrics: anna's on each app, the unnamed app
+// and the sales app with these names ("" for none).
+func requireApps(t *testing.T, apps []telegraf.Metric, unnamedName, salesName string) {
+	t.Helper()
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{appMetric(upperUnnamed, unnamedName), appMetric(salesApp, salesName)},
+		apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
+}
+
+// The repository's names tag the app metrics; names unfit for a tag value
+// are left out, counted and logged, and the others kept.
 func TestAppNames(t *testing.T) {
-	server := qrstest.NewServer(t, qrstest.Answer(
-		qrstest.App{ID: salesApp, Name: "Sales, EMEA = Q1"},
-		qrstest.App{ID: "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", Name: "Other"},
-	))
-	plugin := newTestPlugin(t)
-	plugin.Repository = repositoryFor(server, time.Hour)
-	fetches := watchFetches(plugin.Repository)
-	var acc testutil.Accumulator
-	openApps(t, plugin, &acc)
-	fetches.wait(t, "names", func() bool { return plugin.appName(salesApp) != "" })
+	for _, tt := range []struct {
+		name                   string
+		answer                 []qrstest.App
+		unnamedName, salesName string // the names the two apps get, "" for none
+		tracked, leftOut       int64
+		warnings               []string
+	}{
+		{
+			name:      "named",
+			answer:    []qrstest.App{{ID: salesApp, Name: "Sales, EMEA = Q1"}, {ID: "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", Name: "Other"}},
+			salesName: "Sales, EMEA = Q1",
+			tracked:   2,
+		},
+		{
+			name:        "refused",
+			answer:      []qrstest.App{{ID: salesApp, Name: "Sales\nweight=1"}, {ID: unnamedApp, Name: "Stock"}},
+			unnamedName: "Stock",
+			tracked:     1,
+			leftOut:     1,
+			warnings: []string{
+				"App names: of 2 apps, 1 names refused (control characters or an app id that is not a GUID, e.g. app " + salesApp + ")",
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			server := qrstest.NewServer(t, qrstest.Answer(tt.answer...))
+			plugin, fetches, log := startNaming(t, server, time.Hour)
+			fetches.wait(t, "names", func() bool { return plugin.Repository.names.Load() != nil })
 
-	apps, internal := appMetrics(t, plugin)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{
-		appMetric(upperUnnamed, ""),
-		appMetric(salesApp, "Sales, EMEA = Q1"),
-	}, apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
-	require.Equal(t, int64(1), internal["app_name_fetches"])
-	require.Equal(t, int64(0), internal["app_name_fetch_errors"])
-	require.Equal(t, int64(2), internal["tracked_app_names"])
-	require.Equal(t, int64(0), internal["app_names_left_out"])
+			apps, internal := appMetrics(t, plugin)
+			requireApps(t, apps, tt.unnamedName, tt.salesName)
+			require.Equal(t, int64(1), internal["app_name_fetches"])
+			require.Equal(t, int64(0), internal["app_name_fetch_errors"])
+			require.Equal(t, tt.tracked, internal["tracked_app_names"])
+			require.Equal(t, tt.leftOut, internal["app_names_left_out"])
+			require.Equal(t, tt.warnings, logged(log, testutil.LevelWarn))
 
-	// Requests carry the repository's service account by default.
-	requests := server.Requests()
-	require.Len(t, requests, 1)
-	require.Equal(t, "/qrs/app", requests[0].Path)
-	require.Equal(t, qrs.DefaultUserHeader, requests[0].User)
+			// Requests carry the repository's service account by default.
+			requests := server.Requests()
+			require.Len(t, requests, 1)
+			require.Equal(t, "/qrs/app", requests[0].Path)
+			require.Equal(t, qrs.DefaultUserHeader, requests[0].User)
 
-	// Names are looked up ignoring the id's case.
-	require.Equal(t, "Sales, EMEA = Q1", plugin.appName(strings.ToUpper(salesApp)))
-	require.Empty(t, plugin.appName(unnamedApp))
+			// Names are looked up ignoring the id's case.
+			require.Equal(t, tt.salesName, plugin.appName(strings.ToUpper(salesApp)))
+			require.Equal(t, tt.unnamedName, plugin.appName(unnamedApp))
+		})
+	}
 }
 
 // Without a repository block, nothing is named and the internal metric
@@ -188,52 +213,37 @@ func TestNoRepository(t *testing.T) {
 func TestAppNamesWhenTheRepositoryFails(t *testing.T) {
 	server := qrstest.NewServer(t, qrstest.Answer(qrstest.App{ID: salesApp, Name: "Sales"}))
 	server.SetFailure(qrstest.Status500)
-	plugin := newTestPlugin(t)
-	log := &appNamesLog{}
-	plugin.Log = log
-	plugin.Repository = repositoryFor(server, 10*time.Millisecond)
-	fetches := watchFetches(plugin.Repository)
-	var acc testutil.Accumulator
-	openApps(t, plugin, &acc)
+	plugin, fetches, log := startNaming(t, server, 10*time.Millisecond)
 	fetches.wait(t, "three errors", func() bool { return plugin.Repository.fetchErrors.Load() >= 3 })
 
 	apps, internal := appMetrics(t, plugin)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{appMetric(upperUnnamed, ""), appMetric(salesApp, "")},
-		apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
+	requireApps(t, apps, "", "")
 	require.GreaterOrEqual(t, internal["app_name_fetch_errors"], int64(3))
 	require.Equal(t, int64(0), internal["app_name_fetches"])
 	require.Equal(t, int64(0), internal["tracked_app_names"])
 
-	warns := log.warnings()
+	warns := logged(log, testutil.LevelWarn)
 	require.Len(t, warns, 1, "one line per minute at most")
 	require.Contains(t, warns[0], "App names: the repository API failed, app_name left out until it answers: GET "+server.URL+"/qrs/app: HTTP status 500")
 
 	server.SetFailure(qrstest.OK)
 	fetches.wait(t, "names", func() bool { return plugin.appName(salesApp) != "" })
 	apps, _ = appMetrics(t, plugin)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{appMetric(upperUnnamed, ""), appMetric(salesApp, "Sales")},
-		apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
+	requireApps(t, apps, "", "Sales")
 }
 
 // A failure after an answer keeps its names; a new answer replaces them.
 func TestAppNamesKeptOnFailure(t *testing.T) {
 	server := qrstest.NewServer(t, qrstest.Answer(qrstest.App{ID: salesApp, Name: "Sales"}))
-	plugin := newTestPlugin(t)
-	log := &appNamesLog{}
-	plugin.Log = log
-	plugin.Repository = repositoryFor(server, 10*time.Millisecond)
-	fetches := watchFetches(plugin.Repository)
-	var acc testutil.Accumulator
-	openApps(t, plugin, &acc)
+	plugin, fetches, log := startNaming(t, server, 10*time.Millisecond)
 	fetches.wait(t, "names", func() bool { return plugin.appName(salesApp) != "" })
 
 	server.SetFailure(qrstest.BadJSON)
 	fetches.wait(t, "an error", func() bool { return plugin.Repository.fetchErrors.Load() >= 1 })
 	apps, internal := appMetrics(t, plugin)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{appMetric(upperUnnamed, ""), appMetric(salesApp, "Sales")},
-		apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
+	requireApps(t, apps, "", "Sales")
 	require.Equal(t, int64(1), internal["tracked_app_names"])
-	warns := log.warnings()
+	warns := logged(log, testutil.LevelWarn)
 	require.NotEmpty(t, warns)
 	require.Contains(t, warns[0], "keeping the 1 names of its last answer")
 	require.Contains(t, warns[0], "bad JSON")
@@ -244,37 +254,13 @@ func TestAppNamesKeptOnFailure(t *testing.T) {
 	require.Empty(t, plugin.appName(salesApp), "an app gone from the repository loses its name")
 }
 
-// Names unfit for a tag value are left out, counted and logged; the
-// others are kept.
-func TestAppNamesRefused(t *testing.T) {
-	server := qrstest.NewServer(t, qrstest.Answer(
-		qrstest.App{ID: salesApp, Name: "Sales\nweight=1"},
-		qrstest.App{ID: unnamedApp, Name: "Stock"},
-	))
-	plugin := newTestPlugin(t)
-	log := &appNamesLog{}
-	plugin.Log = log
-	plugin.Repository = repositoryFor(server, time.Hour)
-	fetches := watchFetches(plugin.Repository)
-	var acc testutil.Accumulator
-	openApps(t, plugin, &acc)
-	fetches.wait(t, "names", func() bool { return plugin.appName(unnamedApp) != "" })
-
-	apps, internal := appMetrics(t, plugin)
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{appMetric(upperUnnamed, "Stock"), appMetric(salesApp, "")},
-		apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
-	require.Equal(t, int64(1), internal["tracked_app_names"])
-	require.Equal(t, int64(1), internal["app_names_left_out"])
-	require.Equal(t, []string{"App names: of 2 apps, 1 names refused (control characters or an app id that is not a GUID, e.g. app " + salesApp + ")"}, log.warnings())
-}
-
 // A repository that does not answer holds up neither the summaries nor
 // Stop, and its cancelled request is no error.
 func TestHangingRepository(t *testing.T) {
 	server := qrstest.NewServer(t, qrstest.Answer(qrstest.App{ID: salesApp, Name: "Sales"}))
 	server.SetFailure(qrstest.Hang)
 	plugin := newTestPlugin(t)
-	log := &appNamesLog{}
+	log := &testutil.CaptureLogger{}
 	plugin.Log = log
 	plugin.Repository = repositoryFor(server, time.Hour)
 	plugin.Repository.Timeout = config.Duration(time.Hour)
@@ -285,20 +271,19 @@ func TestHangingRepository(t *testing.T) {
 	server.WaitRequests(t, 1) // the fetch hangs from here on
 
 	// Change summaries go out...
-	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;CORP;bob;AppAccess;/hub/;Start session for user 'CORP\bob'`)
+	send(t, conn, startPayload("SENSE1", "CORP", "bob"))
 	for !hasSummaryOf(&acc, 2) {
 		acc.Wait(int(acc.NMetrics()) + 1)
 	}
 	// ... and so do gathered ones.
-	gathered := make(chan []telegraf.Metric)
-	go func() {
-		apps, _ := appMetrics(t, plugin)
-		gathered <- apps
-	}()
+	var gathered testutil.Accumulator
+	gatherErr := make(chan error, 1)
+	go func() { gatherErr <- plugin.Gather(&gathered) }()
 	select {
-	case apps := <-gathered:
-		testutil.RequireMetricsEqual(t, []telegraf.Metric{appMetric(upperUnnamed, ""), appMetric(salesApp, "")},
-			apps, testutil.IgnoreTime(), testutil.SortMetrics(), testutil.IgnoreFields("users"))
+	case err := <-gatherErr:
+		require.NoError(t, err)
+		apps, _ := appMetricsIn(&gathered)
+		requireApps(t, apps, "", "")
 	case <-time.After(10 * time.Second):
 		t.Fatal("a gather waited for the hanging repository")
 	}
@@ -314,7 +299,7 @@ func TestHangingRepository(t *testing.T) {
 		t.Fatal("Stop waited for the hanging repository")
 	}
 	require.Zero(t, plugin.Repository.fetchErrors.Load())
-	require.Empty(t, log.warnings())
+	require.Empty(t, logged(log, testutil.LevelWarn))
 }
 
 // hasSummaryOf tells whether a change summary of the site with this many
@@ -345,7 +330,8 @@ func TestRepositoryInit(t *testing.T) {
 			[]string{"user_header", "UserDirectory=INTERNAL; UserId=sa_repository"}},
 		{"user header without UserId", func(r *Repository) { r.UserHeader = "sa_repository" }, []string{`user_header "sa_repository" is not`}},
 		{"no client certificate", func(r *Repository) { r.TLSCert, r.TLSKey = "", "" }, []string{"tls_cert and tls_key must be set", "client.pem"}},
-		{"missing certificate file", func(r *Repository) { r.TLSCert = "/nonexistent/client.pem" }, []string{"repository (", "TLS settings", "/nonexistent/client.pem"}},
+		{"missing certificate file", func(r *Repository) { r.TLSCert = "/nonexistent/client.pem" },
+			[]string{"repository (", "TLS settings", "/nonexistent/client.pem"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,14 +48,14 @@ func BenchmarkIntake(b *testing.B) {
 // BenchmarkIntakeWithEvents adds building each event's metric and handing
 // it to Telegraf's accumulator, as the execd binary does.
 func BenchmarkIntakeWithEvents(b *testing.B) {
-	metrics := make(chan telegraf.Metric, 1024)
+	out := make(chan telegraf.Metric, 1024)
 	go func() {
-		for m := range metrics {
+		for m := range out {
 			m.Accept()
 		}
 	}()
-	b.Cleanup(func() { close(metrics) }) // after the pipeline stops: cleanups run last first
-	plugin := benchPlugin(b, true, agent.NewAccumulator(benchMaker{}, metrics))
+	b.Cleanup(func() { close(out) }) // after the pipeline stops: cleanups run last first
+	plugin := benchPlugin(b, true, agent.NewAccumulator(benchMaker{}, out))
 	payloads := benchPayloads("sos", 100000)
 	source := netip.MustParseAddr("10.0.0.11")
 	now := time.Now()
@@ -127,10 +127,12 @@ func benchPayloads(format string, n int) [][]byte {
 			var p string
 			switch format {
 			case "connection":
-				p = fmt.Sprintf("/qseow-proxy-connection/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=https://sense/hub;connection %s for session 's%06d'; UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)'",
+				p = fmt.Sprintf("/qseow-proxy-connection/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d?reloadUri=https://sense/hub;"+
+					"connection %s for session 's%06d'; UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)'",
 					server, cmd, user, map[string]string{"Open connection": "Opened", "Close connection": "Closed"}[cmd], i)
 			case "sos":
-				p = fmt.Sprintf("/qseow-proxy-session/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;%s for user 'LAB\\%s'", server, cmd, user, cmd, user)
+				p = fmt.Sprintf("/qseow-proxy-session/;%s;%s;LAB;%s;AppAccess;/app/6a0b1c2d-3e4f-4a5b-8c7d-9e0f1a2b3c4d;%s for user 'LAB\\%s'",
+					server, cmd, user, cmd, user)
 			case "butler":
 				p = fmt.Sprintf("/proxy-session/;%s;%s;LAB;%s;AppAccess;/hub/;%s for user 'LAB\\%s'", server, cmd, user, cmd, user)
 			default:

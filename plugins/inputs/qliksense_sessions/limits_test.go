@@ -3,8 +3,6 @@ package qliksense_sessions
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/influxdata/telegraf/config"
@@ -15,22 +13,18 @@ import (
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
-func startPayload(server, dir, user string) string {
-	return fmt.Sprintf(`/qseow-proxy-session/;%s;Start session;%s;%s;AppAccess;/hub/;Start session for user '%s\%s'`, server, dir, user, dir, user)
-}
-
 // A users list that would pass users_max_bytes is cut to whole names in
 // order and flagged; the counts stay exact.
 func TestUsersListIsCutToUsersMaxBytes(t *testing.T) {
 	plugin := newTestPlugin(t)
 	plugin.EmitEvents = false
 	plugin.UsersMaxBytes = config.Size(100)
-	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-	for i := 0; i < 20; i++ {
-		send(t, conn, startPayload("SENSE1", "LAB", fmt.Sprintf("user%02d", i)))
+	payloads := make([]string, 20)
+	for i := range payloads {
+		payloads[i] = startPayload("SENSE1", "LAB", fmt.Sprintf("user%02d", i))
 	}
-	waitForDatagrams(t, plugin, 20)
+	var acc testutil.Accumulator
+	startAndSend(t, plugin, &acc, payloads...)
 
 	var gathered testutil.Accumulator
 	require.NoError(t, plugin.Gather(&gathered))
@@ -64,8 +58,7 @@ func TestMaxUsersAndMaxServers(t *testing.T) {
 	plugin.EmitEvents = false
 	plugin.MaxUsers, plugin.MaxServers = 3, 2
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-	send(t, conn,
+	startAndSend(t, plugin, &acc,
 		startPayload("SENSE1", "LAB", "anna"),
 		startPayload("SENSE1", "LAB", "bob"),
 		startPayload("SENSE2", "LAB", "carl"),
@@ -76,7 +69,6 @@ func TestMaxUsersAndMaxServers(t *testing.T) {
 		`/qseow-proxy-session/;SENSE1;Stop session;LAB;bob;AppAccess;/hub/;m`,
 		startPayload("SENSE1", "LAB", "erik"), // room again after bob left
 	)
-	waitForDatagrams(t, plugin, 9)
 
 	var gathered testutil.Accumulator
 	require.NoError(t, plugin.Gather(&gathered))
@@ -112,18 +104,6 @@ func TestDefaultLimits(t *testing.T) {
 	require.Equal(t, state.DefaultReorderWindow, plugin.stateConfig().ReorderWindow)
 }
 
-type warnRecorder struct {
-	testutil.Logger
-	mu    sync.Mutex
-	warns []string
-}
-
-func (l *warnRecorder) Warnf(format string, args ...interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.warns = append(l.warns, fmt.Sprintf(format, args...))
-}
-
 // Listening on every interface with no allowed_sources is allowed, with
 // one warning that says how to restrict it.
 func TestOpenToAllWarnsOnce(t *testing.T) {
@@ -139,19 +119,12 @@ func TestOpenToAllWarnsOnce(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tt.address, tt.allowed), func(t *testing.T) {
 			plugin := newTestPlugin(t)
-			logger := &warnRecorder{}
+			logger := &testutil.CaptureLogger{}
 			plugin.Log = logger
 			plugin.ServiceAddress, plugin.AllowedSources = tt.address, tt.allowed
 			var acc testutil.Accumulator
 			startPlugin(t, plugin, &acc)
-			logger.mu.Lock()
-			defer logger.mu.Unlock()
-			var open []string
-			for _, w := range logger.warns {
-				if strings.Contains(w, "allowed_sources") {
-					open = append(open, w)
-				}
-			}
+			open := linesWith(logged(logger, testutil.LevelWarn), "allowed_sources")
 			if !tt.warns {
 				require.Empty(t, open)
 				return

@@ -1,6 +1,7 @@
 package qliksense_sessions
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"slices"
@@ -50,7 +51,7 @@ func requireSet(t *testing.T, plugin *QlikSenseSessions, want replay.Expected) {
 	assert.Eventually(t, func() bool {
 		var acc testutil.Accumulator
 		require.NoError(t, plugin.Gather(&acc))
-		got = replay.Expected{EventsSent: want.EventsSent, Servers: []replay.ServerExpected{}, Apps: []replay.AppExpected{}}
+		got = replay.Expected{EventsSent: want.EventsSent, Servers: make([]replay.ServerExpected, 0), Apps: make([]replay.AppExpected, 0)}
 		for _, m := range acc.GetTelegrafMetrics() {
 			var users []string
 			if list, ok := m.GetField("users"); ok {
@@ -59,21 +60,24 @@ func requireSet(t *testing.T, plugin *QlikSenseSessions, want replay.Expected) {
 			fields := m.Fields()
 			switch m.Name() {
 			case "qliksense_users":
-				got.ActiveUsers, got.ActiveSessions, got.Users = int(fields["active_users"].(int64)), int(fields["active_sessions"].(int64)), users
+				got.ActiveUsers, got.ActiveSessions = int(fields["active_users"].(int64)), int(fields["active_sessions"].(int64))
+				got.Users = users
 			case "qliksense_users_server":
 				if n := int(fields["active_sessions"].(int64)); n > 0 {
 					server, _ := m.GetTag("server")
-					got.Servers = append(got.Servers, replay.ServerExpected{Server: server, ActiveUsers: int(fields["active_users"].(int64)), ActiveSessions: n, Users: users})
+					got.Servers = append(got.Servers,
+						replay.ServerExpected{Server: server, ActiveUsers: int(fields["active_users"].(int64)), ActiveSessions: n, Users: users})
 				}
 			case "qliksense_users_app":
 				if n := int(fields["active_users"].(int64)); n > 0 {
 					app, _ := m.GetTag("app_id")
-					got.Apps = append(got.Apps, replay.AppExpected{App: app, ActiveUsers: n, ActiveConnections: int(fields["active_connections"].(int64)), Users: users})
+					got.Apps = append(got.Apps,
+						replay.AppExpected{App: app, ActiveUsers: n, ActiveConnections: int(fields["active_connections"].(int64)), Users: users})
 				}
 			}
 		}
 		if got.Users == nil {
-			got.Users = []string{}
+			got.Users = make([]string, 0)
 		}
 		got = foldNames(got)
 		return assertEqualSets(got, want)
@@ -81,10 +85,11 @@ func requireSet(t *testing.T, plugin *QlikSenseSessions, want replay.Expected) {
 	require.Equal(t, want, got)
 }
 
+// assertEqualSets tells whether a and b are the same in JSON.
 func assertEqualSets(a, b replay.Expected) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 // foldNames writes every user name in lower case. A user's spelling is the
@@ -230,6 +235,6 @@ func TestLogFilesDurations(t *testing.T) {
 	assert.Eventually(t, func() bool { return lastMetric(&acc, "qliksense_session_event") != nil }, 5*time.Second, 10*time.Millisecond)
 	m := lastMetric(&acc, "qliksense_session_event")
 	require.Equal(t, "session_stop", m.Tags["event"])
-	require.Equal(t, (37*time.Minute + 250*time.Millisecond).Seconds(), m.Fields["session_duration_s"])
+	require.Equal(t, (37*time.Minute + 250*time.Millisecond).Seconds(), m.Fields["session_duration_s"]) //nolint:testifylint // exact: the rows' time stamps
 	require.Equal(t, at.Add(37*time.Minute+250*time.Millisecond).UnixNano(), m.Time.UnixNano(), "the event carries the row's time")
 }

@@ -1,15 +1,10 @@
 package qliksense_sessions
 
 import (
-	"bufio"
-	"bytes"
-	"flag"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +13,9 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/inputs"
-	"github.com/influxdata/telegraf/plugins/parsers/influx"
-	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite testcases/*/expected.out from the plugin's output (review the diff!)")
 
 // newTestPlugin is the plugin with its registered defaults, on a free
 // loopback port.
@@ -57,12 +48,52 @@ func send(t *testing.T, conn net.Conn, payloads ...string) {
 	}
 }
 
+// startAndSend starts the plugin, sends it the payloads and waits until it
+// has received them.
+func startAndSend(t *testing.T, plugin *QlikSenseSessions, acc *testutil.Accumulator, payloads ...string) net.Conn {
+	t.Helper()
+	conn := startPlugin(t, plugin, acc)
+	send(t, conn, payloads...)
+	waitForDatagrams(t, plugin, uint64(len(payloads)))
+	return conn
+}
+
+// startPayload is a Start session datagram as Qlik Sense sends it.
+func startPayload(server, dir, user string) string {
+	return fmt.Sprintf(`/qseow-proxy-session/;%s;Start session;%s;%s;AppAccess;/hub/;Start session for user '%s\%s'`, server, dir, user, dir, user)
+}
+
 // waitForDatagrams waits until the plugin has taken in n datagrams.
 func waitForDatagrams(t *testing.T, plugin *QlikSenseSessions, n uint64) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		return plugin.udp.Stats().Received >= n
 	}, 5*time.Second, time.Millisecond, "the plugin did not receive %d datagrams", n)
+}
+
+// waitForSessions waits until the state holds n sessions. (waitForDatagrams
+// returns once a datagram is received, which may be before the state has
+// applied it.)
+func waitForSessions(t *testing.T, plugin *QlikSenseSessions, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return plugin.pipeline.ActiveSessions() == n
+	}, 5*time.Second, time.Millisecond, "the state did not reach %d sessions", n)
+}
+
+// gatherSummaries returns the summaries of a gather: qliksense_users and
+// the per-server and per-virtual-proxy metrics after it.
+func gatherSummaries(t *testing.T, plugin *QlikSenseSessions) []telegraf.Metric {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, plugin.Gather(&acc))
+	var out []telegraf.Metric
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() != "qliksense_sessions_internal" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func TestSampleConfigIsTheRootSampleConfig(t *testing.T) {
@@ -124,15 +155,12 @@ func TestUDPEndToEnd(t *testing.T) {
 	plugin := newTestPlugin(t)
 	plugin.SummaryInterval = config.Duration(time.Hour) // the first change summary goes out at once, later ones never
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-
-	send(t, conn,
-		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
+	startAndSend(t, plugin, &acc,
+		startPayload("SENSE1", "LAB", "anna"),
 		`/qseow-proxy-connection/;SENSE1;Open connection;LAB;anna;AppAccess;/app/0f9e8d7c-6b5a-4321-9876-fedcba987654;connection Opened for session 'x'`,
 		`not a payload`,
-		`/qseow-proxy-session/;SENSE2;Start session;CORP;bob;AppAccess;/hub/;Start session for user 'CORP\bob'`,
+		startPayload("SENSE2", "CORP", "bob"),
 	)
-	waitForDatagrams(t, plugin, 4)
 	acc.Wait(5) // 3 events + the first change summary (site and at least one server)
 
 	require.NoError(t, plugin.Gather(&acc))
@@ -223,10 +251,7 @@ func TestAllowedSources(t *testing.T) {
 	plugin := newTestPlugin(t)
 	plugin.AllowedSources = []string{"192.0.2.0/24"}
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-
-	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
-	waitForDatagrams(t, plugin, 1)
+	startAndSend(t, plugin, &acc, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;m`)
 	require.EqualValues(t, 1, plugin.udp.Stats().Rejected)
 	require.EqualValues(t, 0, plugin.pipeline.Counters().EventsAccepted)
 	require.Zero(t, acc.NMetrics())
@@ -236,10 +261,7 @@ func TestOversizeDatagram(t *testing.T) {
 	plugin := newTestPlugin(t)
 	plugin.MaxDatagramSize = 100
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-
-	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;`+strings.Repeat("x", 100))
-	waitForDatagrams(t, plugin, 1)
+	startAndSend(t, plugin, &acc, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;`+strings.Repeat("x", 100))
 	require.EqualValues(t, 1, plugin.udp.Stats().Oversize)
 	require.Zero(t, acc.NMetrics())
 }
@@ -247,10 +269,7 @@ func TestOversizeDatagram(t *testing.T) {
 func TestStopWithoutStartIsHarmless(t *testing.T) {
 	plugin := newTestPlugin(t)
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-
-	send(t, conn, `/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;m`)
-	waitForDatagrams(t, plugin, 1)
+	startAndSend(t, plugin, &acc, `/qseow-proxy-session/;SENSE1;Stop session;LAB;anna;AppAccess;/hub/;m`)
 	acc.Wait(1)
 	require.NoError(t, plugin.Gather(&acc))
 	site := lastMetric(&acc, "qliksense_users")
@@ -260,108 +279,7 @@ func TestStopWithoutStartIsHarmless(t *testing.T) {
 	require.Equal(t, int64(1), internal.Fields["stops_without_start"])
 }
 
-type recordingLogger struct {
-	testutil.Logger
-	warn func(string)
-}
-
-func (l *recordingLogger) Warn(args ...interface{}) { l.warn(fmt.Sprint(args...)) }
-
-func TestCases(t *testing.T) {
-	folders, err := os.ReadDir("testcases")
-	require.NoError(t, err)
-	require.NotEmpty(t, folders)
-
-	for _, f := range folders {
-		if !f.IsDir() {
-			continue
-		}
-		t.Run(f.Name(), func(t *testing.T) {
-			dir := filepath.Join("testcases", f.Name())
-			cfg := config.NewConfig()
-			require.NoError(t, cfg.LoadConfig(filepath.Join(dir, "telegraf.conf")))
-			require.Len(t, cfg.Inputs, 1)
-			plugin := cfg.Inputs[0].Input.(*QlikSenseSessions)
-			plugin.ServiceAddress = "udp://127.0.0.1:0"
-			plugin.Log = testutil.Logger{}
-
-			payloads := readPayloads(t, filepath.Join(dir, "datagrams.txt"))
-			var acc testutil.Accumulator
-			conn := startPlugin(t, plugin, &acc)
-			for _, p := range payloads {
-				_, err := conn.Write(p)
-				require.NoError(t, err)
-			}
-			waitForDatagrams(t, plugin, uint64(len(payloads)))
-			require.NoError(t, plugin.Gather(&acc))
-			actual := acc.GetTelegrafMetrics()
-			// A session's duration over UDP is the time between datagrams:
-			// the test's pace, which varies. It is 1 s here when it was set;
-			// the state's tests pin the values.
-			for _, m := range actual {
-				if d, ok := m.GetField("session_duration_s"); ok {
-					require.Greater(t, d, 0.0)
-					m.AddField("session_duration_s", 1.0)
-				}
-			}
-
-			expectedFile := filepath.Join(dir, "expected.out")
-			if *update {
-				writeMetrics(t, expectedFile, actual)
-			}
-			parser := &influx.Parser{}
-			require.NoError(t, parser.Init())
-			expected, err := testutil.ParseMetricsFromFile(expectedFile, parser)
-			require.NoError(t, err)
-			testutil.RequireMetricsEqual(t, expected, actual, testutil.IgnoreTime())
-		})
-	}
-}
-
-// readPayloads reads one datagram per line; blank lines and lines starting
-// with # are comments. A line that starts with '"' is a Go string literal
-// (strconv.Unquote), for bytes a line cannot hold: ANSI bytes, controls,
-// CR and LF (testdata/datagrams/README.md).
-func readPayloads(t *testing.T, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var payloads [][]byte
-	scanner := bufio.NewScanner(bytes.NewReader(data))
-	scanner.Buffer(nil, 1<<20)
-	for n := 1; scanner.Scan(); n++ {
-		line := scanner.Text()
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.HasPrefix(line, `"`) {
-			unquoted, err := strconv.Unquote(line)
-			require.NoError(t, err, "%s:%d: a line that starts with '\"' must be a Go string literal", path, n)
-			line = unquoted
-		}
-		payloads = append(payloads, []byte(line))
-	}
-	require.NoError(t, scanner.Err())
-	return payloads
-}
-
-func writeMetrics(t *testing.T, path string, metrics []telegraf.Metric) {
-	t.Helper()
-	serializer := &serializers_influx.Serializer{SortFields: true}
-	require.NoError(t, serializer.Init())
-	var buf bytes.Buffer
-	for _, m := range metrics {
-		m = m.Copy()
-		m.SetTime(time.Time{})
-		line, err := serializer.Serialize(m)
-		require.NoError(t, err)
-		// Expectations carry no timestamps.
-		buf.Write(bytes.TrimSuffix(bytes.TrimRight(line, "\n"), []byte(" -6795364578871345152")))
-		buf.WriteByte('\n')
-	}
-	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
-}
-
+// lastMetric is the last metric of the name in acc, or nil.
 func lastMetric(acc *testutil.Accumulator, name string) *testutil.Metric {
 	acc.Lock()
 	defer acc.Unlock()
@@ -371,6 +289,28 @@ func lastMetric(acc *testutil.Accumulator, name string) *testutil.Metric {
 		}
 	}
 	return nil
+}
+
+// logged returns the texts log captured at the level.
+func logged(log *testutil.CaptureLogger, level byte) []string {
+	var texts []string
+	for _, m := range log.Messages() {
+		if m.Level == level {
+			texts = append(texts, m.Text)
+		}
+	}
+	return texts
+}
+
+// linesWith returns the lines (log lines) that contain s.
+func linesWith(lines []string, s string) []string {
+	var with []string
+	for _, line := range lines {
+		if strings.Contains(line, s) {
+			with = append(with, line)
+		}
+	}
+	return with
 }
 
 // The plugin README embeds sample.conf the way Telegraf's generator does.
