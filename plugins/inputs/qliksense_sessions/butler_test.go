@@ -53,26 +53,28 @@ func TestButlerSummaries(t *testing.T) {
 	plugin.ButlerSummaries = true
 	plugin.SummaryInterval = config.Duration(time.Millisecond)
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-
-	send(t, conn,
-		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-		`/qseow-proxy-session/;SENSE2;Start session;CORP;anna;AppAccess;/hub/;Start session for user 'CORP\anna'`,
-		`/qseow-proxy-session/;SENSE2;Start session;lab;maria;AppAccess;/hub/;Start session for user 'lab\maria'`,
+	conn := startAndSend(t, plugin, &acc,
+		startPayload("SENSE1", "LAB", "anna"),
+		startPayload("SENSE2", "CORP", "anna"),
+		startPayload("SENSE2", "lab", "maria"),
 		`/qseow-proxy-connection/;SENSE2;Close connection;LAB;maria;AppAccess;/hub/;connection Closed for session 'x'`,
 		`/qseow-proxy-connection/;SENSE1;Open connection;Lab;Maria;AppAccess;/hub/;connection Opened for session 'y'`,
 		`/qseow-proxy-session/;SENSE2;Stop session;CORP;anna;AppAccess;/hub/;Stop session for user 'CORP\anna'`,
 		// Windows-1252: the state decodes it, Butler's Node.js did not.
 		"/qseow-proxy-session/;SENSE1;Start session;LAB;j\xf6rg;AppAccess;/hub/;Start session for user 'LAB\\j\xf6rg'",
 	)
-	waitForDatagrams(t, plugin, 7)
 	require.Eventually(t, func() bool { return acc.NMetrics() >= 7+2+3*5 }, 5*time.Second, time.Millisecond,
 		"7 events, Butler's counts after 6 of them")
-	time.Sleep(50 * time.Millisecond) // no change summary may follow
 	require.NoError(t, plugin.Gather(&acc))
+	// No change summary may follow: one would come before the metrics of a
+	// marker sent after the gather (Butler's counts after its event only).
+	gathered := int(acc.NMetrics())
+	send(t, conn, startPayload("SENSE2", "LAB", "marker"))
+	acc.Wait(gathered + 4)
 
-	var got []string
-	for _, m := range acc.GetTelegrafMetrics() {
+	all := acc.GetTelegrafMetrics()
+	got := make([]string, 0, len(all))
+	for _, m := range all {
 		got = append(got, describe(m))
 	}
 	require.Equal(t, []string{
@@ -108,16 +110,22 @@ func TestButlerSummaries(t *testing.T) {
 		`qliksense_users trigger=interval | active_sessions=4 active_users=3 users=["LAB\\anna","LAB\\jörg","lab\\maria"]`,
 		`qliksense_users_server server=SENSE1 trigger=interval | active_sessions=3 active_users=3 users=["LAB\\anna","LAB\\jörg","lab\\maria"]`,
 		`qliksense_users_server server=SENSE2 trigger=interval | active_sessions=1 active_users=1 users=["lab\\maria"]`,
-	}, got[:len(got)-1])
+	}, got[:gathered-1])
+	require.Equal(t, []string{
+		`qliksense_session_event event=session_start server=SENSE2 user_directory=LAB | user=LAB\marker user_id=marker`,
+		`qliksense_users_server_butler server=SENSE1 trigger=change | active_users=3`,
+		`qliksense_users_server_butler server=SENSE2 trigger=change | active_users=2`,
+		"qliksense_users_butler trigger=change | active_users=4 users=[\"maria\",\"Maria\",\"j\ufffdrg\",\"marker\"]",
+	}, got[gathered:], "the marker's metrics, and nothing between the gather and them")
 
-	for _, m := range acc.GetTelegrafMetrics() {
+	for _, m := range all[:gathered] {
 		if m.Name() == "qliksense_session_event" && m.Tags()["event"] == "session_stop" {
 			_, ok := m.GetField("session_duration_s")
 			require.True(t, ok, "the state's findings about the event stay: %v", m)
 		}
 	}
 
-	internal := acc.GetTelegrafMetrics()[len(got)-1]
+	internal := all[gathered-1]
 	require.Equal(t, "qliksense_sessions_internal", internal.Name())
 	for field, want := range map[string]int64{
 		"tracked_butler_users": 3, "tracked_butler_servers": 2,
@@ -138,13 +146,7 @@ func TestButlerSummariesLimits(t *testing.T) {
 	plugin.MaxUsers = 1
 	plugin.MaxServers = 1
 	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-	send(t, conn,
-		`/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-		`/qseow-proxy-session/;SENSE1;Start session;LAB;bob;AppAccess;/hub/;Start session for user 'LAB\bob'`,
-		`/qseow-proxy-session/;SENSE2;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`,
-	)
-	waitForDatagrams(t, plugin, 3)
+	startAndSend(t, plugin, &acc, startPayload("SENSE1", "LAB", "anna"), startPayload("SENSE1", "LAB", "bob"), startPayload("SENSE2", "LAB", "anna"))
 	require.Eventually(t, func() bool {
 		c, on := plugin.pipeline.ButlerCounters()
 		return on && c.UsersRefused == 1 && c.ServersRefused == 1
@@ -164,7 +166,7 @@ func TestButlerSummariesOff(t *testing.T) {
 	plugin := newTestPlugin(t)
 	var acc testutil.Accumulator
 	conn := startPlugin(t, plugin, &acc)
-	send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;Start session for user 'LAB\anna'`)
+	send(t, conn, startPayload("SENSE1", "LAB", "anna"))
 	require.Eventually(t, func() bool { return acc.HasMeasurement("qliksense_users") }, 5*time.Second, time.Millisecond)
 	require.False(t, acc.HasMeasurement("qliksense_users_butler"))
 	require.False(t, acc.HasMeasurement("qliksense_users_server_butler"))
