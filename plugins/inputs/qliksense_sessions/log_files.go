@@ -69,10 +69,7 @@ func (q *QlikSenseSessions) startLogFiles(resume []statefile.Position) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &logSource{source: source, cancel: cancel, done: make(chan struct{})}
 	q.logs = l
-	q.pipeline.SetCheckpoint(func(records func()) []statefile.Position {
-		records()
-		return toStateFile(source.Positions()) // TEMP
-	})
+	q.pipeline.SetCheckpoint(l.checkpoint)
 	started := time.Now()
 	go func() {
 		defer close(l.done)
@@ -97,6 +94,13 @@ func (q *QlikSenseSessions) startLogFiles(resume []statefile.Position) error {
 		q.pipeline.SummaryDue()
 	})
 	return nil
+}
+
+// checkpoint takes the state's records (records) and the files' positions
+// while no row is being handled, so that the positions saved are after
+// exactly the rows the records reflect.
+func (l *logSource) checkpoint(records func()) []statefile.Position {
+	return toStateFile(l.source.Checkpoint(records))
 }
 
 // handleRow hands each row to the pipeline as the parser made it.

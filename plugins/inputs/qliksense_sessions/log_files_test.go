@@ -3,6 +3,8 @@ package qliksense_sessions
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -237,4 +239,70 @@ func TestLogFilesDurations(t *testing.T) {
 	require.Equal(t, "session_stop", m.Tags["event"])
 	require.Equal(t, (37*time.Minute + 250*time.Millisecond).Seconds(), m.Fields["session_duration_s"]) //nolint:testifylint // exact: the rows' time stamps
 	require.Equal(t, at.Add(37*time.Minute+250*time.Millisecond).UnixNano(), m.Time.UnixNano(), "the event carries the row's time")
+}
+
+// A save takes the log files' positions after exactly the rows its records
+// reflect, while rows keep coming: each row starts a session of a new user,
+// so the sessions counted and the rows before the saved offset must agree.
+func TestLogFileCheckpointsMatchTheRecords(t *testing.T) {
+	sample, err := os.ReadFile(filepath.Join("sources", "logfile", "testdata", "SENSE1_AuditActivity_Proxy.txt"))
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(sample), "\n")
+	header, start := lines[0], lines[1]
+	require.Contains(t, start, "\tanna\t")
+	require.Contains(t, start, "\tStart session\t")
+	row := func(i int) string { return strings.Replace(start, "\tanna\t", fmt.Sprintf("\tu%06d\t", i), 1) }
+	rowLen := int64(len(row(0)))
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "SENSE1_AuditActivity_Proxy.txt")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteString(header)
+	require.NoError(t, err)
+
+	plugin := logPlugin(t, dir, "")
+	var acc testutil.Accumulator
+	require.NoError(t, plugin.Init())
+	require.NoError(t, plugin.Start(&acc))
+	defer plugin.Stop()
+
+	const rows = 50_000
+	stop := make(chan struct{})
+	writing := make(chan error, 1)
+	go func() {
+		for i := range rows {
+			select {
+			case <-stop:
+				writing <- nil
+				return
+			default:
+			}
+			if _, err := f.WriteString(row(i)); err != nil {
+				writing <- err
+				return
+			}
+		}
+		writing <- nil
+	}()
+	defer func() {
+		close(stop)
+		require.NoError(t, <-writing)
+	}()
+	require.Eventually(t, func() bool { return plugin.pipeline.ActiveSessions() > 0 }, 10*time.Second, time.Millisecond)
+
+	checked := 0
+	for range 2000 {
+		var sessions int
+		positions := plugin.logs.checkpoint(func() { sessions = plugin.pipeline.ActiveSessions() })
+		require.Len(t, positions, 1)
+		read := positions[0].Offset - int64(len(header))
+		require.Zero(t, read%rowLen, "an offset within a row: %d", positions[0].Offset)
+		require.Equal(t, int(read/rowLen), sessions, "the positions saved are not after the rows the records reflect")
+		if sessions > 0 && sessions < rows {
+			checked++
+		}
+	}
+	require.NotZero(t, checked, "no checkpoint while rows were coming")
 }
