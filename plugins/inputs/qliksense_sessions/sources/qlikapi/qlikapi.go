@@ -143,7 +143,7 @@ func (c *Client) Get(ctx context.Context, target string) ([]byte, error) {
 		if c.api.StatusHint != nil {
 			hint = c.api.StatusHint(resp.StatusCode)
 		}
-		return nil, fmt.Errorf("GET %s: HTTP status %s: %s%s", target, resp.Status, printable(body), hint)
+		return nil, &StatusError{Code: resp.StatusCode, msg: fmt.Sprintf("GET %s: HTTP status %s: %s%s", target, resp.Status, printable(body), hint)}
 	}
 	limit := c.api.MaxAnswer
 	if resp.ContentLength > limit {

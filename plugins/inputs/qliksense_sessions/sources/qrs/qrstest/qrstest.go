@@ -87,8 +87,12 @@ func NewServer(t testing.TB, answer string) *Server {
 // SetAnswer sets the JSON app list.
 func (s *Server) SetAnswer(body string) { s.Server.SetAnswer("", body) }
 
-// route answers only GET /qrs/app.
+// route answers GET /qrs/app, and the licence endpoints (license.go)
+// that have an answer.
 func route(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if licensePaths[r.URL.Path] && r.Method == http.MethodGet {
+		return r.URL.Path, true
+	}
 	if r.URL.Path != "/qrs/app" {
 		http.NotFound(w, r)
 		return "", false
