@@ -24,7 +24,12 @@ type Repository struct {
 	Interval   config.Duration `toml:"interval"`
 	Timeout    config.Duration `toml:"timeout"`
 	UserHeader string          `toml:"user_header"`
+	// LicenseInterval is how often the licences are asked (licences.go).
+	LicenseInterval config.Duration `toml:"license_interval"`
 	common_tls.ClientConfig
+
+	licenses   *licenses // the licence poll (licences.go)
+	noLicenses bool      // tests of the app names alone: no licence poll
 
 	client *qrs.Client
 	// names maps lower-case app ids to names. A fetch replaces the whole
@@ -73,7 +78,10 @@ func (q *QlikSenseSessions) initRepository() error {
 	if q.Repository == nil {
 		return nil
 	}
-	return q.Repository.init()
+	if err := q.Repository.init(); err != nil {
+		return err
+	}
+	return q.Repository.initLicenses(q.MaxUsers)
 }
 
 // startAppNames fetches the app names in the background, at once and then

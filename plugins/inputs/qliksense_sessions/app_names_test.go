@@ -28,7 +28,7 @@ var upperUnnamed = strings.ToUpper(unnamedApp)
 
 // repositoryFor is a repository block for the fake, fetching every interval.
 func repositoryFor(server *qrstest.Server, interval time.Duration) *Repository {
-	r := &Repository{URL: server.URL, Interval: config.Duration(interval)}
+	r := &Repository{URL: server.URL, Interval: config.Duration(interval), noLicenses: true}
 	r.TLSCA, r.TLSCert, r.TLSKey = server.CAFile, server.ClientCertFile, server.ClientKeyFile
 	return r
 }

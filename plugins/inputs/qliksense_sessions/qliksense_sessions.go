@@ -126,6 +126,7 @@ func (q *QlikSenseSessions) Init() error {
 		ButlerSummaries:   q.ButlerSummaries,
 		VirtualProxies:    q.virtualProxies(),
 		AppName:           q.appName,
+		Summarised:        q.summarised,
 		StateFile:         q.StateFile,
 		StateSaveInterval: time.Duration(q.StateSaveInterval),
 		SessionMaxAge:     time.Duration(q.SessionMaxAge),
@@ -209,6 +210,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 		q.wg.Go(func() { q.pollProxy(p) })
 	}
 	q.startAppNames()
+	q.startLicenses(acc)
 	return nil
 }
 
@@ -277,6 +279,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	fields["proxy_polls"] = int64(q.proxyPolls.Load())
 	fields["proxy_poll_errors"] = int64(q.proxyPollErrors.Load())
 	q.appNamesInternal(fields)
+	q.licensesInternal(fields)
 	q.logStats(fields, c)
 	acc.AddFields(metrics.Internal, fields, nil)
 }

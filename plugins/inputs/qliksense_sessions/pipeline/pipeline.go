@@ -39,6 +39,9 @@ type Config struct {
 	VirtualProxies []VirtualProxy
 	// AppName names an app for qliksense_users_app; nil: no names.
 	AppName func(id string) string
+	// Summarised, if set, adds what else a summary makes (the licences'
+	// and streams' users) to acc, after the summaries, with their time.
+	Summarised func(acc telegraf.Accumulator, s *metrics.Summaries, trigger string)
 
 	// StateFile is where the state is kept across restarts; "" for nowhere.
 	StateFile         string

@@ -68,6 +68,9 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 	s.VirtualProxies = p.virtualProxySummaries(now)
 	s.Apps = p.state.SummariseApps(changes)
 	metrics.AddSummaries(acc, &s, trigger, p.cfg.UsersMaxBytes, p.cfg.AppName)
+	if p.cfg.Summarised != nil {
+		p.cfg.Summarised(acc, &s, trigger)
+	}
 	p.lastSummary = now
 }
 

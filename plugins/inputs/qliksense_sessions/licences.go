@@ -1,0 +1,213 @@
+package qliksense_sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
+)
+
+// The licence poll of a repository block (issue 20): every
+// license_interval, in its own goroutine, the access type overview
+// (qlik_sense_license, as Butler writes it), the server licence
+// (qlik_sense_server_license) and the professional and analyzer
+// allocation lists, which the summaries match against the active users
+// (qliksense_users_license, licence_users.go).
+
+const defaultLicenseInterval = 5 * time.Minute
+
+// The parts of a poll; a part whose endpoint answers 404 is off until the
+// next start.
+const (
+	partOverview = iota
+	partServer
+	partProfessional
+	partAnalyzer
+	partCount
+)
+
+var partNames = [partCount]struct{ path, what string }{
+	partOverview:     {qrs.OverviewPath, "qlik_sense_license is off"},
+	partServer:       {qrs.LicensePath, "qlik_sense_server_license is off"},
+	partProfessional: {qrs.ProfessionalPath, "qliksense_users_license counts nobody as professional"},
+	partAnalyzer:     {qrs.AnalyzerPath, "qliksense_users_license counts nobody as analyzer"},
+}
+
+// licenses is the poll's state. The poll goroutine alone writes off, burn
+// and lists; the others are read by gathers and summaries.
+type licenses struct {
+	client     *qrs.LicenseClient
+	url        string
+	interval   time.Duration
+	timeout    time.Duration
+	maxEntries int
+
+	off   [partCount]bool
+	burn  capacityBurn
+	lists [2]*allocationList // professional, analyzer: their last good answers
+
+	fetches, fetchErrors atomic.Uint64
+	lastGood             atomic.Int64 // unix nanoseconds of the last poll every part answered; 0: none yet
+	holders              atomic.Pointer[licenseHolders]
+	now                  func() time.Time
+	// fetched, when set (by tests), is called after each poll ends.
+	fetched func()
+}
+
+// initLicenses validates license_interval and makes the licence client.
+func (r *Repository) initLicenses(maxEntries int) error {
+	const name = "repository"
+	switch {
+	case r.noLicenses:
+		return nil
+	case r.LicenseInterval == 0:
+		r.LicenseInterval = config.Duration(defaultLicenseInterval)
+	case r.LicenseInterval < config.Duration(time.Second):
+		return fmt.Errorf("%s (%s): license_interval %s is under \"1s\": use a duration such as \"5m\" (the default); "+
+			"the repository counts the licences, it need not be asked more often", name, r.URL, time.Duration(r.LicenseInterval))
+	}
+	tlsConfig, err := apiTLS(name, r.URL, &r.ClientConfig)
+	if err != nil {
+		return err
+	}
+	client, err := qrs.NewLicenseClient(r.URL, tlsConfig, time.Duration(r.Timeout), r.UserHeader)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r.licenses = &licenses{
+		client: client, url: r.URL, interval: time.Duration(r.LicenseInterval), timeout: time.Duration(r.Timeout),
+		maxEntries: maxEntries, now: time.Now,
+	}
+	return nil
+}
+
+// startLicenses polls the licences in the background, at once and then
+// every license_interval, until Stop. Nothing waits for it.
+func (q *QlikSenseSessions) startLicenses(acc telegraf.Accumulator) {
+	if q.Repository == nil || q.Repository.licenses == nil {
+		return
+	}
+	l := q.Repository.licenses
+	q.goRun(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { // Stop ends a poll under way
+			select {
+			case <-q.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		ticker := time.NewTicker(l.interval)
+		defer ticker.Stop()
+		for {
+			q.pollLicenses(ctx, l, acc)
+			select {
+			case <-q.done:
+				return
+			case <-ticker.C:
+			}
+		}
+	})
+}
+
+// pollLicenses asks each part once and emits what came.
+func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc telegraf.Accumulator) {
+	if l.fetched != nil {
+		defer l.fetched()
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	now := l.now()
+	good := true
+	failed := func(part int, err error) {
+		if errors.Is(err, context.Canceled) {
+			good = false
+			return // stopping
+		}
+		l.fetchErrors.Add(1)
+		if qrs.IsNotThere(err) {
+			l.off[part] = true
+			q.Log.Warn(fmt.Sprintf("Licences: the repository at %s has no %s, so %s until the next start: %v",
+				l.url, partNames[part].path, partNames[part].what, err))
+			return
+		}
+		good = false
+		q.throttle.Warnf("licenses", "Licences: the repository API failed, keeping its last answer: %v", err)
+	}
+
+	var overview *qrs.Overview
+	if !l.off[partOverview] {
+		o, err := l.client.Overview(ctx)
+		if err != nil {
+			failed(partOverview, err)
+		} else {
+			l.fetches.Add(1)
+			overview = o
+			for _, p := range overviewPoints(o, l.burn.add(o.AnalyzerCapacity, now)) {
+				acc.AddFields(metrics.License, p.fields, map[string]string{"license_type": p.licenseType}, now)
+			}
+		}
+	}
+	if !l.off[partServer] {
+		s, err := l.client.ServerLicense(ctx)
+		if err != nil {
+			failed(partServer, err)
+		} else {
+			l.fetches.Add(1)
+			acc.AddFields(metrics.ServerLicense, serverLicenseFields(s, now), nil, now)
+		}
+	}
+	changed := false
+	for i, part := range [2]int{partProfessional, partAnalyzer} {
+		if l.off[part] {
+			continue
+		}
+		if overview != nil && ![2]bool{overview.Professional.Enabled, overview.Analyzer.Enabled}[i] {
+			// The access type is off: nobody holds one, and there is no
+			// list to ask for.
+			if l.lists[i] == nil || len(l.lists[i].users) > 0 {
+				l.lists[i], changed = &allocationList{}, true
+			}
+			continue
+		}
+		a, err := l.client.Allocations(ctx, partNames[part].path, l.maxEntries)
+		if err != nil {
+			failed(part, err)
+			continue
+		}
+		l.fetches.Add(1)
+		l.lists[i], changed = newAllocationList(a), true
+		if a.OverLimit > 0 {
+			q.throttle.Warnf("licenses_over_limit", "Licences: %s listed %d allocations, %d past max_users (%d) left out",
+				partNames[part].path, a.Listed, a.OverLimit, l.maxEntries)
+		}
+	}
+	if changed {
+		l.holders.Store(newLicenseHolders(l.lists))
+	}
+	if good {
+		l.lastGood.Store(now.UnixNano())
+	}
+}
+
+// licensesInternal adds the licence poll's counters to
+// qliksense_sessions_internal.
+func (q *QlikSenseSessions) licensesInternal(fields map[string]interface{}) {
+	if q.Repository == nil || q.Repository.licenses == nil {
+		return
+	}
+	l := q.Repository.licenses
+	fields["license_fetches"] = int64(l.fetches.Load())
+	fields["license_fetch_errors"] = int64(l.fetchErrors.Load())
+	if last := l.lastGood.Load(); last != 0 {
+		fields["license_age_s"] = int64(l.now().Sub(time.Unix(0, last)) / time.Second)
+	}
+}
