@@ -40,6 +40,10 @@ type Repository struct {
 	leftOut     atomic.Int64 // apps of the last answer without a name
 	// fetched, when set (by tests), is called after each fetch ends.
 	fetched func()
+
+	// streams are the apps' streams by lower-case app id, stored as names
+	// is (streams.go).
+	streams atomic.Pointer[map[string]qrs.Stream]
 }
 
 var repositoryDefaults = apiDefaults{interval: 10 * time.Minute, timeout: 30 * time.Second, examples: `"10m" and "30s"`}
@@ -124,6 +128,7 @@ func (q *QlikSenseSessions) fetchAppNames(ctx context.Context, r *Repository) {
 	// The names go out last, so that whoever sees them sees the counters
 	// and the log lines of the answer that brought them.
 	defer r.names.Store(&answer.Names)
+	defer r.streams.Store(&answer.Streams)
 	r.leftOut.Store(int64(answer.LeftOut()))
 	r.fetches.Add(1)
 

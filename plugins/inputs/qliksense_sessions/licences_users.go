@@ -81,4 +81,5 @@ func (q *QlikSenseSessions) addUsersLicense(acc telegraf.Accumulator, users []st
 // by stream, streams.go), with a repository block.
 func (q *QlikSenseSessions) summarised(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
 	q.addUsersLicense(acc, s.Site.Users, trigger, s.At)
+	q.addUsersStream(acc, s, trigger)
 }

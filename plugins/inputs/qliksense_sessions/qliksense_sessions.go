@@ -126,6 +126,7 @@ func (q *QlikSenseSessions) Init() error {
 		ButlerSummaries:   q.ButlerSummaries,
 		VirtualProxies:    q.virtualProxies(),
 		AppName:           q.appName,
+		AppStream:         q.appStream,
 		Summarised:        q.summarised,
 		StateFile:         q.StateFile,
 		StateSaveInterval: time.Duration(q.StateSaveInterval),

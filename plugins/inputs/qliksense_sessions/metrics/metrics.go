@@ -116,6 +116,9 @@ type Summaries struct {
 	Servers        []state.Summary
 	VirtualProxies []VirtualProxySummary
 	Apps           []state.Summary
+	// AppStream, if set, names an app's stream for the stream tag of
+	// qliksense_users_app ("" for none).
+	AppStream func(id string) string
 }
 
 // VirtualProxySummary is what one virtual proxy of a server answered last.
@@ -141,6 +144,11 @@ func AddSummaries(acc telegraf.Accumulator, s *Summaries, trigger string, maxByt
 		if appName != nil {
 			if name := appName(a.App); name != "" {
 				tags["app_name"] = name
+			}
+		}
+		if s.AppStream != nil {
+			if stream := s.AppStream(a.App); stream != "" {
+				tags["stream"] = stream
 			}
 		}
 		acc.AddFields(App, AppFields(a, maxBytes), tags, s.At)

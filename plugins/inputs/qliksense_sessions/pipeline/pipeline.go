@@ -39,6 +39,8 @@ type Config struct {
 	VirtualProxies []VirtualProxy
 	// AppName names an app for qliksense_users_app; nil: no names.
 	AppName func(id string) string
+	// AppStream names an app's stream for qliksense_users_app; nil: none.
+	AppStream func(id string) string
 	// Summarised, if set, adds what else a summary makes (the licences'
 	// and streams' users) to acc, after the summaries, with their time.
 	Summarised func(acc telegraf.Accumulator, s *metrics.Summaries, trigger string)

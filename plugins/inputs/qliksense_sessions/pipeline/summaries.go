@@ -63,7 +63,7 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 	p.state.Sweep(now)
 	changes := p.state.TakeChanges()
 	p.mu.Unlock()
-	s := metrics.Summaries{At: now}
+	s := metrics.Summaries{At: now, AppStream: p.cfg.AppStream}
 	s.Site, s.Servers = p.state.Summarise(changes)
 	s.VirtualProxies = p.virtualProxySummaries(now)
 	s.Apps = p.state.SummariseApps(changes)

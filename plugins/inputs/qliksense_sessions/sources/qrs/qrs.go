@@ -48,6 +48,8 @@ const AppPath = "/qrs/app"
 // Names is what one answer said: app names by app id in lower case.
 type Names struct {
 	Names map[string]string
+	// Streams are the apps' streams by app id in lower case (streams.go).
+	Streams map[string]Stream
 	// Apps is how many apps the answer listed.
 	Apps int
 	// Refused counts names left out for being unfit for a tag value: a
@@ -124,8 +126,9 @@ func (c *Client) Apps(ctx context.Context) (*Names, error) {
 
 // app is what the client reads of an app; the other properties are skipped.
 type app struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name"`
+	Stream *streamRef `json:"stream"`
 }
 
 // Parse reads an app list: a JSON array of objects with id and name.
@@ -147,6 +150,7 @@ func parseAtMost(body []byte, maxApps int) (*Names, error) {
 		}
 		n.Apps++
 		n.add(a, maxApps)
+		n.addStream(a, maxApps)
 	}
 	if _, err := dec.Token(); err != nil { // the closing ]
 		return nil, err
@@ -174,14 +178,22 @@ func (n *Names) add(a app, maxApps int) {
 		return
 	}
 	if len(a.Name) > MaxNameBytes {
-		cut := MaxNameBytes
-		for cut > 0 && !utf8.RuneStart(a.Name[cut]) {
-			cut--
-		}
-		a.Name = strings.Clone(a.Name[:cut])
+		a.Name = cutName(a.Name)
 		n.Truncated++
 	}
 	n.Names[strings.ToLower(a.ID)] = a.Name
+}
+
+// cutName cuts a name to MaxNameBytes, on a character boundary.
+func cutName(name string) string {
+	if len(name) <= MaxNameBytes {
+		return name
+	}
+	cut := MaxNameBytes
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return strings.Clone(name[:cut])
 }
 
 // hasControl tells whether s holds a control character or a line or

@@ -35,6 +35,12 @@ var fixtureNames = &qrs.Names{
 		"3f1d2c4a-1111-2222-3333-444455556666": "Sales Overview",
 		"0f9e8d7c-6b5a-4321-9876-fedcba987654": "Lager, Einkauf & Logistik (Jörg's copy)",
 	},
+	// Streams name every app with a GUID, named or not.
+	Streams: map[string]qrs.Stream{
+		"3f1d2c4a-1111-2222-3333-444455556666": {ID: "aaec8d41-5201-43ab-809f-3063750dfafd", Name: "Everyone"},
+		"0f9e8d7c-6b5a-4321-9876-fedcba987654": {Name: qrs.Unpublished},
+		"7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d": {Name: qrs.Unpublished},
+	},
 	Apps:           3,
 	Refused:        1,
 	RefusedExample: "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",

@@ -1,0 +1,91 @@
+package qliksense_sessions
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
+)
+
+// Users per stream (issue 20): the app list the repository block fetches
+// for the names gives each app's stream (unpublished apps count under
+// "(unpublished)"); the app summaries' users are grouped by it.
+
+// stream is the stream of the app with the id, or ok false when the
+// repository has not named it. It never waits.
+func (q *QlikSenseSessions) stream(id string) (qrs.Stream, bool) {
+	if q.Repository == nil {
+		return qrs.Stream{}, false
+	}
+	streams := q.Repository.streams.Load()
+	if streams == nil {
+		return qrs.Stream{}, false
+	}
+	s, ok := (*streams)[strings.ToLower(id)]
+	return s, ok
+}
+
+// appStream is the stream tag of qliksense_users_app: the app's stream's
+// name, "" when unknown.
+func (q *QlikSenseSessions) appStream(id string) string {
+	s, _ := q.stream(id)
+	return s.Name
+}
+
+// streamUsers is one stream's distinct users, by case-folded DIR\userid.
+type streamUsers struct {
+	stream qrs.Stream
+	users  map[string]string
+}
+
+// addUsersStream adds one qliksense_users_stream per stream of the
+// summary's apps: the distinct users with a connection to an app of the
+// stream, listed as the app summaries do. An app whose last connection
+// closed brings its stream's final zero, if it was the stream's last.
+func (q *QlikSenseSessions) addUsersStream(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
+	if q.Repository == nil || len(s.Apps) == 0 {
+		return
+	}
+	byStream := make(map[qrs.Stream]*streamUsers)
+	for _, app := range s.Apps {
+		stream, ok := q.stream(app.App)
+		if !ok {
+			continue
+		}
+		su := byStream[stream]
+		if su == nil {
+			su = &streamUsers{stream: stream, users: make(map[string]string, len(app.Users))}
+			byStream[stream] = su
+		}
+		for _, user := range app.Users {
+			su.users[strings.ToLower(user)] = user
+		}
+	}
+	streams := make([]*streamUsers, 0, len(byStream))
+	for _, su := range byStream {
+		streams = append(streams, su)
+	}
+	slices.SortFunc(streams, func(a, b *streamUsers) int {
+		return cmp.Or(cmp.Compare(strings.ToLower(a.stream.Name), strings.ToLower(b.stream.Name)), cmp.Compare(a.stream.ID, b.stream.ID))
+	})
+	for _, su := range streams {
+		keys := make([]string, 0, len(su.users))
+		for key := range su.users {
+			keys = append(keys, key)
+		}
+		slices.Sort(keys)
+		users := make([]string, len(keys))
+		for i, key := range keys {
+			users[i] = su.users[key]
+		}
+		tags := map[string]string{"stream": su.stream.Name, "trigger": trigger}
+		if su.stream.ID != "" {
+			tags["stream_id"] = su.stream.ID
+		}
+		acc.AddFields(metrics.UsersStream, metrics.SummaryUserFields(len(users), users, int(q.UsersMaxBytes)), tags, s.At)
+	}
+}

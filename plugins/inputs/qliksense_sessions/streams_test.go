@@ -1,0 +1,111 @@
+package qliksense_sessions
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
+)
+
+// The apps of the streams' tests: qrstest.Answer publishes every other app
+// to the stream Everyone.
+const (
+	unpublished1 = "10000000-0000-4000-8000-000000000000"
+	everyone1    = "10000000-0000-4000-8000-000000000001"
+	unpublished2 = "10000000-0000-4000-8000-000000000002"
+	everyone2    = "10000000-0000-4000-8000-000000000003"
+	everyoneID   = "aaec8d41-5201-43ab-809f-3063750dfafd"
+	unknownApp   = "10000000-0000-4000-8000-0000000000ff"
+)
+
+func connection(command, user, app string) string {
+	word := map[string]string{"Open connection": "Opened", "Close connection": "Closed"}[command]
+	return fmt.Sprintf(`/qseow-proxy-connection/;SENSE1;%s;LAB;%s;AppAccess;/app/%s;connection %s for session 'x'`, command, user, app, word)
+}
+
+// usersStream is a gathered qliksense_users_stream.
+func usersStream(stream, id, users string, active int64) telegraf.Metric {
+	tags := map[string]string{"stream": stream, "trigger": "interval"}
+	if id != "" {
+		tags["stream_id"] = id
+	}
+	return metric.New("qliksense_users_stream", tags, map[string]interface{}{"active_users": active, "users": users}, time.Unix(0, 0))
+}
+
+// Users per stream: the distinct users with a connection to an app of the
+// stream, unpublished apps under "(unpublished)", apps the repository does
+// not list in none; qliksense_users_app carries the stream tag; a stream's
+// last user leaving brings a final zero.
+func TestUsersStream(t *testing.T) {
+	server := qrstest.NewServer(t, qrstest.Answer(
+		qrstest.App{ID: unpublished1, Name: "Stock"}, qrstest.App{ID: everyone1, Name: "Sales"},
+		qrstest.App{ID: unpublished2, Name: "Draft"}, qrstest.App{ID: everyone2, Name: "HR"},
+	))
+	plugin := newTestPlugin(t)
+	plugin.EmitEvents = false
+	plugin.SummaryInterval = 0
+	plugin.Repository = repositoryFor(server, time.Hour)
+	fetches := watchFetches(plugin.Repository)
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+	fetches.wait(t, "names", func() bool { return plugin.appName(everyone2) != "" })
+	send(t, conn, sessionStart("LAB", "anna"), sessionStart("LAB", "bob"), sessionStart("LAB", "maria"), sessionStart("LAB", "zoe"),
+		connection("Open connection", "anna", everyone1), connection("Open connection", "anna", everyone2),
+		connection("Open connection", "bob", everyone2), connection("Open connection", "maria", unpublished1),
+		connection("Open connection", "zoe", unknownApp))
+	waitForDatagrams(t, plugin, 9)
+
+	gather := func() *testutil.Accumulator {
+		var gathered testutil.Accumulator
+		require.NoError(t, plugin.Gather(&gathered))
+		return &gathered
+	}
+	gathered := gather()
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		usersStream("(unpublished)", "", `["LAB\\maria"]`, 1),
+		usersStream("Everyone", everyoneID, `["LAB\\anna","LAB\\bob"]`, 2),
+	}, named(gathered, "qliksense_users_stream"), testutil.IgnoreTime())
+	streams := map[string]string{}
+	for _, m := range named(gathered, "qliksense_users_app") {
+		stream, _ := m.GetTag("stream")
+		streams[m.Tags()["app_id"]] = stream
+	}
+	require.Equal(t, map[string]string{everyone1: "Everyone", everyone2: "Everyone", unpublished1: "(unpublished)", unknownApp: ""}, streams)
+
+	// anna leaves one app of Everyone: bob and she are still there. Then
+	// both leave: Everyone's final zero, then Everyone is gone.
+	send(t, conn, connection("Close connection", "anna", everyone1))
+	waitForDatagrams(t, plugin, 10)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		usersStream("(unpublished)", "", `["LAB\\maria"]`, 1),
+		usersStream("Everyone", everyoneID, `["LAB\\anna","LAB\\bob"]`, 2),
+	}, named(gather(), "qliksense_users_stream"), testutil.IgnoreTime())
+	send(t, conn, connection("Close connection", "anna", everyone2), connection("Close connection", "bob", everyone2))
+	waitForDatagrams(t, plugin, 12)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		usersStream("(unpublished)", "", `["LAB\\maria"]`, 1),
+		usersStream("Everyone", everyoneID, `[]`, 0),
+	}, named(gather(), "qliksense_users_stream"), testutil.IgnoreTime())
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		usersStream("(unpublished)", "", `["LAB\\maria"]`, 1),
+	}, named(gather(), "qliksense_users_stream"), testutil.IgnoreTime())
+}
+
+// Without a repository block: no stream tag, no qliksense_users_stream.
+func TestNoStreamsWithoutRepository(t *testing.T) {
+	plugin := newTestPlugin(t)
+	var acc testutil.Accumulator
+	openApps(t, plugin, &acc)
+	var gathered testutil.Accumulator
+	require.NoError(t, plugin.Gather(&gathered))
+	require.Empty(t, named(&gathered, "qliksense_users_stream", "qliksense_users_license"))
+	for _, m := range named(&gathered, "qliksense_users_app") {
+		require.False(t, m.HasTag("stream"))
+	}
+}
