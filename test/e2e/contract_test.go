@@ -58,13 +58,19 @@ var butlerContract = map[string]map[string]string{
 }
 
 // blocksContract is what the optional sources add to metricContract: with
-// a [inputs.qliksense_sessions.repository] block, the app names and the
-// repository API's counters; with [inputs.qliksense_sessions.logfile], the
-// log file source's counters (log_open_files is a gauge).
+// a [inputs.qliksense_sessions.repository] block, the app names and
+// streams, the users per stream, and the repository API's counters (the
+// licence poll's too, even against a repository without the licence
+// endpoints: licenseContract is what those add); with
+// [inputs.qliksense_sessions.logfile], the log file source's counters
+// (log_open_files is a gauge).
 var blocksContract = map[string]map[string]string{
-	"qliksense_users_app": {"app_name": "tag"},
+	"qliksense_users_app": {"app_name": "tag", "stream": "tag"},
+	"qliksense_users_stream": withTags(map[string]string{"active_users": "int", "users": "string", "users_truncated": "bool"},
+		"stream", "stream_id", "trigger"),
 	"qliksense_sessions_internal": {
 		"app_name_fetches": "int", "app_name_fetch_errors": "int", "tracked_app_names": "int", "app_names_left_out": "int",
+		"license_fetches": "int", "license_fetch_errors": "int", "license_age_s": "int",
 		"log_rows": "int", "log_rows_malformed": "int", "log_files_read": "int", "log_files_skipped": "int",
 		"log_rotations": "int", "log_truncations": "int", "log_read_errors": "int", "log_open_files": "int",
 		"udp_events_superseded": "int",
@@ -214,11 +220,34 @@ func TestMetricContract(t *testing.T) {
 		require.Equal(t, want, names)
 		require.Equal(t, eventContract, events)
 	})
+	t.Run("repository with licences", func(t *testing.T) {
+		want := withContract(withContract(metricContract, blocksContract), licenseContract)
+		for field := range blocksContract["qliksense_sessions_internal"] {
+			if strings.HasPrefix(field, "log_") || field == "udp_events_superseded" { // no logfile block here
+				delete(want["qliksense_sessions_internal"], field)
+			}
+		}
+		block := licenseRepository(t, qrstest.FullOverview(), sampleDayApps(t)...)
+		names, events := emitted(t, block, want)
+		require.Equal(t, want, names)
+		require.Equal(t, eventContract, events)
+	})
 }
 
 // blocksConfig is a repository block that names the sample day's apps, and
 // a logfile block that reads a proxy's log files written by the replay tool.
 func blocksConfig(t *testing.T) string {
+	t.Helper()
+	apps := sampleDayApps(t)
+	logDir := t.TempDir()
+	out, err := exec.Command(filepath.Join(binDir(t), "qliksense_replay"), "-logdir", logDir, "-servers", "1", "-users", "20",
+		"-events", "300", "-seed", "3", "-expect", os.DevNull).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return logfileBlock(logDir) + repositoryBlock(t, apps)
+}
+
+// sampleDayApps names the apps of the sample day "Sales 1", "Sales 2"...
+func sampleDayApps(t *testing.T) []qrstest.App {
 	t.Helper()
 	data, err := os.ReadFile(repoFile(t, "testdata/sample-day.txt"))
 	require.NoError(t, err)
@@ -229,12 +258,7 @@ func blocksConfig(t *testing.T) string {
 		}
 	}
 	require.NotEmpty(t, apps)
-
-	logDir := t.TempDir()
-	out, err := exec.Command(filepath.Join(binDir(t), "qliksense_replay"), "-logdir", logDir, "-servers", "1", "-users", "20",
-		"-events", "300", "-seed", "3", "-expect", os.DevNull).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return logfileBlock(logDir) + repositoryBlock(t, apps)
+	return apps
 }
 
 // repositoryBlock is a repository block for a fake repository API that
@@ -272,6 +296,20 @@ func everyOtherAppNamed(t *testing.T, seed uint64) (map[string]string, string, *
 	}
 	block, server := repositoryServer(t, apps)
 	return names, block, server
+}
+
+// everyOtherAppStreams are the streams of the apps everyOtherAppNamed
+// names, by app id: qrstest.Answer publishes every other app it lists to
+// "Everyone".
+func everyOtherAppStreams(t *testing.T, seed uint64) map[string]string {
+	t.Helper()
+	streams := map[string]string{}
+	for i, id := range simulationApps(t, seed) {
+		if i%2 == 0 {
+			streams[id] = map[bool]string{false: "(unpublished)", true: "Everyone"}[(i/2)%2 == 1]
+		}
+	}
+	return streams
 }
 
 // logfileBlock is a logfile block that reads the live log files in dir.

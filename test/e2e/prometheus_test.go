@@ -91,7 +91,7 @@ func prometheusSeries(contract map[string]map[string]string) map[string]string {
 
 // internalGauges are the fields of qliksense_sessions_internal that are no
 // counters, besides tracked_*.
-var internalGauges = map[string]bool{"log_open_files": true, "app_names_left_out": true}
+var internalGauges = map[string]bool{"log_open_files": true, "app_names_left_out": true, "license_age_s": true}
 
 // simulationApps returns the ids of the apps a simulation with this seed
 // opens: they depend on the seed alone.
@@ -124,6 +124,7 @@ func TestPrometheus(t *testing.T) {
 	// counters.
 	const seed = 33
 	names, repository, repositoryAPI := everyOtherAppNamed(t, seed)
+	streams := everyOtherAppStreams(t, seed)
 	pluginConf := pluginConfig(t, dir, udpPort, `  users_max_bytes = "64B"`+"\n"+logfileBlock(t.TempDir())+repository)
 	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"),
 		exampleEnv(bin, pluginConf, "QSS_PROMETHEUS_LISTEN="+listen))
@@ -153,7 +154,7 @@ func TestPrometheus(t *testing.T) {
 	for _, app := range expected.Apps {
 		labels := `{app_id="` + app.App + `",host="` + host + `"}`
 		if name, ok := names[app.App]; ok {
-			labels = `{app_id="` + app.App + `",app_name="` + name + `",host="` + host + `"}`
+			labels = `{app_id="` + app.App + `",app_name="` + name + `",host="` + host + `",stream="` + streams[app.App] + `"}`
 			named++
 		}
 		want[`qliksense_users_app_active_users`+labels] = float64(app.ActiveUsers)
@@ -212,8 +213,9 @@ func TestPrometheus(t *testing.T) {
 		require.NotContains(t, name, "user=", "no label per user")
 		require.NotContains(t, name, "trigger=", "no label for why a summary went out")
 		if strings.HasPrefix(name, "qliksense_users_app_") {
-			require.Regexp(t, `^qliksense_users_app_active_(users|connections)\{app_id="[0-9a-f-]{36}",(app_name="Sales \d+",)?host="[^"]*"\}$`, name,
-				"apps are labelled by app_id (and app_name when the repository names them)")
+			const labels = `app_id="[0-9a-f-]{36}",(app_name="Sales \d+",host="[^"]*",stream="(Everyone|\(unpublished\))"|host="[^"]*")`
+			require.Regexp(t, `^qliksense_users_app_active_(users|connections)\{`+labels+`\}$`, name,
+				"apps are labelled by app_id (and app_name and stream when the repository names them)")
 		}
 	}
 }

@@ -1,0 +1,287 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
+)
+
+// licenseContract is what a repository with the licence endpoints adds to
+// blocksContract (issue 20): Butler's qlik_sense_license (floats, as
+// Butler's node-influx writes them) and qlik_sense_server_license, with
+// our capacity burn on the analyzer_capacity point (hours_left only while
+// minutes are being used), and the active users by licence.
+var licenseContract = map[string]map[string]string{
+	"qlik_sense_license": withTags(map[string]string{
+		"allocated": "float", "available": "float", "excess": "float", "quarantined": "float", "total": "float", "used": "float",
+		"allocated_minutes": "float", "unavailable_minutes": "float", "used_minutes": "float",
+		"minutes_per_hour": "float", "hours_left": "float",
+		"allocated_tokens": "float", "token_cost": "float", "unavailable_tokens": "float", "used_tokens": "float", "quarantined_tokens": "float",
+		"available_tokens": "float", "total_tokens": "float",
+	}, "license_type"),
+	"qlik_sense_server_license": {"license_expired": "bool", "expiry_date": "string", "days_until_expiry": "float"},
+	"qliksense_users_license": withTags(map[string]string{"active_users": "int", "users": "string", "users_truncated": "bool"},
+		"access_type", "trigger"),
+}
+
+// licenseRepository is the repository block (polling the licences every
+// second) of a fake repository that names apps and answers the licence
+// endpoints: the overview (its used minutes rising by 6 every 300 ms, so
+// that the capacity burns), a signed key valid to keyValidTo, and the
+// allocation lists of LAB\user0..49 (user0..4 professional, the others
+// analyzer, every seventh of them quarantined).
+func licenseRepository(t *testing.T, overview qrstest.Overview, apps ...qrstest.App) string {
+	t.Helper()
+	block, server := repositoryServer(t, apps)
+	server.SetLicenseAnswer(qrstest.OverviewPath, overview.JSON())
+	server.SetLicenseAnswer(qrstest.LicensePath, qrstest.LicenseAnswer(false, "Valid From: 2025-01-01\nValid To: "+keyValidTo+"\n", ""))
+	var professional, analyzer []qrstest.User
+	for i := range 50 {
+		u := qrstest.User{Directory: "LAB", ID: fmt.Sprintf("user%d", i)}
+		if i < 5 {
+			professional = append(professional, u)
+		} else {
+			analyzer = append(analyzer, u)
+		}
+	}
+	server.SetLicenseAnswer(qrstest.ProfessionalPath, qrstest.AllocationsAnswer("License.ProfessionalAccessType", professional, nil))
+	server.SetLicenseAnswer(qrstest.AnalyzerPath, qrstest.AllocationsAnswer("License.AnalyzerAccessType", analyzer,
+		func(i int) bool { return i%7 == 6 }))
+	if overview.AnalyzerTimeAccess.Enabled {
+		done := make(chan struct{})
+		t.Cleanup(func() { close(done) })
+		go func() {
+			ticker := time.NewTicker(300 * time.Millisecond)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-ticker.C:
+					overview.AnalyzerTimeAccess.UsedMinutes += 6
+					server.SetLicenseAnswer(qrstest.OverviewPath, overview.JSON())
+				}
+			}
+		}()
+	}
+	return block + "    license_interval = \"1s\"\n"
+}
+
+const keyValidTo = "2099-01-31"
+
+// butlerPoint is one datapoint as Butler hands it to node-influx.
+type butlerPoint struct {
+	measurement string
+	tags        map[string]string
+	fields      map[string]any
+}
+
+// butlerLicensePoints is Butler's postQlikSenseLicenseStatusToInfluxDB
+// (src/lib/influxdb/qlik_sense_license.js) on the overview body as
+// qrs-interact parses it (JSON.parse): one point per enabled type, in its
+// order, each field read from the property Butler reads. A property the
+// body lacks is JavaScript's undefined: nil here. (No static tags are
+// configured: its tags are license_type alone.)
+func butlerLicensePoints(t *testing.T, body string) []butlerPoint {
+	t.Helper()
+	var status map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &status))
+	get := func(object, property string) any {
+		if o, ok := status[object].(map[string]any); ok {
+			return o[property]
+		}
+		return nil
+	}
+	// JavaScript's === true.
+	isTrue := func(v any) bool {
+		b, ok := v.(bool)
+		return ok && b
+	}
+	var points []butlerPoint
+	push := func(licenseType string, fields map[string]any) {
+		points = append(points, butlerPoint{"qlik_sense_license", map[string]string{"license_type": licenseType}, fields})
+	}
+	if isTrue(get("analyzerAccess", "enabled")) {
+		push("analyzer", map[string]any{
+			"allocated": get("analyzerAccess", "allocated"), "available": get("analyzerAccess", "available"),
+			"excess": get("analyzerAccess", "excess"), "quarantined": get("analyzerAccess", "quarantined"),
+			"total": get("analyzerAccess", "total"), "used": get("analyzerAccess", "used"),
+		})
+	}
+	if isTrue(get("analyzerTimeAccess", "enabled")) {
+		push("analyzer_capacity", map[string]any{
+			"allocated_minutes":   get("analyzerTimeAccess", "allocatedMinutes"),
+			"unavailable_minutes": get("analyzerTimeAccess", "unavailableMinutes"),
+			"used_minutes":        get("analyzerTimeAccess", "usedMinutes"),
+		})
+	}
+	if isTrue(get("professionalAccess", "enabled")) {
+		push("professional", map[string]any{
+			"allocated": get("professionalAccess", "allocated"), "available": get("professionalAccess", "available"),
+			"excess": get("professionalAccess", "excess"), "quarantined": get("professionalAccess", "quarantined"),
+			"total": get("professionalAccess", "total"), "used": get("professionalAccess", "used"),
+		})
+	}
+	if isTrue(get("loginAccess", "enabled")) {
+		push("token_login", map[string]any{
+			"allocated_tokens": get("loginAccess", "allocatedTokens"), "token_cost": get("loginAccess", "tokenCost"),
+			"unavailable_tokens": get("loginAccess", "unavailableTokens"), "used_tokens": get("loginAccess", "usedTokens"),
+		})
+	}
+	if isTrue(get("userAccess", "enabled")) {
+		push("token_user", map[string]any{
+			"allocated_tokens": get("userAccess", "allocatedTokens"), "quarantined_tokens": get("userAccess", "quarantinedTokens"),
+			"token_cost":  get("userAccess", "tokenCost"),
+			"used_tokens": get("userAccess", "userTokens"), // sic: Butler's property name
+		})
+	}
+	if isTrue(status["tokensEnabled"]) {
+		push("tokens_available", map[string]any{"available_tokens": status["availableTokens"], "total_tokens": status["totalTokens"]})
+	}
+	return points
+}
+
+// influxValue is a field as node-influx writes it without a schema
+// (coerceBadly: a string quoted, anything else String(value)) and InfluxDB
+// reads it back: a JavaScript number is a float, undefined is refused.
+func influxValue(v any) (value any, refused bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true // "undefined": not a line protocol value
+	case float64, bool, string:
+		return v, false
+	}
+	panic(fmt.Sprintf("no JSON value: %T", v))
+}
+
+// butlerServerLicense is Butler's checkQlikSenseServerLicenseStatus and
+// postQlikSenseServerLicenseStatusToInfluxDB on a signed key valid to
+// validTo, at now.
+func butlerServerLicense(validTo string, now time.Time) map[string]any {
+	expiry, err := time.Parse(time.DateOnly, validTo) // new Date("YYYY-MM-DD"): UTC midnight
+	if err != nil {
+		panic(err)
+	}
+	diff := math.Abs(float64(expiry.Sub(now).Milliseconds()))
+	return map[string]any{
+		"license_expired":   false,
+		"expiry_date":       validTo,
+		"days_until_expiry": math.Ceil(diff / (1000 * 60 * 60 * 24)),
+	}
+}
+
+// TestLicenseButlerFieldForField runs the real Telegraf with the plugin and
+// a repository block: the qlik_sense_license points of each poll equal,
+// field for field, what Butler writes for the same overview answer (names,
+// float values, tags, order), but for the documented differences:
+// token_user's used_tokens, which Butler reads from a property the
+// overview does not have (its line would be refused), and our capacity
+// burn on analyzer_capacity. qlik_sense_server_license is Butler's too.
+func TestLicenseButlerFieldForField(t *testing.T) {
+	someOff := qrstest.FullOverview()
+	someOff.ProfessionalAccess.Enabled, someOff.UserAccess.Enabled = false, false
+	for name, overview := range map[string]qrstest.Overview{"every type enabled": qrstest.FullOverview(), "professional and user passes off": someOff} {
+		t.Run(name, func(t *testing.T) {
+			bin := binDir(t)
+			dir := t.TempDir()
+			udpPort := freeUDPPort(t)
+			block := licenseRepository(t, overview)
+			pluginConf := pluginConfig(t, dir, udpPort, block)
+			outFile := filepath.Join(dir, "metrics.out")
+			telegrafConf := fileTelegraf{interval: "10s", flushInterval: "100ms", batchSize: defaultBatchSize, bufferLimit: defaultBufferLimit,
+				poll: "10s", restartDelay: defaultRestartDelay, file: outFile,
+				output: `  namepass = ["qlik_sense_*"]` + "\n"}.write(t, filepath.Join(dir, "telegraf.conf"), bin, pluginConf)
+			tg := startTelegraf(t, bin, telegrafConf)
+
+			// Three polls, the last two with a burn rate.
+			var polls [][]telegraf.Metric
+			require.Eventually(t, func() bool {
+				polls = byTime(readMetrics(t, outFile), "qlik_sense_license")
+				return len(polls) >= 3
+			}, 30*time.Second, 100*time.Millisecond, "no three polls of qlik_sense_license")
+			tg.stop(t)
+			requireNoErrorLines(t, tg.log())
+
+			for i, poll := range polls[:3] {
+				// The answer of this poll: the fake changes only the used
+				// minutes, which its analyzer_capacity point tells.
+				answer := overview
+				for _, m := range poll {
+					if m.Tags()["license_type"] == "analyzer_capacity" {
+						answer.AnalyzerTimeAccess.UsedMinutes = int(m.Fields()["used_minutes"].(float64))
+					}
+				}
+				want := butlerLicensePoints(t, answer.JSON())
+				require.Len(t, poll, len(want), "poll %d: one point per enabled type", i)
+				for j, m := range poll {
+					w := want[j]
+					require.Equal(t, w.measurement, m.Name())
+					require.Equal(t, w.tags, m.Tags(), "poll %d point %d: Butler's tags", i, j)
+					got := m.Fields()
+					for field, v := range w.fields {
+						value, refused := influxValue(v)
+						if refused {
+							require.Equal(t, "token_user", w.tags["license_type"], "Butler's only undefined field")
+							require.Equal(t, "used_tokens", field)
+							require.InDelta(t, float64(overview.UserAccess.UsedTokens), got[field], 0, "ours is usedTokens")
+						} else {
+							require.Equal(t, value, got[field], "poll %d %s %s", i, w.tags["license_type"], field)
+						}
+						delete(got, field)
+					}
+					if w.tags["license_type"] == "analyzer_capacity" && i > 0 {
+						require.Contains(t, got, "minutes_per_hour", "ours")
+						require.Contains(t, got, "hours_left", "ours")
+						delete(got, "minutes_per_hour")
+						delete(got, "hours_left")
+					}
+					require.Empty(t, got, "poll %d %s: fields Butler does not write", i, w.tags["license_type"])
+				}
+			}
+
+			servers := named(readMetrics(t, outFile), "qlik_sense_server_license")
+			require.NotEmpty(t, servers)
+			for _, m := range servers {
+				require.Empty(t, m.Tags())
+				require.Equal(t, butlerServerLicense(keyValidTo, m.Time()), m.Fields())
+			}
+		})
+	}
+}
+
+// byTime groups a measurement's metrics by their time (a poll's points
+// share it), in order.
+func byTime(metrics []telegraf.Metric, name string) [][]telegraf.Metric {
+	out := make([][]telegraf.Metric, 0, len(metrics))
+	for _, m := range metrics {
+		if m.Name() != name {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1][0].Time().Equal(m.Time()) {
+			out[n-1] = append(out[n-1], m)
+			continue
+		}
+		out = append(out, []telegraf.Metric{m})
+	}
+	return out
+}
+
+func named(metrics []telegraf.Metric, name string) []telegraf.Metric {
+	out := make([]telegraf.Metric, 0, len(metrics))
+	for _, m := range metrics {
+		if m.Name() == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
