@@ -282,3 +282,20 @@ func TestServerLicense(t *testing.T) {
 	_, err = qrs.ParseServerLicense([]byte(`[]`))
 	require.Error(t, err)
 }
+
+// BenchmarkParseAllocations50000: reading a 50,000-entry allocation list,
+// the larger part of a licence poll's cost at such a site.
+func BenchmarkParseAllocations50000(b *testing.B) {
+	users := make([]qrstest.User, 50_000)
+	for i := range users {
+		users[i] = qrstest.User{Directory: "CORP", ID: fmt.Sprintf("user%05d", i)}
+	}
+	body := []byte(qrstest.AllocationsAnswer("License.AnalyzerAccessType", users, func(i int) bool { return i%10 == 3 }))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := qrs.ParseAllocations(body, 100_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
