@@ -5,8 +5,16 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"math"
+	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,4 +292,150 @@ func named(metrics []telegraf.Metric, name string) []telegraf.Metric {
 		}
 	}
 	return out
+}
+
+// butlerLine is a datapoint as node-influx writes it without a schema: tags
+// and fields sorted, a string quoted, anything else String(value) (so a
+// number is a float, undefined is "undefined"), no time stamp.
+func butlerLine(p butlerPoint) string {
+	var line strings.Builder
+	line.WriteString(p.measurement)
+	for _, k := range slices.Sorted(maps.Keys(p.tags)) {
+		line.WriteString("," + k + "=" + p.tags[k])
+	}
+	fields := make([]string, 0, len(p.fields))
+	for _, k := range slices.Sorted(maps.Keys(p.fields)) {
+		switch v := p.fields[k].(type) {
+		case nil:
+			fields = append(fields, k+"=undefined")
+		case string:
+			fields = append(fields, k+"="+strconv.Quote(v))
+		default:
+			fields = append(fields, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	return line.String() + " " + strings.Join(fields, ",")
+}
+
+// TestLicenseInfluxDBAfterButler: a database Butler wrote its licence points
+// to takes the plugin's (through the shipped InfluxDB example) without a
+// field type conflict, and the README's InfluxQL for the Grafana panels
+// finds them. Butler's token_user line, with used_tokens=undefined, is
+// refused by InfluxDB, as the README says.
+func TestLicenseInfluxDBAfterButler(t *testing.T) {
+	bin := binDir(t)
+	base := startInfluxDB(t)
+	const db, eventRP = "qliksense_licences", "events_7d"
+	createDatabase(t, base, db, eventRP)
+
+	overview := qrstest.FullOverview()
+	butler := butlerLicensePoints(t, overview.JSON())
+	butler = append(butler, butlerPoint{"qlik_sense_server_license", map[string]string{},
+		butlerServerLicense(keyValidTo, time.Now())})
+	lines := make([]string, 0, len(butler))
+	for _, p := range butler {
+		lines = append(lines, butlerLine(p))
+	}
+	resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader(strings.Join(lines, "\n")))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", body)
+	require.Contains(t, string(body), "used_tokens=undefined", "the line refused is token_user's")
+	series, err := influxRun(t, base, db, `SELECT count("allocated_tokens") FROM "qlik_sense_license" GROUP BY "license_type"`)
+	require.NoError(t, err)
+	butlerTypes := map[string]bool{}
+	for _, s := range series {
+		butlerTypes[s.Tags["license_type"]] = true
+	}
+	require.Equal(t, map[string]bool{"token_login": true}, butlerTypes, "Butler's token_user line is lost")
+
+	dir := t.TempDir()
+	udpPort := freeUDPPort(t)
+	pluginConf := pluginConfig(t, dir, udpPort, licenseRepository(t, overview))
+	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-influxdb.conf"),
+		exampleEnv(bin, pluginConf, "QSS_INFLUXDB_URL="+base, "QSS_INFLUXDB_DATABASE="+db, "QSS_INFLUXDB_EVENT_RP="+eventRP))
+	require.Eventually(t, func() bool {
+		rows := influxQuery(t, base, db, `SELECT count("hours_left") FROM "qlik_sense_license"`)[""]
+		return len(rows) == 1 && influxNumber(rows[0][1]) >= 2
+	}, 60*time.Second, 250*time.Millisecond, "the plugin's licence points never reached InfluxDB")
+	require.Eventually(t, func() bool { // with the first gather's summaries (every 10 s)
+		rows := influxQuery(t, base, db, `SELECT count("active_users") FROM "qliksense_users_license"`)[""]
+		return len(rows) == 1 && influxNumber(rows[0][1]) >= 3
+	}, 60*time.Second, 250*time.Millisecond, "no qliksense_users_license in InfluxDB")
+	rows := influxQuery(t, base, db, `SELECT count("used_tokens") FROM "qlik_sense_license" WHERE "license_type" = 'token_user'`)[""]
+	require.Len(t, rows, 1, "ours has token_user's used_tokens")
+
+	for _, q := range readmeBlock(t, "```sql\n", "SELECT") {
+		q = strings.NewReplacer("$timeFilter", "time > now() - 1h", "$__interval", "10s").Replace(q)
+		series, err := influxRun(t, base, db, q)
+		require.NoError(t, err, q)
+		require.NotEmpty(t, series, "the README's query finds nothing: %s", q)
+	}
+	tg.stop(t)
+	requireNoErrorLines(t, tg.log()) // no field type conflict
+}
+
+// readmeBlock returns the statements (each starting with start) of the
+// plugin README's first code block opened by fence after "### Licences".
+func readmeBlock(t *testing.T, fence, start string) []string {
+	t.Helper()
+	data, err := os.ReadFile(repoFile(t, "plugins/inputs/qliksense_sessions/README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "### Licences")
+	require.True(t, ok)
+	_, block, ok := strings.Cut(section, fence)
+	require.True(t, ok)
+	block, _, _ = strings.Cut(block, "```")
+	var out []string
+	for _, part := range strings.Split(block, "\n"+start) {
+		if part = strings.TrimSpace(strings.TrimPrefix(part, start)); part != "" {
+			out = append(out, start+" "+strings.Join(strings.Fields(part), " "))
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+// TestLicensePrometheusAlerts: the shipped Prometheus example serves the
+// series the README's alert rules name, as gauges, with the values the
+// rules compare.
+func TestLicensePrometheusAlerts(t *testing.T) {
+	bin := binDir(t)
+	dir := t.TempDir()
+	udpPort := freeUDPPort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	pluginConf := pluginConfig(t, dir, udpPort, licenseRepository(t, qrstest.FullOverview()))
+	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-prometheus.conf"), exampleEnv(bin, pluginConf, "QSS_PROMETHEUS_LISTEN="+listen))
+
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	var exp *exposition
+	require.Eventually(t, func() bool {
+		exp = scrape(t, "http://"+listen+"/metrics")
+		_, ok := exp.seriesOK(`qlik_sense_license_hours_left{host="` + host + `",license_type="analyzer_capacity"}`)
+		return ok
+	}, 60*time.Second, 250*time.Millisecond, "no hours_left served")
+	rules := readmeBlock(t, "```yaml\n", "groups:")
+	names := regexp.MustCompile(`qlik_sense_[a-z_]+`).FindAllString(rules[0], -1)
+	require.NotEmpty(t, names)
+	for _, name := range names {
+		require.Equal(t, "gauge", exp.types[name], "the README's rule names %s", name)
+	}
+	allocated, _ := exp.seriesOK(`qlik_sense_license_allocated{host="` + host + `",license_type="professional"}`)
+	total, _ := exp.seriesOK(`qlik_sense_license_total{host="` + host + `",license_type="professional"}`)
+	require.InDelta(t, 0.95, allocated/total, 1e-9)
+	days, ok := exp.seriesOK(`qlik_sense_server_license_days_until_expiry{host="` + host + `"}`)
+	require.True(t, ok)
+	require.Greater(t, days, 365.0)
+}
+
+// seriesOK is a series' value, and whether it is served.
+func (exp *exposition) seriesOK(name string) (float64, bool) {
+	if exp == nil {
+		return 0, false
+	}
+	v, ok := exp.series[name]
+	return v, ok
 }
