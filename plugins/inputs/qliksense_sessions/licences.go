@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +47,6 @@ type licenses struct {
 	client     *qrs.LicenseClient
 	url        string
 	interval   time.Duration
-	timeout    time.Duration
 	maxEntries int
 
 	off   [partCount]bool
@@ -82,8 +82,7 @@ func (r *Repository) initLicenses(maxEntries int) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	r.licenses = &licenses{
-		client: client, url: r.URL, interval: time.Duration(r.LicenseInterval), timeout: time.Duration(r.Timeout),
-		maxEntries: maxEntries, now: time.Now,
+		client: client, url: r.URL, interval: time.Duration(r.LicenseInterval), maxEntries: maxEntries, now: time.Now,
 	}
 	return nil
 }
@@ -118,13 +117,13 @@ func (q *QlikSenseSessions) startLicenses(acc telegraf.Accumulator) {
 	})
 }
 
-// pollLicenses asks each part once and emits what came.
+// pollLicenses asks each part once and emits what came. Each request has
+// the block's timeout (the client's), so a long allocation list does not
+// eat into the others' time.
 func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc telegraf.Accumulator) {
 	if l.fetched != nil {
 		defer l.fetched()
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
 	now := l.now()
 	good := true
 	failed := func(part int, err error) {
@@ -194,8 +193,25 @@ func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc t
 		l.holders.Store(newLicenseHolders(l.lists))
 	}
 	if good {
-		l.lastGood.Store(now.UnixNano())
+		if l.lastGood.Swap(now.UnixNano()) == 0 {
+			q.Log.Infof("Licences: the repository at %s answered every licence endpoint it has, %s", l.url, l.summary(overview))
+		}
 	}
+}
+
+// summary says what the first good poll found, for its log line.
+func (l *licenses) summary(o *qrs.Overview) string {
+	held := func(i int) string {
+		if l.lists[i] == nil {
+			return "unknown"
+		}
+		return strconv.Itoa(len(l.lists[i].users))
+	}
+	types := "no overview"
+	if o != nil {
+		types = fmt.Sprintf("%d access types enabled", len(overviewPoints(o, nil)))
+	}
+	return fmt.Sprintf("%s; professional allocations held: %s, analyzer: %s", types, held(0), held(1))
 }
 
 // licensesInternal adds the licence poll's counters to
