@@ -73,9 +73,10 @@ func (r *Repository) initLicenses(maxEntries int) error {
 		return fmt.Errorf("%s (%s): license_interval %s is under \"1s\": use a duration such as \"5m\" (the default); "+
 			"the repository counts the licences, it need not be asked more often", name, r.URL, time.Duration(r.LicenseInterval))
 	}
-	tlsConfig, err := apiTLS(name, r.URL, &r.ClientConfig)
+	tlsConfig, err := r.ClientConfig.TLSConfig()
 	if err != nil {
-		return err
+		return fmt.Errorf("%s (%s): TLS settings: %w: "+
+			"tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, r.URL, err)
 	}
 	client, err := qrs.NewLicenseClient(r.URL, tlsConfig, time.Duration(r.Timeout), r.UserHeader)
 	if err != nil {
@@ -94,7 +95,7 @@ func (q *QlikSenseSessions) startLicenses(acc telegraf.Accumulator) {
 		return
 	}
 	l := q.Repository.licenses
-	q.goRun(func() {
+	q.wg.Go(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() { // Stop ends a poll under way
