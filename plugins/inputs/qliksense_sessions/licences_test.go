@@ -183,13 +183,13 @@ func TestLicensePollDisabled(t *testing.T) {
 func TestLicenseNotThere(t *testing.T) {
 	server := qrstest.NewServer(t, qrstest.Answer(qrstest.App{ID: salesApp, Name: "Sales"}))
 	plugin := newTestPlugin(t)
-	log := &appNamesLog{}
+	log := &testutil.CaptureLogger{}
 	plugin.Log = log
 	var acc testutil.Accumulator
 	_, polls := startLicensePlugin(t, plugin, server, time.Second, &acc)
 	polls.wait(t, 3)
 
-	warns := log.warnings()
+	warns := log.Warnings()
 	require.Len(t, warns, 4, "%q", warns)
 	for i, path := range []string{qrs.OverviewPath, qrs.LicensePath, qrs.ProfessionalPath, qrs.AnalyzerPath} {
 		require.Contains(t, warns[i], "Licences: the repository at "+server.URL+" has no "+path)
@@ -216,7 +216,7 @@ func TestLicenseNotThere(t *testing.T) {
 func TestLicenseFailureKeepsTheLastAnswer(t *testing.T) {
 	server := licenseSite(t)
 	plugin := newTestPlugin(t)
-	log := &appNamesLog{}
+	log := &testutil.CaptureLogger{}
 	plugin.Log = log
 	var acc testutil.Accumulator
 	_, polls := startLicensePlugin(t, plugin, server, time.Second, &acc)
@@ -231,8 +231,8 @@ func TestLicenseFailureKeepsTheLastAnswer(t *testing.T) {
 	require.GreaterOrEqual(t, internal["license_age_s"], int64(1))
 	require.Same(t, holders, plugin.Repository.licenses.holders.Load())
 	var warns []string
-	for _, w := range log.warnings() {
-		if strings.HasPrefix(w, "Licences:") {
+	for _, w := range log.Warnings() {
+		if strings.Contains(w, "Licences:") {
 			warns = append(warns, w)
 		}
 	}
