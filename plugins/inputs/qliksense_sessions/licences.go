@@ -20,7 +20,7 @@ import (
 // (qlik_sense_license, as Butler writes it), the server licence
 // (qlik_sense_server_license) and the professional and analyzer
 // allocation lists, which the summaries match against the active users
-// (qliksense_users_license, licence_users.go).
+// (qliksense_users_license, licences_users.go).
 
 const defaultLicenseInterval = 5 * time.Minute
 
