@@ -3,6 +3,7 @@
 package qps
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -83,6 +84,11 @@ func (c *Client) Sessions(ctx context.Context, virtualProxy string) ([]Session, 
 	body, err := c.api.Get(ctx, target)
 	if err != nil {
 		return nil, err
+	}
+	// null would decode as no sessions, and end every session of the
+	// server: it is no answer, like {}.
+	if string(bytes.TrimSpace(body)) == "null" {
+		return nil, fmt.Errorf("GET %s: bad JSON answer (want an array of sessions): null", target)
 	}
 	var sessions []Session
 	if err := json.Unmarshal(body, &sessions); err != nil {

@@ -125,3 +125,16 @@ func TestXrfKey(t *testing.T) {
 		seen[key] = true
 	}
 }
+
+// A null answer is no list of sessions: taken as an empty one, it would
+// end every session of the server. It is refused like {}.
+func TestSessionsNullAnswer(t *testing.T) {
+	for _, answer := range []string{"null", " null\n", "{}"} {
+		server := qpstest.NewServer(t, map[string]string{"": answer})
+		client, err := qps.NewClient(server.URL, server.ClientTLS(t), 5*time.Second, "")
+		require.NoError(t, err)
+		sessions, err := client.Sessions(context.Background(), "")
+		require.ErrorContains(t, err, "bad JSON answer (want an array of sessions)", "%q", answer)
+		require.Nil(t, sessions)
+	}
+}
