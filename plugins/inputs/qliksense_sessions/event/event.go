@@ -201,3 +201,19 @@ func IsGUID(s string) bool {
 func IsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
+
+// HasControl tells whether s holds a C0 or C1 control character or DEL,
+// which no Qlik Sense host, directory or user name carries: the one check
+// of a name every source makes (datagrams, log rows, the state file, the
+// proxy session API). s must be valid UTF-8, as a parser's checked field
+// or a decoded JSON string is; a C1 character is then 0xc2 and a byte below
+// 0xa0.
+func HasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0 {
+			return true
+		}
+	}
+	return false
+}

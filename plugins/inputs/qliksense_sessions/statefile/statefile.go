@@ -277,7 +277,7 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 			f.Skipped[ReasonEmptyName]++
 			continue
 		}
-		if hasControl(r.Server) || hasControl(r.Directory) || hasControl(r.UserID) {
+		if event.HasControl(r.Server) || event.HasControl(r.Directory) || event.HasControl(r.UserID) {
 			f.Skipped[ReasonControl]++
 			continue
 		}
@@ -323,7 +323,7 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 func (f *File) checkKnown(known []state.KnownSession, latest time.Time) []state.KnownSession {
 	kept := known[:0]
 	for _, k := range known {
-		if k.ID == "" || hasControl(k.ID) || k.Connections < 0 || k.Connections > MaxSessions || k.Started.After(latest) {
+		if k.ID == "" || event.HasControl(k.ID) || k.Connections < 0 || k.Connections > MaxSessions || k.Started.After(latest) {
 			f.KnownDropped++
 			continue
 		}
@@ -363,12 +363,6 @@ func appendLower(dst []byte, s string) []byte {
 		dst = utf8.AppendRune(dst, unicode.ToLower(r))
 	}
 	return dst
-}
-
-// hasControl tells whether s holds a control character (C0, DEL or C1),
-// which no Qlik Sense server, directory or user name carries.
-func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // SetAside renames a state file that cannot be used to

@@ -117,8 +117,8 @@ func Parse(payload []byte, ev *event.Event) (event.Status, string) {
 		return Malformed, ReasonEmptyDirectory
 	case ev.UserID == "" || ev.UserID == nullText:
 		return Malformed, ReasonEmptyUser
-	case !plain && (hasControl(ev.Server, false) || hasControl(ev.Directory, false) || hasControl(ev.UserID, false) ||
-		hasControl(ev.Origin, false) || hasControl(ev.Context, false) || hasControl(ev.Message, true)):
+	case !plain && (event.HasControl(ev.Server) || event.HasControl(ev.Directory) || event.HasControl(ev.UserID) ||
+		event.HasControl(ev.Origin) || event.HasControl(ev.Context) || messageHasControl(ev.Message)):
 		return Malformed, ReasonControl
 	case !event.ValidHostName(ev.Server):
 		return Malformed, ReasonBadServer
@@ -171,9 +171,9 @@ func printableASCII(s string) bool {
 	return true
 }
 
-// hasControl tells whether s holds a C0 or C1 control character or DEL.
-// A log message may span lines: with multiline, tabs, CR and LF pass.
-func hasControl(s string, multiline bool) bool {
+// messageHasControl is event.HasControl for a log message, which may span
+// lines: tabs, CR and LF pass.
+func messageHasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -181,7 +181,7 @@ func hasControl(s string, multiline bool) bool {
 		case c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0:
 			return true
 		case c < 0x20:
-			if !multiline || c != '\t' && c != '\r' && c != '\n' {
+			if c != '\t' && c != '\r' && c != '\n' {
 				return true
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qlikapi"
 )
 
@@ -94,7 +95,15 @@ func (c *Client) Sessions(ctx context.Context, virtualProxy string) ([]Session, 
 	if err := json.Unmarshal(body, &sessions); err != nil {
 		return nil, fmt.Errorf("GET %s: bad JSON answer (want an array of sessions): %w", target, err)
 	}
-	return sessions, nil
+	// A name with a control character is no Qlik Sense name: every source
+	// refuses it alike.
+	kept := sessions[:0]
+	for _, s := range sessions {
+		if !event.HasControl(s.UserDirectory) && !event.HasControl(s.UserID) {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
 }
 
 func statusHint(code int) string {

@@ -138,3 +138,21 @@ func TestSessionsNullAnswer(t *testing.T) {
 		require.Nil(t, sessions)
 	}
 }
+
+// Names with a control character are no Qlik Sense names: UDP, the log
+// files and the state file refuse them, and so does the session API's
+// client, with the same check (event.HasControl).
+func TestSessionsRefuseControlCharacters(t *testing.T) {
+	server := qpstest.NewServer(t, map[string]string{"": `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"},` +
+		`{"UserDirectory":"LAB","UserId":"an\nna","SessionId":"2"},{"UserDirectory":"L\u0007AB","UserId":"bob","SessionId":"3"},` +
+		`{"UserDirectory":"LAB","UserId":"carl\u0085","SessionId":"4"},{"UserDirectory":"LAB","UserId":"dan\u007f","SessionId":"5"},` +
+		`{"UserDirectory":"LAB","UserId":"\u00e9mile","SessionId":"6"}]`})
+	client, err := qps.NewClient(server.URL, server.ClientTLS(t), 5*time.Second, "")
+	require.NoError(t, err)
+	sessions, err := client.Sessions(context.Background(), "")
+	require.NoError(t, err)
+	require.Equal(t, []qps.Session{
+		{UserDirectory: "LAB", UserID: "anna", SessionID: "1"},
+		{UserDirectory: "LAB", UserID: "émile", SessionID: "6"},
+	}, sessions)
+}
