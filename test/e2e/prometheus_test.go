@@ -66,8 +66,8 @@ func (exp *exposition) qliksenseTypes() map[string]string {
 }
 
 // prometheusSeries is what examples/telegraf-prometheus.conf serves of a
-// contract: the integer fields but the events' and the virtual proxies'
-// (those need the proxy session API), typed as the example declares (and
+// contract: the integer fields but the events', the virtual proxies' and
+// the session API's refusals (those need the proxy session API), typed as the example declares (and
 // the README lists). users_truncated, a bool, is dropped.
 func prometheusSeries(contract map[string]map[string]string) map[string]string {
 	want := make(map[string]string)
@@ -76,7 +76,7 @@ func prometheusSeries(contract map[string]map[string]string) map[string]string {
 			continue
 		}
 		for field, kind := range fields {
-			if kind != "int" {
+			if kind != "int" || strings.HasPrefix(field, "api_sessions_") {
 				continue
 			}
 			typ := "gauge"

@@ -149,8 +149,9 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 	q.cancelOnStop(ctx, cancel)
 
 	answers := make(map[string][]state.APISession, len(p.VirtualProxies))
+	refused := 0
 	for _, vp := range p.VirtualProxies {
-		sessions, err := p.client.Sessions(ctx, vp)
+		answer, err := p.client.Users(ctx, vp, q.MaxUsers)
 		if err != nil {
 			q.proxyPollErrors.Add(1)
 			q.pipeline.CancelReconcile(p.Server)
@@ -159,14 +160,20 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 			}
 			return
 		}
-		api := make([]state.APISession, 0, len(sessions))
-		for _, s := range sessions {
-			api = append(api, state.APISession{Directory: s.UserDirectory, UserID: s.UserID})
+		if answer.Invalid > 0 {
+			q.throttle.Warnf("proxy-invalid-"+p.Server,
+				"Proxy session API of %s (virtual proxy %q): left out %d sessions whose directory or user id is empty or holds a control character",
+				p.Server, virtualProxyTag(vp), answer.Invalid)
+		}
+		refused += answer.RefusedMaxUsers
+		api := make([]state.APISession, 0, len(answer.Users))
+		for _, u := range answer.Users {
+			api = append(api, state.APISession{Directory: u.UserDirectory, UserID: u.UserID, Sessions: u.Sessions})
 		}
 		answers[vp] = api
 	}
 
-	added, removed := q.pipeline.Reconcile(p.Server, answers, time.Now())
+	added, removed := q.pipeline.Reconcile(p.Server, answers, refused, time.Now())
 	q.proxyPolls.Add(1)
 	if added+removed > 0 {
 		q.Log.Infof("Proxy session API of %s: %d sessions added and %d removed that the UDP events had missed", p.Server, added, removed)

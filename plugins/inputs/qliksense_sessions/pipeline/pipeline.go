@@ -106,6 +106,9 @@ type Pipeline struct {
 
 	eventsAccepted, eventsIgnored, eventsExcluded, malformed, logRowsMalformed,
 	oversizeRows, udpSuperseded, decodedANSI, stateSaveErrors atomic.Uint64
+	// apiRefusedMaxUsers are the API sessions their client refused (see
+	// Reconcile).
+	apiRefusedMaxUsers atomic.Uint64
 }
 
 // New makes the pipeline over an empty state.

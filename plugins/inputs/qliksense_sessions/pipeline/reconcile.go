@@ -23,8 +23,10 @@ func (p *Pipeline) CancelReconcile(server string) {
 
 // Reconcile makes a server's sessions the answers of all its virtual
 // proxies (by prefix) and keeps each answer for its virtual proxy's
-// summary.
-func (p *Pipeline) Reconcile(server string, answers map[string][]state.APISession, now time.Time) (added, removed int) {
+// summary. refused are the answers' sessions that their client already
+// refused by max_users.
+func (p *Pipeline) Reconcile(server string, answers map[string][]state.APISession, refused int, now time.Time) (added, removed int) {
+	p.apiRefusedMaxUsers.Add(uint64(refused))
 	var all []state.APISession
 	for _, vp := range p.cfg.VirtualProxies {
 		if vp.Server == server {

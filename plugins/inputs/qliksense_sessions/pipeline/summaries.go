@@ -84,7 +84,7 @@ func (p *Pipeline) virtualProxySummaries(now time.Time) []metrics.VirtualProxySu
 		if !ok {
 			continue
 		}
-		s := state.New(state.Config{})
+		s := state.New(state.Config{MaxUsers: p.cfg.State.MaxUsers})
 		s.BeginReconcile(vp.Server)
 		s.Reconcile(vp.Server, api, now)
 		site, _ := s.Snapshot()
@@ -113,6 +113,10 @@ func (p *Pipeline) InternalFields(fields map[string]interface{}) {
 	fields["starts_cancelled"] = int64(counters.StartsCancelled)
 	fields["events_refused_max_users"] = int64(counters.RefusedMaxUsers)
 	fields["events_refused_max_servers"] = int64(counters.RefusedMaxServers)
+	if len(p.cfg.VirtualProxies) > 0 {
+		fields["api_sessions_refused_max_users"] = int64(counters.APIRefusedMaxUsers + p.apiRefusedMaxUsers.Load())
+		fields["api_sessions_refused_max_servers"] = int64(counters.APIRefusedMaxServers)
+	}
 	p.butlerInternal(fields)
 	p.mu.Unlock()
 	c := p.Counters()

@@ -27,6 +27,9 @@ func (s *State) DropServer(serverName string) (sessions int) {
 type APISession struct {
 	Directory string
 	UserID    string
+	// Sessions is how many sessions of the user this entry stands for: an
+	// answer folded per user has one entry per user. 0 counts as 1.
+	Sessions int
 }
 
 // BeginReconcile starts noting which users of a server see events, so that
@@ -67,7 +70,7 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 			want[key] = u
 			order = append(order, key)
 		}
-		u.sessions++
+		u.sessions += max(a.Sessions, 1)
 	}
 
 	if srv := s.servers[srvKey]; srv != nil {
@@ -101,9 +104,18 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 		if _, us := s.lookup(serverName, u.directory, u.id); us != nil {
 			continue // reconciled above
 		}
+		// A user the limits refuse counts as the API's, not as an event's.
+		before := s.counters
 		if s.add(serverName, u.directory, u.id, u.sessions, now, now) != nil {
 			added += u.sessions
+			continue
 		}
+		if s.counters.RefusedMaxServers > before.RefusedMaxServers {
+			s.counters.APIRefusedMaxServers += uint64(u.sessions)
+		} else {
+			s.counters.APIRefusedMaxUsers += uint64(u.sessions)
+		}
+		s.counters.RefusedMaxUsers, s.counters.RefusedMaxServers = before.RefusedMaxUsers, before.RefusedMaxServers
 	}
 	s.counters.ReconcileAdded += uint64(added)
 	s.counters.ReconcileRemoved += uint64(removed)

@@ -80,3 +80,30 @@ func TestCancelReconcile(t *testing.T) {
 	apply(s, "SENSE1", event.StartSession, "LAB", "bob", t0)
 	require.Empty(t, s.reconciling, "events are not noted after a cancel")
 }
+
+// An answer folded per user says each user's sessions in one entry; the
+// users the limits refuse count as the API's refusals, in sessions, not as
+// refused events.
+func TestReconcileFoldedAnswerAndLimits(t *testing.T) {
+	s := New(Config{MaxUsers: 2, MaxServers: 1})
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	s.BeginReconcile("SENSE1")
+	added, removed := s.Reconcile("SENSE1", []APISession{
+		{Directory: "LAB", UserID: "anna", Sessions: 3},
+		{Directory: "LAB", UserID: "bob", Sessions: 2},
+		{Directory: "LAB", UserID: "carl", Sessions: 4}, // beyond max_users
+		{Directory: "LAB", UserID: "dan"},               // beyond max_users
+	}, t0.Add(time.Minute))
+	require.Equal(t, 4, added)
+	require.Equal(t, 0, removed)
+	require.Equal(t, map[string]int{`LAB\anna`: 3, `LAB\bob`: 2}, sessionsOf(s, "SENSE1"))
+	c := s.Counters()
+	require.Equal(t, uint64(5), c.APIRefusedMaxUsers)
+	require.Zero(t, c.RefusedMaxUsers, "no event was refused")
+
+	s.BeginReconcile("SENSE2")
+	s.Reconcile("SENSE2", []APISession{{Directory: "LAB", UserID: "anna", Sessions: 2}}, t0.Add(time.Minute))
+	c = s.Counters()
+	require.Equal(t, uint64(2), c.APIRefusedMaxServers)
+	require.Zero(t, c.RefusedMaxServers, "no event was refused")
+}

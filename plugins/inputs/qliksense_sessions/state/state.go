@@ -81,6 +81,10 @@ type Counters struct {
 	// limits.
 	RefusedMaxUsers   uint64
 	RefusedMaxServers uint64
+	// APIRefusedMaxUsers and APIRefusedMaxServers count the sessions of
+	// proxy session API answers that the limits refused (see Reconcile).
+	APIRefusedMaxUsers   uint64
+	APIRefusedMaxServers uint64
 	// RefusedMaxApps counts connections not counted per app: their app
 	// would have been beyond Config.MaxApps.
 	RefusedMaxApps uint64

@@ -156,3 +156,34 @@ func TestSessionsRefuseControlCharacters(t *testing.T) {
 		{UserDirectory: "LAB", UserID: "émile", SessionID: "6"},
 	}, sessions)
 }
+
+// Users folds the answer per user as it decodes, ignoring case, keeps at
+// most maxUsers users and counts the sessions of the others, and of names
+// that are none.
+func TestUsers(t *testing.T) {
+	server := qpstest.NewServer(t, map[string]string{"": `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"},` +
+		`{"UserDirectory":"lab","UserId":"ANNA","SessionId":"2"},{"UserDirectory":"LAB","UserId":"bob","SessionId":"3"},` +
+		`{"UserDirectory":"LAB","UserId":"carl","SessionId":"4"},{"UserDirectory":"LAB","UserId":"carl","SessionId":"5"},` +
+		`{"UserDirectory":"LAB","UserId":"Anna","SessionId":"6"},{"UserDirectory":"","UserId":"x","SessionId":"7"},` +
+		`{"UserDirectory":"LAB","UserId":"b\tob","SessionId":"8"}]`})
+	client, err := qps.NewClient(server.URL, server.ClientTLS(t), 5*time.Second, "")
+	require.NoError(t, err)
+
+	answer, err := client.Users(context.Background(), "", 2)
+	require.NoError(t, err)
+	require.Equal(t, &qps.Answer{
+		Users:           []qps.UserSessions{{UserDirectory: "LAB", UserID: "anna", Sessions: 3}, {UserDirectory: "LAB", UserID: "bob", Sessions: 1}},
+		RefusedMaxUsers: 2, Invalid: 2,
+	}, answer)
+
+	answer, err = client.Users(context.Background(), "", 0)
+	require.NoError(t, err)
+	require.Len(t, answer.Users, 3)
+	require.Zero(t, answer.RefusedMaxUsers)
+
+	for _, bad := range []string{"null", "{}", `"x"`, `[{"UserId":1}]`, "[] []", "[{}"} {
+		server.SetAnswer("", bad)
+		_, err = client.Users(context.Background(), "", 2)
+		require.ErrorContains(t, err, "bad JSON answer (want an array of sessions)", bad)
+	}
+}
