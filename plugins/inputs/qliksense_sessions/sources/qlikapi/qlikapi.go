@@ -89,6 +89,14 @@ func ParseURL(api API, baseURL string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("url %q: %w: use e.g. %s", baseURL, err, api.Example)
 	}
+	if u.User != nil {
+		// Every error names the url: it must not carry a password.
+		bare := *u
+		bare.User = nil
+		return nil, fmt.Errorf("url %q has a user name or password before the host: %s authenticates callers by the client certificate "+
+			"(tls_cert, tls_key), not by credentials in the url, which would show in every log line naming it: remove them, url = %q",
+			bare.String(), api.Name, bare.String())
+	}
 	if u.Scheme == "http" {
 		return nil, fmt.Errorf("url %q is plain http: %s answers on https only, "+
 			"and over http the X-Qlik-User header and the xrfkey would travel in clear: use https://%s", baseURL, api.Name, u.Host)

@@ -47,6 +47,10 @@ func TestNewClient(t *testing.T) {
 	require.EqualError(t, err, `url "ftp://sense1" is not https://<proxy host>:4243, e.g. "https://sense1.example.com:4243"`)
 	_, err = NewClient(testAPI, "http://sense1:4243", nil, time.Second, "")
 	require.ErrorContains(t, err, `url "http://sense1:4243" is plain http: the session API answers on https only`)
+	_, err = NewClient(testAPI, "https://admin:s3cret@sense1:4243/", nil, time.Second, "")
+	require.EqualError(t, err, `url "https://sense1:4243/" has a user name or password before the host: the session API authenticates callers `+
+		`by the client certificate (tls_cert, tls_key), not by credentials in the url, which would show in every log line naming it: `+
+		`remove them, url = "https://sense1:4243/"`)
 	strict := testAPI
 	strict.RefuseQuery = true
 	for _, bad := range []string{"https://sense1:4243/?x=1", "https://sense1:4243/#x"} {
