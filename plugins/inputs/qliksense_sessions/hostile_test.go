@@ -13,7 +13,9 @@ import (
 // names the url: Init refuses them, naming the key, without repeating
 // them.
 func TestInitRefusesCredentialsInURLs(t *testing.T) {
-	for _, url := range []string{"https://admin:s3cret@sense1.example.com:4243", "https://admin@sense1.example.com:4243", "https://:s3cret@sense1.example.com:4243"} {
+	for _, url := range []string{
+		"https://admin:s3cret@sense1.example.com:4243", "https://admin@sense1.example.com:4243", "https://:s3cret@sense1.example.com:4243",
+	} {
 		plugin := newTestPlugin(t)
 		plugin.Proxies = []*Proxy{{URL: url}}
 		err := plugin.Init()
