@@ -3,10 +3,15 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,4 +120,108 @@ func TestProxyAnswerBoundedByMaxUsers(t *testing.T) {
 	// The answer itself is 23 MB; what the plugin keeps of it is 1000 users.
 	require.Less(t, maxRSS, int64(160<<20), "resident set size (498 MiB before issue 21)")
 	require.NotContains(t, p.log(), "E! ")
+}
+
+// rawPlugin is the execd binary with its stdout kept line by line, as a
+// reader of the plugin's output (or of outputs.file) would read it.
+type rawPlugin struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	lines  []string
+	stderr strings.Builder
+}
+
+// startRawPlugin runs the plugin on configFile with a gather every
+// pollInterval and waits until it listens; it is killed when the test ends.
+func startRawPlugin(t *testing.T, bin, configFile, pollInterval string) *rawPlugin {
+	t.Helper()
+	p := &rawPlugin{}
+	p.cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", pollInterval)
+	stdin, err := p.cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := p.cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := p.cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, p.cmd.Start())
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		stdin.Close()
+		p.cmd.Process.Kill() //nolint:errcheck // may be gone already
+		<-done
+		if t.Failed() {
+			t.Logf("plugin stderr:\n%s", p.log())
+		}
+	})
+	go func() {
+		scanner := bufio.NewScanner(stderr)
+		for scanner.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(scanner.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		defer close(done)
+		scanner := bufio.NewScanner(stdout)
+		scanner.Buffer(make([]byte, 1<<20), 64<<20)
+		for scanner.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, scanner.Text())
+			p.mu.Unlock()
+		}
+		p.cmd.Wait() //nolint:errcheck // killed on purpose
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(p.log(), "Listening for log4net datagrams") },
+		30*time.Second, 10*time.Millisecond, "the plugin did not start")
+	return p
+}
+
+func (p *rawPlugin) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *rawPlugin) snapshot() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
+
+// TestNoLineOver1MiB: users whose names are all quotes and backslashes,
+// the worst case of line protocol's escaping, still give no summary line
+// over 1 MiB at the largest users_max_bytes, nor at the default.
+func TestNoLineOver1MiB(t *testing.T) {
+	bin := binDir(t)
+	for _, maxBytes := range []string{"", `  users_max_bytes = "1000KiB"`} {
+		port := freeUDPPort(t)
+		conf := pluginConfig(t, t.TempDir(), port, "  emit_events = false\n"+maxBytes)
+		p := startRawPlugin(t, bin, conf, "500ms")
+		conn := dialPlugin(t, port)
+		// Names all of quotes, the worst case: JSON makes each quote 2 bytes
+		// and line protocol 4. Eight such users fill the default's 512 KiB
+		// of JSON to its last 15 bytes, sixteen the largest setting's.
+		const users = 16
+		for i := range users {
+			id := strings.Repeat(`"`, 32_760+i)
+			sendDatagrams(t, conn, fmt.Sprintf(`/qseow-proxy-session/;SENSE1;Start session;";%s;AppAccess;/hub/;m`, id))
+		}
+		var summaries int
+		require.Eventually(t, func() bool {
+			summaries = 0
+			for _, line := range p.snapshot() {
+				if strings.HasPrefix(line, "qliksense_users,trigger=interval ") && strings.Contains(line, "active_users=16i") {
+					summaries++
+				}
+			}
+			return summaries > 0
+		}, 30*time.Second, 50*time.Millisecond, "no summary of the %d users (%s)", users, maxBytes)
+		longest := 0
+		for _, line := range p.snapshot() {
+			longest = max(longest, len(line)+1)
+			require.LessOrEqual(t, len(line)+1, 1<<20, "a line of %d bytes with its newline (%s): %.120s", len(line)+1, maxBytes, line)
+		}
+		t.Logf("%s: longest line %d bytes", maxBytes, longest)
+	}
 }

@@ -89,23 +89,39 @@ func userFields(s state.Summary, maxBytes int) map[string]interface{} {
 }
 
 // UsersJSON renders names as Butler published them: a JSON array, as
-// JavaScript's JSON.stringify writes it. The array holds the names that fit
-// in maxBytes, whole, in order; truncated says some did not.
+// JavaScript's JSON.stringify writes it. The array holds the names that fit,
+// whole, in order, so that the field is at most maxBytes as line protocol
+// writes it (LineProtocolSize); truncated says some did not fit.
 func UsersJSON(names []string, maxBytes int) (list string, truncated bool) {
 	buf := make([]byte, 0, min(maxBytes, 64+len(names)*24))
 	buf = append(buf, '[')
+	size := 2 // '[' and ']'
 	for i, name := range names {
 		mark := len(buf)
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = butler.AppendJSONString(buf, name)
-		if len(buf)+1 > maxBytes {
+		size += LineProtocolSize(buf[mark:])
+		if size > maxBytes {
 			buf, truncated = buf[:mark], true
 			break
 		}
 	}
 	return string(append(buf, ']')), truncated
+}
+
+// LineProtocolSize is the size of a string field's value as line protocol
+// writes it, between its quotes: every quote and backslash gets a backslash. A
+// users list of names all quotes or backslashes is twice its JSON.
+func LineProtocolSize(value []byte) int {
+	n := len(value)
+	for _, c := range value {
+		if c == '"' || c == '\\' {
+			n++
+		}
+	}
+	return n
 }
 
 // Summaries is one summary of everything: the site, each server, each
