@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps/qpstest"
@@ -224,4 +225,57 @@ func TestNoLineOver1MiB(t *testing.T) {
 		}
 		t.Logf("%s: longest line %d bytes", maxBytes, longest)
 	}
+}
+
+// TestEveryMetricIsOneLine: a message with CR, LF and tabs (event_message
+// = true) stays within its metric's line of the plugin's stdout, so that a
+// reader line by line cannot be made to see a forged metric.
+func TestEveryMetricIsOneLine(t *testing.T) {
+	bin := binDir(t)
+	port := freeUDPPort(t)
+	conf := pluginConfig(t, t.TempDir(), port, "  event_message = true")
+	p := startRawPlugin(t, bin, conf, "500ms")
+	conn := dialPlugin(t, port)
+	sendDatagrams(t, conn, "/qseow-proxy-session/;SENSE1;Start session;LAB;anna;AppAccess;/hub/;"+
+		"hello\nqliksense_users,trigger=x active_users=999i\r\nqliksense_users,trigger=y active_users=998i\rtab\there\r\n\t end")
+
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	var message string
+	require.Eventually(t, func() bool {
+		for _, line := range p.snapshot() {
+			if strings.HasPrefix(line, "qliksense_session_event,") {
+				m, err := parser.ParseLine(line)
+				require.NoError(t, err, line)
+				value, _ := m.GetField("message")
+				message, _ = value.(string)
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "no event")
+	require.Eventually(t, func() bool { return intField(lastMetricOfLines(t, p.snapshot()), "events_accepted") == 1 },
+		10*time.Second, 20*time.Millisecond, "no gather after the event")
+	for _, line := range p.snapshot() {
+		_, err := parser.ParseLine(line)
+		require.NoError(t, err, "every line is one whole metric: %q", line)
+		forged := strings.HasPrefix(line, "qliksense_users,trigger=x") || strings.HasPrefix(line, "qliksense_users,trigger=y")
+		require.False(t, forged, "a forged metric: %q", line)
+	}
+	require.Equal(t, "hello qliksense_users,trigger=x active_users=999i qliksense_users,trigger=y active_users=998i tab here  end", message)
+}
+
+// lastMetricOfLines is the last qliksense_sessions_internal of lines.
+func lastMetricOfLines(t *testing.T, lines []string) telegraf.Metric {
+	t.Helper()
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "qliksense_sessions_internal ") {
+			m, err := parser.ParseLine(lines[i])
+			require.NoError(t, err)
+			return m
+		}
+	}
+	return nil
 }

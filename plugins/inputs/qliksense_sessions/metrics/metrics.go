@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -54,9 +55,36 @@ func EventMetric(ev *event.Event, activeUsers int, withMessage bool, at time.Tim
 		fields["session_duration_s"] = ev.Duration.Seconds()
 	}
 	if withMessage && ev.Message != "" {
-		fields["message"] = ev.Message
+		fields["message"] = OneLine(ev.Message)
 	}
 	return metric.New(Event, tags, fields, at)
+}
+
+// OneLine is a message on one line: each run of CR, LF and tabs becomes
+// one space. Line protocol escapes none of them in a string field, so a
+// multi-line message would split its metric over lines, and a reader line
+// by line of the plugin's output (or of outputs.file) would take the rest
+// for metrics of their own.
+func OneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n\t") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	run := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\r', '\n', '\t':
+			if !run {
+				b.WriteByte(' ')
+			}
+			run = true
+		default:
+			b.WriteByte(c)
+			run = false
+		}
+	}
+	return b.String()
 }
 
 // SummaryFields are a site's, server's or virtual proxy's summary fields,

@@ -44,3 +44,18 @@ func TestUsersFieldBoundAsWritten(t *testing.T) {
 		require.Less(t, len(line), 1<<20, "the line")
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                        "",
+		"plain; 'quoted' \"x\"":   "plain; 'quoted' \"x\"",
+		"a\nb":                    "a b",
+		"a\r\nb\r\n\r\nc":         "a b c",
+		"a\tb\rc":                 "a b c",
+		"end\n":                   "end ",
+		"\t\t":                    " ",
+		"x\nqliksense_users 999i": "x qliksense_users 999i",
+	} {
+		require.Equal(t, want, OneLine(in), "%q", in)
+	}
+}
