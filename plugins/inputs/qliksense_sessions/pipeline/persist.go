@@ -19,6 +19,13 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 		return nil
 	}
 	log := p.cfg.Log
+	removed, err := statefile.RemoveTemps(path)
+	if len(removed) > 0 {
+		log.Infof("Removed %d temporary files next to %q that saves cut short left behind: %s", len(removed), path, strings.Join(removed, ", "))
+	}
+	if err != nil {
+		log.Warnf("%v", err)
+	}
 	file, err := statefile.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		log.Infof("No state file yet at %q; starting empty", path)

@@ -152,7 +152,7 @@ func SaveFile(path string, f File) error {
 		return fmt.Errorf("encoding the state failed: %w", err)
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("creating a temporary file next to %q failed: %w", path, err)
 	}
@@ -177,6 +177,34 @@ func SaveFile(path string, f File) error {
 		d.Close()
 	}
 	return nil
+}
+
+// tempPrefix starts the names of Save's temporary files for path.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// RemoveTemps removes the temporary files that saves of path cut short (a
+// SIGKILL, a power cut) left next to it: the regular files named as Save
+// names them, nothing else. Call it before the first Save. It returns the
+// names it removed; err is the first failure, the others are tried still.
+func RemoveTemps(path string) (removed []string, err error) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %q for temporary files of %q failed: %w", dir, path, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) || len(e.Name()) == len(prefix) {
+			continue
+		}
+		if rmErr := os.Remove(filepath.Join(dir, e.Name())); rmErr != nil {
+			if err == nil {
+				err = fmt.Errorf("removing the stale temporary file %q failed: %w", filepath.Join(dir, e.Name()), rmErr)
+			}
+			continue
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, err
 }
 
 // Load reads a state file and checks every record against the limits above:
