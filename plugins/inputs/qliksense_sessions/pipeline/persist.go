@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"time"
@@ -51,8 +52,15 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if skipped := p.state.Restore(file.Sessions); skipped > 0 {
-		log.Warnf("State file %q: skipped %d records without server, user or sessions", path, skipped)
+	before := p.state.Counters()
+	skipped := p.state.Restore(file.Sessions)
+	after := p.state.Counters()
+	byUsers, byServers := int(after.RefusedMaxUsers-before.RefusedMaxUsers), int(after.RefusedMaxServers-before.RefusedMaxServers)
+	if other := skipped - byUsers - byServers; other > 0 {
+		log.Warnf("State file %q: skipped %d records without server, user or sessions", path, other)
+	}
+	if byUsers+byServers > 0 {
+		p.keepRefused(path, byUsers, byServers, now)
 	}
 	expired := 0
 	if p.cfg.SessionMaxAge > 0 {
@@ -65,6 +73,33 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 	log.Infof("Restored %d sessions of %d users from %q (saved %s), dropped %d older than session_max_age",
 		p.state.ActiveSessions(), p.state.ActiveUsers(), path, file.SavedAt.Format(time.RFC3339), expired)
 	return file.LogFiles
+}
+
+// keepRefused reports the records of the state file that max_users and
+// max_servers refused, and keeps the file aside: the next save would drop
+// them for good.
+func (p *Pipeline) keepRefused(path string, byUsers, byServers int, now time.Time) {
+	var parts []string
+	for _, limit := range []struct {
+		name           string
+		value, refused int
+	}{{"max_users", p.cfg.State.MaxUsers, byUsers}, {"max_servers", p.cfg.State.MaxServers, byServers}} {
+		switch {
+		case limit.refused == 1:
+			parts = append(parts, fmt.Sprintf("1 record refused by %s (%d)", limit.name, limit.value))
+		case limit.refused > 1:
+			parts = append(parts, fmt.Sprintf("%d records refused by %s (%d)", limit.refused, limit.name, limit.value))
+		}
+	}
+	refused := strings.Join(parts, " and ")
+	aside, err := statefile.KeepAside(path, now, "over-limits")
+	if err != nil {
+		p.cfg.Log.Warnf("State file %q: %s; raise the limit to restore them. "+
+			"Keeping the file aside failed too (%v): the next save drops them, so copy it elsewhere now to keep them", path, refused, err)
+		return
+	}
+	p.cfg.Log.Warnf("State file %q: %s; kept the file as %q, since the next save drops them: raise the limit and copy it back over the state file "+
+		"(with the plugin stopped) to restore them, or delete it", path, refused, aside)
 }
 
 // SetCheckpoint makes saves take the log files' positions together with

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,4 +51,47 @@ func TestRestoreRemovesStaleTemporaryFiles(t *testing.T) {
 		_, err := os.Lstat(filepath.Join(dir, name))
 		require.NoError(t, err, name)
 	}
+}
+
+// Records that max_users or max_servers refuse at restore are named as
+// such, and the file is kept aside before the next save drops them for good
+// (issue 21).
+func TestRestoreNamesTheLimitsAndKeepsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	now := time.Now()
+	records := make([]state.Record, 0, 11)
+	for i := range 10 {
+		user := fmt.Sprintf("user%d", i)
+		records = append(records, state.Record{Server: "SENSE1", Directory: "LAB", UserID: user, Sessions: 1, FirstSeen: now, LastSeen: now})
+	}
+	records = append(records, state.Record{Server: "SENSE2", Directory: "LAB", UserID: "user0", Sessions: 1, FirstSeen: now, LastSeen: now})
+	require.NoError(t, statefile.Save(path, records, now))
+
+	log := &testutil.CaptureLogger{}
+	p := New(Config{
+		State: state.Config{MaxUsers: 4, MaxServers: 1}, StateFile: path, StateSaveInterval: time.Hour, Log: log, Throttle: throttle.NewLog(log, time.Minute),
+	})
+	p.Restore(now)
+	require.Equal(t, 4, p.ActiveUsers())
+	warnings := strings.Join(log.Warnings(), "\n")
+	require.Contains(t, warnings, "6 records refused by max_users (4)")
+	require.Contains(t, warnings, "1 record refused by max_servers (1)")
+	require.NotContains(t, warnings, "without server, user or sessions")
+	matches, err := filepath.Glob(path + ".over-limits-*")
+	require.NoError(t, err)
+	require.Len(t, matches, 1, "the file is kept aside")
+	require.Contains(t, warnings, matches[0])
+	kept, err := statefile.Load(matches[0])
+	require.NoError(t, err)
+	require.Len(t, kept.Sessions, 11)
+
+	// Within the limits, nothing is kept aside.
+	require.NoError(t, statefile.Save(path, records[:3], now))
+	p = newPersistPipeline(path, state.Config{MaxUsers: 4})
+	p.Restore(now)
+	matches, err = filepath.Glob(path + ".over-limits-*")
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	require.FileExists(t, path)
 }

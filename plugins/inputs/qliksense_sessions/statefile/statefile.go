@@ -397,8 +397,13 @@ func appendLower(dst []byte, s string) []byte {
 // <path>.unreadable-<UTC time>, e.g. state.json.unreadable-20261124T075500Z,
 // so that the next Save does not replace it, and returns the new name. It
 // never replaces an earlier copy.
-func SetAside(path string, now time.Time) (string, error) {
-	base := path + ".unreadable-" + now.UTC().Format("20060102T150405Z")
+func SetAside(path string, now time.Time) (string, error) { return KeepAside(path, now, "unreadable") }
+
+// KeepAside is SetAside with another word for why: <path>.<why>-<UTC time>,
+// e.g. state.json.over-limits-20261124T075500Z for a file whose sessions
+// the limits did not all let in.
+func KeepAside(path string, now time.Time, why string) (string, error) {
+	base := path + "." + why + "-" + now.UTC().Format("20060102T150405Z")
 	target := base
 	for i := 2; ; i++ {
 		if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
