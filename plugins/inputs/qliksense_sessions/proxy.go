@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
@@ -76,7 +77,7 @@ func apiTimings(name, url string, interval, timeout *config.Duration, defaults a
 	if *timeout == 0 {
 		*timeout = config.Duration(defaults.timeout)
 	}
-	return nil
+	return checkAPITimings(name, url, *interval, *timeout)
 }
 
 // apiClientFunc is qps.NewClient or qrs.NewClient.
@@ -96,6 +97,12 @@ func newAPIClient[C any](name, url string, tc *common_tls.ClientConfig, timeout 
 	}
 	return client, nil
 }
+
+// errorLines makes a throttle.Log's lines errors.
+type errorLines struct{ telegraf.Logger }
+
+// Warn logs the line as an error.
+func (e errorLines) Warn(args ...interface{}) { e.Error(args...) }
 
 // virtualProxyTag names a virtual proxy in the virtual_proxy tag: "/" for
 // the default proxy, else its prefix.
@@ -156,7 +163,7 @@ func (q *QlikSenseSessions) reconcile(p *Proxy) {
 			q.proxyPollErrors.Add(1)
 			q.pipeline.CancelReconcile(p.Server)
 			if !errors.Is(ctx.Err(), context.Canceled) {
-				q.Log.Errorf("Proxy session API of %s (virtual proxy %q) failed, state left as it was: %v", p.Server, virtualProxyTag(vp), err)
+				q.proxyErrors.Warnf(p.Server, "Proxy session API of %s (virtual proxy %q) failed, state left as it was: %v", p.Server, virtualProxyTag(vp), err)
 			}
 			return
 		}

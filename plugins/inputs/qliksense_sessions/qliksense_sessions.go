@@ -69,8 +69,11 @@ type QlikSenseSessions struct {
 	listener *udp.Listener
 	logs     *logSource
 	throttle *throttle.Log
-	wg       sync.WaitGroup
-	done     chan struct{} // closed by Stop: ends the API pollers
+	// proxyErrors logs the session API's failures, at most one line a
+	// minute per proxy, at error level.
+	proxyErrors *throttle.Log
+	wg          sync.WaitGroup
+	done        chan struct{} // closed by Stop: ends the API pollers
 
 	proxyPolls, proxyPollErrors atomic.Uint64
 }
@@ -166,7 +169,7 @@ func (q *QlikSenseSessions) checkValues() error {
 		return fmt.Errorf("users_max_bytes %d is out of range: give a size from \"2B\" to \"%dKiB\"; "+
 			"InfluxDB 1.x's documented limit for a string field is 64 KiB, 1.9+ and 2.x refuse points over 1 MiB", q.UsersMaxBytes, maxUsersMaxBytes/1024)
 	}
-	return nil
+	return q.checkDurations()
 }
 
 func (q *QlikSenseSessions) stateConfig() state.Config {
@@ -189,6 +192,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 			"Set allowed_sources to your proxy nodes, e.g. allowed_sources = [\"10.0.0.11\", \"10.0.0.12\"], or listen on one address", port)
 	}
 	q.throttle = throttle.NewLog(q.Log, time.Minute)
+	q.proxyErrors = throttle.NewLog(errorLines{q.Log}, time.Minute)
 	q.done = make(chan struct{})
 	cfg := q.pipelineConfig
 	cfg.Log, cfg.Throttle = q.Log, q.throttle
