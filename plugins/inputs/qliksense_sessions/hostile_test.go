@@ -119,3 +119,28 @@ func TestProxyErrorsAreRateLimited(t *testing.T) {
 	require.Contains(t, errors[0], "Proxy session API of SENSE1")
 	require.Contains(t, errors[0], "HTTP status 500")
 }
+
+// Sizes the socket cannot take are refused at Init, naming the key (issue
+// 21: 2 GiB wrapped, and the warning blamed rmem_max).
+func TestSocketSizeRanges(t *testing.T) {
+	for _, tt := range []struct {
+		modify func(q *QlikSenseSessions)
+		errMsg string
+	}{
+		{func(q *QlikSenseSessions) { q.ReadBufferSize = config.Size(2 << 30) }, `read_buffer_size 2147483648 is over "512MiB"`},
+		{func(q *QlikSenseSessions) { q.ReadBufferSize = config.Size(512<<20 + 1) }, `read_buffer_size 536870913 is over "512MiB"`},
+		{func(q *QlikSenseSessions) { q.ReadBufferSize = config.Size(512 << 20) }, ""},
+		{func(q *QlikSenseSessions) { q.MaxDatagramSize = config.Size(65508) }, "max_datagram_size 65508 is over 65507 bytes"},
+		{func(q *QlikSenseSessions) { q.MaxDatagramSize = config.Size(1 << 20) }, "max_datagram_size 1048576 is over 65507 bytes"},
+		{func(q *QlikSenseSessions) { q.MaxDatagramSize = config.Size(65507) }, ""},
+	} {
+		plugin := newTestPlugin(t)
+		tt.modify(plugin)
+		err := plugin.Init()
+		if tt.errMsg == "" {
+			require.NoError(t, err)
+			continue
+		}
+		require.ErrorContains(t, err, tt.errMsg)
+	}
+}

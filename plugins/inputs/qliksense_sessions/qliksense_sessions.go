@@ -143,6 +143,12 @@ func (q *QlikSenseSessions) checkValues() error {
 	switch {
 	case q.ReadBufferSize < 0:
 		return fmt.Errorf("read_buffer_size %d is negative: give a size such as \"8MiB\", or \"0\" for the OS default", q.ReadBufferSize)
+	case q.ReadBufferSize > udp.MaxReadBuffer:
+		return fmt.Errorf("read_buffer_size %d is over \"%dMiB\", the most the socket can take: "+
+			"give a size such as \"8MiB\" (and raise net.core.rmem_max to match)", q.ReadBufferSize, udp.MaxReadBuffer>>20)
+	case q.MaxDatagramSize > udp.MaxPayload:
+		return fmt.Errorf("max_datagram_size %d is over %d bytes, the largest payload of a UDP datagram: give %d or less",
+			q.MaxDatagramSize, udp.MaxPayload, udp.MaxPayload)
 	case q.MaxDatagramSize <= 0:
 		return fmt.Errorf("max_datagram_size %d must be positive: give a size such as \"64KiB\"", q.MaxDatagramSize)
 	case q.SummaryInterval < 0:

@@ -20,6 +20,11 @@ import (
 // MaxPayload is the largest payload a UDP datagram over IPv4 can carry.
 const MaxPayload = 65507
 
+// MaxReadBuffer is the largest read buffer Listen asks for: SO_RCVBUF is a
+// C int, which Linux doubles, so 1 GiB or more wraps; 512 MiB is far more
+// than any flood of a Qlik Sense site needs.
+const MaxReadBuffer = 512 << 20
+
 // ParseAddress splits a service_address such as udp://:9997 into the
 // network (udp, udp4 or udp6) and host:port.
 func ParseAddress(address string) (network, hostPort string, err error) {
