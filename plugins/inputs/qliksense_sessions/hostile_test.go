@@ -1,6 +1,7 @@
 package qliksense_sessions
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -143,4 +144,25 @@ func TestSocketSizeRanges(t *testing.T) {
 		}
 		require.ErrorContains(t, err, tt.errMsg)
 	}
+}
+
+// The listen error asks whether another program uses the port only when
+// one does (issue 21: it always asked).
+func TestListenErrorHint(t *testing.T) {
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+
+	plugin := newTestPlugin(t)
+	plugin.ServiceAddress = "udp://" + taken.LocalAddr().String()
+	require.NoError(t, plugin.Init())
+	err = plugin.Start(&testutil.Accumulator{})
+	require.ErrorContains(t, err, "(is another program using the port?)")
+
+	plugin = newTestPlugin(t)
+	plugin.ServiceAddress = "udp://192.0.2.1:9997" // TEST-NET-1: no interface has it
+	require.NoError(t, plugin.Init())
+	err = plugin.Start(&testutil.Accumulator{})
+	require.ErrorContains(t, err, `listening on service_address "udp://192.0.2.1:9997" failed`)
+	require.NotContains(t, err.Error(), "another program")
 }

@@ -187,7 +187,10 @@ func (q *QlikSenseSessions) stateConfig() state.Config {
 func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	listener, warning, err := udp.Listen(q.network, q.address, int(q.ReadBufferSize))
 	if err != nil {
-		return fmt.Errorf("listening on service_address %q failed: %w (is another program using the port?)", q.ServiceAddress, err)
+		if udp.AddressInUse(err) {
+			return fmt.Errorf("listening on service_address %q failed: %w (is another program using the port?)", q.ServiceAddress, err)
+		}
+		return fmt.Errorf("listening on service_address %q failed: %w", q.ServiceAddress, err)
 	}
 	if warning != "" {
 		q.Log.Warn(warning)
