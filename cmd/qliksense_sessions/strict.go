@@ -38,7 +38,7 @@ func checkConfig(path string) error {
 	}
 	md, err := toml.Decode(data, &conf)
 	if err != nil {
-		return nil //nolint:nilerr // the shim decodes the file next and reports this itself, with its position
+		return escapeError(err)
 	}
 
 	var problems []string
@@ -109,6 +109,23 @@ next:
 		return nil
 	}
 	return errors.New(strings.Join(problems, "\n"))
+}
+
+// escapeError explains TOML's "invalid escape" of a Windows path in double
+// quotes, naming the key; other decode errors give nil: the shim decodes
+// the file next and reports them itself, with their position.
+func escapeError(err error) error {
+	var perr toml.ParseError
+	if !errors.As(err, &perr) || !strings.HasPrefix(perr.Message, "invalid escape") {
+		return nil
+	}
+	name, where := perr.LastKey, "at the top level"
+	if i := strings.LastIndex(name, "."); i >= 0 {
+		name, where = name[i+1:], "in "+name[:i]
+	}
+	return fmt.Errorf("key %q %s (line %d): %s: in double quotes a backslash starts an escape: "+
+		"write Windows paths in single quotes, e.g. %s = 'C:\\ProgramData\\...', or double every backslash",
+		name, where, perr.Position.Line, perr.Message, name)
 }
 
 // expandEnvVars is the shim's expansion of $VAR and ${VAR} (with the value's
