@@ -38,6 +38,9 @@ func run(args []string, stdout io.Writer) error {
 	debug := flags.Bool("debug", false, "log debug messages too")
 	showVersion := flags.Bool("version", false, "print the version and exit")
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is printed: asking for it is no error
+		}
 		return err
 	}
 	if *showVersion {

@@ -279,3 +279,16 @@ func lastMetricOfLines(t *testing.T, lines []string) telegraf.Metric {
 	}
 	return nil
 }
+
+// TestHelpExitsZero: -h prints the usage and exits 0, with no error line.
+func TestHelpExitsZero(t *testing.T) {
+	bin := binDir(t)
+	for _, flag := range []string{"-h", "-help"} {
+		var stdout, stderr strings.Builder
+		cmd := exec.Command(filepath.Join(bin, "qliksense_sessions"), flag)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), "%s: %s", flag, stderr.String())
+		require.Contains(t, stderr.String(), "-config", flag)
+		require.NotContains(t, stderr.String(), "E! ", flag)
+	}
+}
