@@ -131,7 +131,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	port := freeUDPPort(t)
 	stateFile := filepath.Join(dir, "state.json")
-	conf := pluginConfig(t, dir, port, fmt.Sprintf("  state_file = %q\n  state_save_interval = \"200ms\"", stateFile))
+	conf := pluginConfig(t, dir, port, fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"", stateFile)) // the shortest allowed
 
 	first := startPlugin(t, bin, conf)
 	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
