@@ -59,7 +59,9 @@ func TestUsersLicenseBounded(t *testing.T) {
 	plugin := newTestPlugin(t)
 	plugin.EmitEvents = false
 	plugin.SummaryInterval = 0
-	plugin.UsersMaxBytes = config.Size(16)
+	// One name's worth as line protocol writes it (quotes and backslashes
+	// escaped): 18 bytes.
+	plugin.UsersMaxBytes = config.Size(18)
 	var acc testutil.Accumulator
 	conn, polls := startLicensePlugin(t, plugin, server, time.Hour, &acc)
 	polls.wait(t, 1)
