@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/telegraf"
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps/qpstest"
@@ -129,9 +130,9 @@ func withTags(fields map[string]string, tags ...string) map[string]string {
 
 // emitted runs the real binary on the sample day with a proxy block, event
 // messages, users lists cut short (users_max_bytes) and extra settings, and
-// returns what it emits in the contract's shape, and every value of the
-// event tag, once everything in want has shown.
-func emitted(t *testing.T, extra string, want map[string]map[string]string) (map[string]map[string]string, map[string]bool) {
+// returns what it emits in the contract's shape, every value of the event
+// tag, and the metrics, once everything in want has shown.
+func emitted(t *testing.T, extra string, want map[string]map[string]string) (map[string]map[string]string, map[string]bool, []telegraf.Metric) {
 	t.Helper()
 	bin := binDir(t)
 	// Enough users that the virtual proxy's list passes users_max_bytes.
@@ -156,8 +157,10 @@ func emitted(t *testing.T, extra string, want map[string]map[string]string) (map
 
 	names := make(map[string]map[string]string)
 	events := make(map[string]bool)
+	var all []telegraf.Metric
 	collect := func() {
-		for _, m := range p.snapshot() {
+		all = p.snapshot()
+		for _, m := range all {
 			if names[m.Name()] == nil {
 				names[m.Name()] = make(map[string]string)
 			}
@@ -196,30 +199,53 @@ func emitted(t *testing.T, extra string, want map[string]map[string]string) (map
 		}
 		return len(events) == len(eventContract)
 	}, 30*time.Second, 100*time.Millisecond, "the plugin never emitted every name of the contract: got %v, events %v", names, events)
+
+	// Then one login on a site at rest: its change summary holds the site
+	// and the one server, not the others nor the apps (changeOnly), and a
+	// summary of either kind follows its event.
+	sendDatagrams(t, dialPlugin(t, port),
+		"/qseow-proxy-session/;SENSE2;Start session;LAB;contract_marker;AppAccess;/hub/;Start session for user 'LAB\\contract_marker'")
+	require.Eventually(t, func() bool {
+		var loggedIn time.Time
+		for _, m := range p.snapshot() {
+			if id, _ := m.GetField("user_id"); id == "contract_marker" {
+				loggedIn = m.Time()
+			}
+			if !loggedIn.IsZero() && m.Name() == "qliksense_users" && m.Time().After(loggedIn) {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "no summary after the last login")
 	collect()
-	return names, events
+	return names, events, all
 }
 
 // TestMetricContract: the real binary emits exactly metricContract's
 // measurements, tags and fields, with their types, and eventContract's
-// events; with butler_summaries, butlerContract's on top.
+// events; with butler_summaries, butlerContract's on top. Its summaries keep
+// the change-only contract (changeOnly).
 func TestMetricContract(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
-		names, events := emitted(t, "", metricContract)
+		names, events, all := emitted(t, "", metricContract)
 		require.Equal(t, metricContract, names)
 		require.Equal(t, eventContract, events)
+		omitted := changeOnly(t, all)
+		require.NotZero(t, omitted, "no change summary left out an unchanged server, virtual proxy or app")
 	})
 	t.Run("butler_summaries", func(t *testing.T) {
 		want := withContract(metricContract, butlerContract)
-		names, events := emitted(t, "  butler_summaries = true", want)
+		names, events, all := emitted(t, "  butler_summaries = true", want)
 		require.Equal(t, want, names)
 		require.Equal(t, eventContract, events)
+		changeOnly(t, all)
 	})
 	t.Run("repository and logfile", func(t *testing.T) {
 		want := withContract(metricContract, blocksContract)
-		names, events := emitted(t, blocksConfig(t), want)
+		names, events, all := emitted(t, blocksConfig(t), want)
 		require.Equal(t, want, names)
 		require.Equal(t, eventContract, events)
+		changeOnly(t, all)
 	})
 	t.Run("repository with licences", func(t *testing.T) {
 		want := withContract(withContract(metricContract, blocksContract), licenseContract)
@@ -233,6 +259,101 @@ func TestMetricContract(t *testing.T) {
 		require.Equal(t, want, names)
 		require.Equal(t, eventContract, events)
 	})
+}
+
+// changeOnly checks the summaries' contract on what a consumer sees, in
+// order: a gather's summary (trigger = "interval") holds every server,
+// virtual proxy and app in use (whose last line was not a zero); a change
+// summary (trigger = "change") holds, besides the site, only lines that
+// differ from their series' last line, or from its last line in a change
+// summary (an output may take only those), or whose users list was cut
+// (which can hide a change), and final zeros. It returns how many series in
+// use the change summaries left out, all told.
+func changeOnly(t *testing.T, metrics []telegraf.Metric) (omitted int) {
+	t.Helper()
+	type line struct {
+		key    string // measurement and the series' own tags (not trigger, nor app_name)
+		values string
+		zero   bool
+		cut    bool
+	}
+	inUse := make(map[string]string)    // by key, the values of its last line
+	onChange := make(map[string]string) // by key, the values of its last line in a change summary
+	group := make([]line, 0, len(metrics))
+	var (
+		open         bool // a group is open
+		groupAt      time.Time
+		groupTrigger string
+	)
+	summaries, changes := 0, 0
+	closeGroup := func() {
+		if !open {
+			return
+		}
+		summaries++
+		present := map[string]bool{}
+		for _, l := range group {
+			present[l.key] = true
+			if groupTrigger == "change" {
+				last, ok := inUse[l.key]
+				lastOnChange, okOnChange := onChange[l.key]
+				require.True(t, !ok || last != l.values || !okOnChange || lastOnChange != l.values || l.cut || l.zero,
+					"the change summary of %s repeats %s unchanged: %s", groupAt.Format(time.RFC3339Nano), l.key, l.values)
+			}
+		}
+		for key := range inUse {
+			if present[key] {
+				continue
+			}
+			require.NotEqual(t, "interval", groupTrigger, "the gather's summary of %s leaves out %s, which is in use", groupAt.Format(time.RFC3339Nano), key)
+			omitted++
+		}
+		if groupTrigger == "change" {
+			changes++
+		}
+		for _, l := range group {
+			switch {
+			case l.zero:
+				delete(inUse, l.key)
+				delete(onChange, l.key)
+			case groupTrigger == "change":
+				onChange[l.key] = l.values
+				fallthrough
+			default:
+				inUse[l.key] = l.values
+			}
+		}
+		group, open = group[:0], false
+	}
+	for _, m := range metrics {
+		if !strings.HasPrefix(m.Name(), "qliksense_users") || strings.HasSuffix(m.Name(), "_butler") {
+			continue
+		}
+		trigger, _ := m.GetTag("trigger")
+		if !m.Time().Equal(groupAt) || trigger != groupTrigger {
+			closeGroup()
+			open, groupAt, groupTrigger = true, m.Time(), trigger
+		}
+		if m.Name() == "qliksense_users" {
+			continue // every summary's first line
+		}
+		tags := m.Tags()
+		key := m.Name() + " " + tags["server"] + " " + tags["virtual_proxy"] + " " + tags["app_id"]
+		fields := m.Fields()
+		users, sessions, connections := fields["active_users"], fields["active_sessions"], fields["active_connections"]
+		cut, _ := fields["users_truncated"].(bool)
+		group = append(group, line{
+			key:    key,
+			values: fmt.Sprint(users, sessions, connections, fields["users"], cut),
+			zero:   users == int64(0) && (sessions == nil || sessions == int64(0)) && (connections == nil || connections == int64(0)),
+			cut:    cut,
+		})
+	}
+	closeGroup()
+	require.NotZero(t, summaries)
+	t.Logf("%d summaries, %d on a change; the change summaries left out %d lines of servers, virtual proxies and apps in use",
+		summaries, changes, omitted)
+	return omitted
 }
 
 // blocksConfig is a repository block that names the sample day's apps, and

@@ -104,6 +104,11 @@ type Pipeline struct {
 	done        chan struct{}
 	wg          sync.WaitGroup
 
+	// lastVirtualProxies and lastChangeVirtualProxies are the virtual
+	// proxies' previous summaries and previous change summaries, for change
+	// summaries. Guarded by emitMu.
+	lastVirtualProxies, lastChangeVirtualProxies map[vpKey]state.Summary
+
 	eventsAccepted, eventsIgnored, eventsExcluded, malformed, logRowsMalformed,
 	oversizeRows, udpSuperseded, decodedANSI, stateSaveErrors atomic.Uint64
 	// apiRefusedMaxUsers are the API sessions their client refused (see

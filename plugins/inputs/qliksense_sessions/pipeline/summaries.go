@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -49,7 +50,12 @@ func (p *Pipeline) summariseChanges() {
 }
 
 // EmitSummaries adds the summaries of the state now to acc, tagged with
-// the trigger.
+// the trigger. A gather's (TriggerInterval) holds everything; a change
+// summary (TriggerChange) the site, and only the servers, virtual proxies
+// and apps whose counts or users changed since the previous summary or the
+// previous change summary, with the final zeros: a consumer that keeps each
+// series' last value has the whole picture, from every summary or from the
+// change summaries and the final zeros.
 func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 	// emitMu keeps snapshots and their metrics in one order, so the last
 	// summary an output sees is the newest.
@@ -63,15 +69,55 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 	p.state.Sweep(now)
 	changes := p.state.TakeChanges()
 	p.mu.Unlock()
+	changedOnly := trigger == metrics.TriggerChange
+	if changedOnly {
+		changes = changes.ChangedOnly()
+	}
 	s := metrics.Summaries{At: now, AppStream: p.cfg.AppStream}
 	s.Site, s.Servers = p.state.Summarise(changes)
-	s.VirtualProxies = p.virtualProxySummaries(now)
+	s.VirtualProxies = p.changedVirtualProxies(p.virtualProxySummaries(now), changedOnly)
 	s.Apps = p.state.SummariseApps(changes)
 	metrics.AddSummaries(acc, &s, trigger, p.cfg.UsersMaxBytes, p.cfg.AppName)
 	if p.cfg.Summarised != nil {
 		p.cfg.Summarised(acc, &s, trigger)
 	}
 	p.lastSummary = now
+}
+
+// changedVirtualProxies notes the summaries as the last of their virtual
+// proxies and returns them or, with changedOnly, those that differ from
+// their virtual proxy's previous summary or previous change summary (an
+// output may take only those). Called under emitMu.
+func (p *Pipeline) changedVirtualProxies(summaries []metrics.VirtualProxySummary, changedOnly bool) []metrics.VirtualProxySummary {
+	last := make(map[vpKey]state.Summary, len(summaries))
+	lastChange := make(map[vpKey]state.Summary, len(summaries))
+	out := summaries[:0]
+	for _, vp := range summaries {
+		key := vpKey{vp.Server, vp.VirtualProxy}
+		prev, ok := p.lastVirtualProxies[key]
+		prevChange, okChange := p.lastChangeVirtualProxies[key]
+		last[key] = vp.Summary
+		if changedOnly {
+			lastChange[key] = vp.Summary
+		} else if okChange {
+			lastChange[key] = prevChange
+		}
+		if !changedOnly || !ok || !okChange || !sameSummary(prev, vp.Summary) || !sameSummary(prevChange, vp.Summary) {
+			out = append(out, vp)
+		}
+	}
+	// A virtual proxy without an answer now is forgotten: its next one
+	// goes out.
+	p.lastVirtualProxies, p.lastChangeVirtualProxies = last, lastChange
+	return out
+}
+
+// vpKey names a virtual proxy's summary.
+type vpKey struct{ server, virtualProxy string }
+
+func sameSummary(a, b state.Summary) bool {
+	return a.Server == b.Server && a.ActiveUsers == b.ActiveUsers && a.ActiveSessions == b.ActiveSessions &&
+		slices.Equal(a.Users, b.Users)
 }
 
 // virtualProxySummaries summarises each virtual proxy's last answer.

@@ -85,17 +85,23 @@ type sortedNames struct {
 	keys, names []string // parallel
 }
 
-// merge applies handed-over changes. It owns them, and reorders them. It
-// works in place, so that summaries of a large site do not allocate a list
-// each time (and keep the garbage collector busy).
-func (l *sortedNames) merge(c listChanges) {
+// merge applies handed-over changes and tells whether the list changed (a
+// member left, came or came back under another spelling). It owns the
+// changes, and reorders them. It works in place, so that summaries of a
+// large site do not allocate a list each time (and keep the garbage
+// collector busy).
+func (l *sortedNames) merge(c listChanges) (changed bool) {
 	if c.replace {
+		// The whole list, after a log overflowed (rare): compare it with
+		// the old one.
+		old := slices.Clone(l.names)
 		clear(l.keys)
 		clear(l.names)
 		l.keys, l.names = l.keys[:0], l.names[:0]
+		defer func() { changed = !slices.Equal(old, l.names) }()
 	}
 	if len(c.changes) == 0 {
-		return
+		return false
 	}
 	slices.SortFunc(c.changes, func(a, b nameChange) int {
 		if c := strings.Compare(a.key, b.key); c != 0 {
@@ -119,13 +125,16 @@ func (l *sortedNames) merge(c listChanges) {
 		write += copy(keys[write:], keys[read:at])
 		read = at
 		switch {
-		case found && change.add: // back under a new spelling
+		case found && change.add: // back, perhaps under a new spelling
+			changed = changed || names[read] != change.name
 			keys[write], names[write] = change.key, change.name
 			write++
 			read++
 		case found:
+			changed = true
 			read++
 		case change.add:
+			changed = true
 			newcomers = append(newcomers, change)
 		}
 	}
@@ -150,6 +159,7 @@ func (l *sortedNames) merge(c listChanges) {
 		end = at
 	}
 	l.keys, l.names = keys, names
+	return changed
 }
 
 // copyNames returns the names, the caller's to keep.

@@ -29,6 +29,19 @@ type Changes struct {
 	siteNames listChanges
 	servers   []serverChanges
 	apps      []serverChanges
+	// changedOnly: summarise only the servers and apps whose counts or
+	// users changed since the previous summary (see ChangedOnly).
+	changedOnly bool
+}
+
+// ChangedOnly returns the changes for a summary of what changed: the site,
+// and only the servers and apps whose counts or user lists changed since
+// the previous summary, or since the previous summary of what changed (a
+// consumer may take only those), their final zeros included. A summary of
+// all the changes (those TakeChanges returns) holds every server and app.
+func (c Changes) ChangedOnly() Changes {
+	c.changedOnly = true
+	return c
 }
 
 type serverChanges struct {
@@ -41,8 +54,17 @@ type serverChanges struct {
 // summaryLists are the lists Summarise keeps between summaries.
 type summaryLists struct {
 	site    sortedNames
-	servers map[string]*sortedNames // by server key
-	apps    map[string]*sortedNames // by app key
+	servers map[string]*summarised // by server key
+	apps    map[string]*summarised // by app key
+}
+
+// summarised is a server's or app's last summary: its user list, and the
+// rest (without Users), to tell whether it changed since; pending: it
+// changed since the last summary of what changed (or never was in one).
+type summarised struct {
+	names   sortedNames
+	last    Summary
+	pending bool
 }
 
 // TakeChanges is Snapshot's first half, for a caller whose lock on the
@@ -99,12 +121,12 @@ func (s *State) TakeChanges() Changes {
 func (s *State) Summarise(c Changes) (site Summary, servers []Summary) {
 	lists := &s.lists
 	if lists.servers == nil {
-		lists.servers = make(map[string]*sortedNames)
+		lists.servers = make(map[string]*summarised)
 	}
 	lists.site.merge(c.siteNames)
 	site = c.site
 	site.Users = lists.site.copyNames()
-	servers = summariseGroups(c.servers, lists.servers)
+	servers = summariseGroups(c.servers, lists.servers, c.changedOnly)
 	slices.SortFunc(servers, func(a, b Summary) int {
 		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
 	})
@@ -117,9 +139,9 @@ func (s *State) Summarise(c Changes) (site Summary, servers []Summary) {
 // same Changes.
 func (s *State) SummariseApps(c Changes) []Summary {
 	if s.lists.apps == nil {
-		s.lists.apps = make(map[string]*sortedNames)
+		s.lists.apps = make(map[string]*summarised)
 	}
-	apps := summariseGroups(c.apps, s.lists.apps)
+	apps := summariseGroups(c.apps, s.lists.apps, c.changedOnly)
 	slices.SortFunc(apps, func(a, b Summary) int {
 		return strings.Compare(strings.ToLower(a.App), strings.ToLower(b.App))
 	})
@@ -127,24 +149,43 @@ func (s *State) SummariseApps(c Changes) []Summary {
 }
 
 // summariseGroups merges the changes of servers or apps into their kept
-// lists and returns their summaries.
-func summariseGroups(changes []serverChanges, lists map[string]*sortedNames) []Summary {
+// lists and returns their summaries: all of them or, with changedOnly, the
+// final zeros and those that changed since the previous summary of what
+// changed (new ones too): a summary of everything in between does not hide
+// a change from a consumer that takes only the summaries of what changed.
+func summariseGroups(changes []serverChanges, lists map[string]*summarised, changedOnly bool) []Summary {
 	out := make([]Summary, 0, len(changes))
 	for _, sc := range changes {
 		summary := sc.summary
 		if sc.final {
 			delete(lists, sc.key)
 			summary.Users = make([]string, 0)
-		} else {
-			list := lists[sc.key]
-			if list == nil {
-				list = &sortedNames{}
-				lists[sc.key] = list
-			}
-			list.merge(sc.names)
-			summary.Users = list.copyNames()
+			out = append(out, summary)
+			continue
 		}
-		out = append(out, summary)
+		kept := lists[sc.key]
+		if kept == nil {
+			kept = &summarised{pending: true}
+			lists[sc.key] = kept
+		}
+		if kept.names.merge(sc.names) || !sameCounts(kept.last, summary) {
+			kept.pending = true
+		}
+		kept.last = summary
+		if kept.pending || !changedOnly {
+			summary.Users = kept.names.copyNames()
+			out = append(out, summary)
+		}
+		if changedOnly {
+			kept.pending = false
+		}
 	}
 	return out
+}
+
+// sameCounts tells whether two summaries of a server or app name it alike
+// and count alike (their Users aside).
+func sameCounts(a, b Summary) bool {
+	return a.Server == b.Server && a.App == b.App && a.ActiveUsers == b.ActiveUsers &&
+		a.ActiveSessions == b.ActiveSessions && a.ActiveConnections == b.ActiveConnections
 }
