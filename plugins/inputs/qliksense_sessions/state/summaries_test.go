@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -185,4 +186,64 @@ func TestChangedOnlyKeepsTheConsumersPicture(t *testing.T) {
 		}
 	}
 	require.Greater(t, changeSummaries, 2000)
+}
+
+// BenchmarkSummariseApps is the summaries of a site of 5,000 users on 4
+// servers with connections to 6,500 apps, after one connection opened or
+// closed since the previous summary: a gather's (everything, the apps
+// sorted) and a change summary's (what changed). locked-µs is the part
+// done under the caller's lock (TakeChanges).
+func BenchmarkSummariseApps(b *testing.B) {
+	for _, bench := range []struct {
+		name        string
+		changedOnly bool
+	}{{"gather", false}, {"change", true}} {
+		b.Run(bench.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			const users, apps = 5000, 6500
+			app := func(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", rng.Uint32(), i) }
+			ids := make([]string, apps)
+			for i := range ids {
+				ids[i] = app(i)
+			}
+			s := New(Config{})
+			do := func(cmd event.Command, user int, app string) {
+				ev := event.Event{Server: fmt.Sprintf("SENSE%d", user%4), Command: cmd, Directory: "LAB",
+					UserID: fmt.Sprintf("user%05d", user), Context: "/app/" + app}
+				s.Apply(&ev, t0)
+			}
+			for i, id := range ids {
+				do(open, i%users, id)
+				do(open, rng.IntN(users), id)
+			}
+			summarise := func() {
+				changes := s.TakeChanges()
+				if bench.changedOnly {
+					changes = changes.ChangedOnly()
+				}
+				s.Summarise(changes)
+				s.SummariseApps(changes)
+			}
+			summarise()
+			var locked time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cmd := open
+				if i%2 == 1 {
+					cmd = closeConn
+				}
+				do(cmd, 7, ids[i/2%apps])
+				taken := time.Now()
+				changes := s.TakeChanges()
+				locked += time.Since(taken)
+				if bench.changedOnly {
+					changes = changes.ChangedOnly()
+				}
+				s.Summarise(changes)
+				s.SummariseApps(changes)
+			}
+			b.ReportMetric(float64(locked.Microseconds())/float64(b.N), "locked-µs/op")
+		})
+	}
 }
