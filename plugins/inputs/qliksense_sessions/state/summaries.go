@@ -56,6 +56,7 @@ type summaryLists struct {
 	site    sortedNames
 	servers map[string]*summarised // by server key
 	apps    map[string]*summarised // by app key
+	keyed   []keyedSummary         // summariseGroups' room to sort in, kept for the next
 }
 
 // summarised is a server's or app's last summary: its user list, and the
@@ -126,10 +127,7 @@ func (s *State) Summarise(c Changes) (site Summary, servers []Summary) {
 	lists.site.merge(c.siteNames)
 	site = c.site
 	site.Users = lists.site.copyNames()
-	servers = summariseGroups(c.servers, lists.servers, c.changedOnly)
-	slices.SortFunc(servers, func(a, b Summary) int {
-		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
-	})
+	servers = lists.summariseGroups(c.servers, lists.servers, c.changedOnly)
 	return site, servers
 }
 
@@ -141,11 +139,7 @@ func (s *State) SummariseApps(c Changes) []Summary {
 	if s.lists.apps == nil {
 		s.lists.apps = make(map[string]*summarised)
 	}
-	apps := summariseGroups(c.apps, s.lists.apps, c.changedOnly)
-	slices.SortFunc(apps, func(a, b Summary) int {
-		return strings.Compare(strings.ToLower(a.App), strings.ToLower(b.App))
-	})
-	return apps
+	return s.lists.summariseGroups(c.apps, s.lists.apps, c.changedOnly)
 }
 
 // summariseGroups merges the changes of servers or apps into their kept
@@ -153,14 +147,18 @@ func (s *State) SummariseApps(c Changes) []Summary {
 // final zeros and those that changed since the previous summary of what
 // changed (new ones too): a summary of everything in between does not hide
 // a change from a consumer that takes only the summaries of what changed.
-func summariseGroups(changes []serverChanges, lists map[string]*summarised, changedOnly bool) []Summary {
-	out := make([]Summary, 0, len(changes))
+//
+// They come in case-insensitive order of their names: in order of their
+// keys, the names case-folded (foldCase, as strings.ToLower folds them),
+// which are unique.
+func (l *summaryLists) summariseGroups(changes []serverChanges, lists map[string]*summarised, changedOnly bool) []Summary {
+	keyed := l.keyed[:0]
 	for _, sc := range changes {
 		summary := sc.summary
 		if sc.final {
 			delete(lists, sc.key)
 			summary.Users = make([]string, 0)
-			out = append(out, summary)
+			keyed = append(keyed, keyedSummary{sc.key, summary})
 			continue
 		}
 		kept := lists[sc.key]
@@ -174,13 +172,26 @@ func summariseGroups(changes []serverChanges, lists map[string]*summarised, chan
 		kept.last = summary
 		if kept.pending || !changedOnly {
 			summary.Users = kept.names.copyNames()
-			out = append(out, summary)
+			keyed = append(keyed, keyedSummary{sc.key, summary})
 		}
 		if changedOnly {
 			kept.pending = false
 		}
 	}
+	slices.SortFunc(keyed, func(a, b keyedSummary) int { return strings.Compare(a.key, b.key) })
+	out := make([]Summary, len(keyed))
+	for i := range keyed {
+		out[i] = keyed[i].summary
+	}
+	clear(keyed) // keeps no user lists
+	l.keyed = keyed[:0]
 	return out
+}
+
+// keyedSummary is a summary with its server's or app's key, to sort by.
+type keyedSummary struct {
+	key     string
+	summary Summary
 }
 
 // sameCounts tells whether two summaries of a server or app name it alike

@@ -188,6 +188,37 @@ func TestChangedOnlyKeepsTheConsumersPicture(t *testing.T) {
 	require.Greater(t, changeSummaries, 2000)
 }
 
+// TestSummariesInCaseInsensitiveOrder: servers and apps come in the order
+// of their names in lower case (strings.ToLower), which sorting by their
+// case-folded keys gives.
+func TestSummariesInCaseInsensitiveOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	letters := []rune("aAbBzZ09-_.ÄäÖöéÉ")
+	name := func() string {
+		r := make([]rune, 1+rng.IntN(6))
+		for i := range r {
+			r[i] = letters[rng.IntN(len(letters))]
+		}
+		return string(r)
+	}
+	s := New(Config{})
+	for i := range 300 {
+		ev := event.Event{Server: name(), Command: open, Directory: "LAB", UserID: fmt.Sprintf("u%d", i),
+			Context: fmt.Sprintf("/app/%08X-0000-4000-8000-%012x", rng.Uint32(), i)}
+		s.Apply(&ev, t0)
+	}
+	changes := s.TakeChanges()
+	_, servers := s.Summarise(changes)
+	apps := s.SummariseApps(changes)
+	require.Greater(t, len(servers), 100)
+	require.Len(t, apps, 300)
+	require.True(t, slices.IsSortedFunc(servers, func(a, b Summary) int {
+		return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server))
+	}), "servers in order")
+	require.True(t, slices.IsSortedFunc(apps, func(a, b Summary) int { return strings.Compare(strings.ToLower(a.App), strings.ToLower(b.App)) }),
+		"apps in order")
+}
+
 // BenchmarkSummariseApps is the summaries of a site of 5,000 users on 4
 // servers with connections to 6,500 apps, after one connection opened or
 // closed since the previous summary: a gather's (everything, the apps
