@@ -42,6 +42,7 @@ func main() {
 	users := flag.Int("users", 20000, "simulated users: the size of the user lists every summary carries")
 	modes := flag.String("modes", "reader,plugin,telegraf,telegraf-summaries",
 		"what to measure: reader (minimal UDP reader), plugin (binary alone), telegraf (under Telegraf), "+
+			"telegraf-upstream (under Telegraf, inputs.execd with influx_parser_type = \"upstream\"), "+
 			"telegraf-summaries (under Telegraf with emit_events = false)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	var err error
@@ -140,7 +141,7 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 		}
 		cmd = exec.Command(self, "-reader", addr)
 		ready = "ready"
-	case "plugin", "telegraf", "telegraf-summaries":
+	case "plugin", "telegraf", "telegraf-upstream", "telegraf-summaries":
 		conf := filepath.Join(work, "qliksense_sessions.conf")
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[[inputs.qliksense_sessions]]
   service_address = "udp://%s"
@@ -155,6 +156,10 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 		if mode == "plugin" {
 			cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", conf, "-poll_interval", "1s")
 		} else {
+			parser := ""
+			if mode == "telegraf-upstream" {
+				parser = "\n  influx_parser_type = \"upstream\""
+			}
 			tconf := filepath.Join(work, "telegraf.conf")
 			if err := os.WriteFile(tconf, []byte(fmt.Sprintf(`[agent]
   interval = "1s"
@@ -166,11 +171,11 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 [[inputs.execd]]
   command = [%q, "-config", %q, "-poll_interval", "1s"]
   signal = "none"
-  data_format = "influx"
+  data_format = "influx"%s
 [[outputs.file]]
   files = ["stdout"]
   data_format = "influx"
-`, filepath.Join(bin, "qliksense_sessions"), conf)), 0o600); err != nil {
+`, filepath.Join(bin, "qliksense_sessions"), conf, parser)), 0o600); err != nil {
 				return result{}, err
 			}
 			cmd = exec.Command(filepath.Join(bin, "telegraf"), "--config", tconf)
@@ -246,7 +251,7 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 	busy := time.Since(start) - time.Since(lastChange)
 	res := result{
 		target: map[string]string{"reader": "minimal UDP reader", "plugin": "plugin alone", "telegraf": "plugin under Telegraf",
-			"telegraf-summaries": "under Telegraf, emit_events = false"}[mode],
+			"telegraf-upstream": "under Telegraf, upstream parser", "telegraf-summaries": "under Telegraf, emit_events = false"}[mode],
 		rate:       rate,
 		sent:       events,
 		got:        last,
@@ -254,7 +259,7 @@ func measure(bin, mode string, rate int, duration time.Duration, users int) (res
 		cpuPercent: float64(cpuAfter-cpuBefore) / procstat.ClockTicks / busy.Seconds() * 100,
 		rssMiB:     procstat.TreePeakRSS(cmd.Process.Pid) / 1024,
 	}
-	if mode == "plugin" || mode == "telegraf" {
+	if mode == "plugin" || mode == "telegraf" || mode == "telegraf-upstream" {
 		res.p50, res.p99 = sink.percentiles()
 		res.latencies = true
 	}
