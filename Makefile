@@ -3,8 +3,9 @@
 GO              ?= go
 BIN             := $(CURDIR)/bin
 TELEGRAF_VERSION := v1.37.2
-# A trimmed Telegraf with just what the demo, the examples and the tests use.
-TELEGRAF_TAGS   := custom,inputs.execd,outputs.file,outputs.mqtt,outputs.influxdb,outputs.influxdb_v2,outputs.prometheus_client,parsers.influx,serializers.influx,serializers.template,serializers.json
+# A trimmed Telegraf with just what the demo, the examples and the tests use
+# (the examples' inputs.execd reads with influx_parser_type = "upstream").
+TELEGRAF_TAGS   := custom,inputs.execd,outputs.file,outputs.mqtt,outputs.influxdb,outputs.influxdb_v2,outputs.prometheus_client,parsers.influx,parsers.influx_upstream,serializers.influx,serializers.template,serializers.json
 
 # What the binaries' -version reports and the archives of `make dist` are
 # named by: `git describe` without the tag's "v" (0.3.0, 0.3.0-2-gabc1234-dirty),
@@ -15,7 +16,7 @@ VERSION_PKG     := github.com/qliksense-telegraf/qliksense-sessions/internal/ver
 LDFLAGS         := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 DIST_TARGETS    := windows/amd64,linux/amd64,linux/arm64
 
-.PHONY: all build test unit-test e2e-test vet lint demo bench bench-load fuzz fuzz-ci soak dist clean
+.PHONY: all build test unit-test e2e-test vet lint demo bench bench-load fuzz fuzz-ci soak dist clean FORCE
 
 all: build
 
@@ -24,9 +25,16 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/qliksense_replay ./cmd/qliksense_replay
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/qliksense_loadtest ./cmd/qliksense_loadtest
 
-# Telegraf itself, built once (about 45 s on two cores).
-$(BIN)/telegraf:
+# Telegraf itself, built once (about 45 s on two cores), and again when its
+# version or tags change (the stamp holds those it was built with).
+$(BIN)/telegraf: $(BIN)/.telegraf-build
 	GOBIN=$(BIN) $(GO) install -tags "$(TELEGRAF_TAGS)" github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
+
+$(BIN)/.telegraf-build: FORCE
+	@mkdir -p $(BIN)
+	@echo '$(TELEGRAF_VERSION) $(TELEGRAF_TAGS)' | cmp -s - $@ || echo '$(TELEGRAF_VERSION) $(TELEGRAF_TAGS)' > $@
+
+FORCE:
 
 # Windows too: the binary ships for it (make dist).
 vet:
