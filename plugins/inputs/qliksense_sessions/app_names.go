@@ -44,6 +44,9 @@ type Repository struct {
 	// streams are the apps' streams by lower-case app id, stored as names
 	// is (streams.go).
 	streams atomic.Pointer[map[string]qrs.Stream]
+	// appUsers is each app's users in its last summary, for the streams
+	// (addUsersStream, under the pipeline's emitMu).
+	appUsers map[string][]string
 }
 
 var repositoryDefaults = apiDefaults{interval: 10 * time.Minute, timeout: 30 * time.Second, examples: `"10m" and "30s"`}

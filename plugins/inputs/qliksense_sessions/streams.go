@@ -43,25 +43,51 @@ type streamUsers struct {
 }
 
 // addUsersStream adds one qliksense_users_stream per stream of the
-// summary's apps: the distinct users with a connection to an app of the
-// stream, listed as the app summaries do. An app whose last connection
-// closed brings its stream's final zero, if it was the stream's last.
+// summary's apps (every stream with users, at a gather): the distinct
+// users with a connection to an app of the stream, listed as the app
+// summaries do. A change summary carries only the apps that changed, so the
+// users of each app come from Repository.appUsers, the app's last summary (the
+// summaries of a consumer that keeps each series' last value are the whole
+// picture). An app whose last connection closed brings its stream's final
+// zero, if it was the stream's last. Called under the pipeline's emitMu.
 func (q *QlikSenseSessions) addUsersStream(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
-	if q.Repository == nil || len(s.Apps) == 0 {
+	if q.Repository == nil {
 		return
 	}
-	byStream := make(map[qrs.Stream]*streamUsers)
+	r := q.Repository
+	if r.appUsers == nil {
+		r.appUsers = make(map[string][]string)
+	}
+	touched := make(map[qrs.Stream]bool)
 	for _, app := range s.Apps {
-		stream, ok := q.stream(app.App)
+		if stream, ok := q.stream(app.App); ok {
+			touched[stream] = true
+		}
+		if len(app.Users) == 0 {
+			delete(r.appUsers, app.App)
+		} else {
+			r.appUsers[app.App] = slices.Clone(app.Users) // the state may reuse its lists
+		}
+	}
+	gather := trigger != metrics.TriggerChange
+	byStream := make(map[qrs.Stream]*streamUsers, len(touched))
+	for stream := range touched {
+		byStream[stream] = &streamUsers{stream: stream, users: make(map[string]string)}
+	}
+	for id, users := range r.appUsers {
+		stream, ok := q.stream(id)
 		if !ok {
 			continue
 		}
 		su := byStream[stream]
 		if su == nil {
-			su = &streamUsers{stream: stream, users: make(map[string]string, len(app.Users))}
+			if !gather {
+				continue
+			}
+			su = &streamUsers{stream: stream, users: make(map[string]string, len(users))}
 			byStream[stream] = su
 		}
-		for _, user := range app.Users {
+		for _, user := range users {
 			su.users[strings.ToLower(user)] = user
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
@@ -95,6 +96,58 @@ func TestUsersStream(t *testing.T) {
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{
 		usersStream("(unpublished)", "", `["LAB\\maria"]`, 1),
 	}, named(gather(), "qliksense_users_stream"), testutil.IgnoreTime())
+}
+
+// A change summary carries only the apps that changed, yet a stream's line
+// counts the users of all its apps; a stream none of whose apps changed
+// has no line.
+func TestUsersStreamInChangeSummaries(t *testing.T) {
+	server := qrstest.NewServer(t, qrstest.Answer(
+		qrstest.App{ID: unpublished1, Name: "Stock"}, qrstest.App{ID: everyone1, Name: "Sales"},
+		qrstest.App{ID: unpublished2, Name: "Draft"}, qrstest.App{ID: everyone2, Name: "HR"},
+	))
+	plugin := newTestPlugin(t)
+	plugin.EmitEvents = false
+	plugin.SummaryInterval = 0
+	plugin.Repository = repositoryFor(server, time.Hour)
+	fetches := watchFetches(plugin.Repository)
+	var acc testutil.Accumulator
+	conn := startPlugin(t, plugin, &acc)
+	fetches.wait(t, "names", func() bool { return plugin.appName(everyone2) != "" })
+	send(t, conn, sessionStart("LAB", "anna"), sessionStart("LAB", "bob"), sessionStart("LAB", "maria"),
+		connection("Open connection", "anna", everyone1), connection("Open connection", "bob", everyone2),
+		connection("Open connection", "maria", unpublished1))
+	waitForDatagrams(t, plugin, 6)
+	change := func() []telegraf.Metric {
+		var summary testutil.Accumulator
+		plugin.pipeline.EmitSummaries(&summary, metrics.TriggerChange)
+		return named(&summary, "qliksense_users_stream")
+	}
+	changeStream := func(stream, id, users string, active int64) telegraf.Metric {
+		m := usersStream(stream, id, users, active)
+		m.AddTag("trigger", metrics.TriggerChange)
+		return m
+	}
+	// The first change summary has everything.
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		changeStream("(unpublished)", "", `["LAB\\maria"]`, 1),
+		changeStream("Everyone", everyoneID, `["LAB\\anna","LAB\\bob"]`, 2),
+	}, change(), testutil.IgnoreTime())
+
+	// zoe joins Sales only: Everyone's line still counts bob, on HR.
+	send(t, conn, sessionStart("LAB", "zoe"), connection("Open connection", "zoe", everyone1))
+	waitForDatagrams(t, plugin, 8)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		changeStream("Everyone", everyoneID, `["LAB\\anna","LAB\\bob","LAB\\zoe"]`, 3),
+	}, change(), testutil.IgnoreTime())
+
+	// Sales empties: Everyone keeps bob; no final zero while HR has users.
+	send(t, conn, connection("Close connection", "anna", everyone1), connection("Close connection", "zoe", everyone1))
+	waitForDatagrams(t, plugin, 10)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		changeStream("Everyone", everyoneID, `["LAB\\bob"]`, 1),
+	}, change(), testutil.IgnoreTime())
+	require.Empty(t, change(), "nothing changed")
 }
 
 // Without a repository block: no stream tag, no qliksense_users_stream.

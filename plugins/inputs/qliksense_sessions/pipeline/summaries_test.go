@@ -158,7 +158,7 @@ func TestChangeSummariesCarryChangedVirtualProxies(t *testing.T) {
 	vps := []VirtualProxy{{Server: "SENSE1", Tag: "/"}, {Server: "SENSE1", Prefix: "hr", Tag: "hr"}}
 	s := &steadySite{t: t, p: New(Config{VirtualProxies: vps, UsersMaxBytes: 1 << 20})}
 	anna, bob := state.APISession{Directory: "LAB", UserID: "anna"}, state.APISession{Directory: "LAB", UserID: "bob"}
-	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna}, "hr": {bob}}, time.Now())
+	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna}, "hr": {bob}}, 0, time.Now())
 	requireLines(t, []string{
 		`qliksense_users  2/2 ["LAB\\anna","LAB\\bob"]`,
 		`qliksense_users_server SENSE1 2/2 ["LAB\\anna","LAB\\bob"]`,
@@ -168,9 +168,9 @@ func TestChangeSummariesCarryChangedVirtualProxies(t *testing.T) {
 	requireLines(t, []string{`qliksense_users  2/2 ["LAB\\anna","LAB\\bob"]`}, s.summary(metrics.TriggerChange), "nothing changed")
 
 	// The same answer again; then bob moves to the default virtual proxy.
-	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna}, "hr": {bob}}, time.Now())
+	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna}, "hr": {bob}}, 0, time.Now())
 	requireLines(t, []string{`qliksense_users  2/2 ["LAB\\anna","LAB\\bob"]`}, s.summary(metrics.TriggerChange), "the same answer")
-	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna, bob}, "hr": {}}, time.Now())
+	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna, bob}, "hr": {}}, 0, time.Now())
 	requireLines(t, []string{
 		`qliksense_users  2/2 ["LAB\\anna","LAB\\bob"]`,
 		`qliksense_users_virtual_proxy SENSE1 2/2 ["LAB\\anna","LAB\\bob"]`,
@@ -180,7 +180,7 @@ func TestChangeSummariesCarryChangedVirtualProxies(t *testing.T) {
 
 	// A new answer, then a gather: the change summary after it still
 	// carries the change.
-	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna}, "hr": {bob}}, time.Now())
+	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna}, "hr": {bob}}, 0, time.Now())
 	require.Len(t, s.summary(metrics.TriggerInterval), 4)
 	requireLines(t, []string{
 		`qliksense_users  2/2 ["LAB\\anna","LAB\\bob"]`,
@@ -191,9 +191,9 @@ func TestChangeSummariesCarryChangedVirtualProxies(t *testing.T) {
 	// hr answers nothing (a failed poll): it is left out, and its next
 	// answer goes out; the default virtual proxy's change went out with a
 	// gather only, so far.
-	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna, bob}}, time.Now())
+	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna, bob}}, 0, time.Now())
 	require.Len(t, s.summary(metrics.TriggerInterval), 3)
-	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna, bob}, "hr": {}}, time.Now())
+	s.p.Reconcile("SENSE1", map[string][]state.APISession{"": {anna, bob}, "hr": {}}, 0, time.Now())
 	requireLines(t, []string{
 		`qliksense_users  2/2 ["LAB\\anna","LAB\\bob"]`,
 		`qliksense_users_virtual_proxy SENSE1 2/2 ["LAB\\anna","LAB\\bob"]`,
