@@ -3,7 +3,6 @@ package logfile
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -45,15 +44,18 @@ type candidate struct {
 
 // open opens a candidate and reads its first bytes: into a new slice, or,
 // when check is set, into s.scratch (clone them to keep them).
+// Only regular files are opened: a path is looked at first, since opening a
+// FIFO or a device may block, and openShared checks the file it opened.
 func (s *Source) open(path string, live, check bool) (*candidate, error) {
+	if err := statRegular(path); err != nil {
+		return nil, err
+	}
 	f, err := openShared(path)
 	if err != nil {
 		return nil, err
 	}
+	delete(s.special, path)
 	info, err := f.Stat()
-	if err == nil && !info.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", path)
-	}
 	var prefix []byte
 	if err == nil {
 		buf := s.scratch[:]
@@ -83,6 +85,9 @@ func readAt(f *os.File, b []byte) ([]byte, error) {
 func (s *Source) openError(path string, err error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return // it went away between the glob and the open
+	}
+	if s.skipSpecial(err) {
+		return
 	}
 	s.stats.readErrors.Add(1)
 	s.readErr.logf(s.log.Errorf, "Opening %s failed: %v", path, err)

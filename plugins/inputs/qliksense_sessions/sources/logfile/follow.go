@@ -37,6 +37,7 @@ func (s *Source) Run(ctx context.Context, handle func(Row)) error {
 				s.mu.Lock()
 				s.pruneLocked(now)
 				s.mu.Unlock()
+				s.forgetSpecial()
 			}
 			for _, lp := range s.live {
 				if ctx.Err() != nil {

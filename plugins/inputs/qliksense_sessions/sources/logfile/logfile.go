@@ -218,7 +218,7 @@ type Stats struct {
 	Bytes        uint64 // bytes read
 	Oversize     uint64 // rows longer than MaxLineBytes
 	FilesRead    uint64 // files opened to read
-	FilesSkipped uint64 // files that are not audit activity logs
+	FilesSkipped uint64 // files that are not audit activity logs, and paths that are not regular files (FIFOs, sockets, devices, folders)
 	Rotations    uint64 // live files renamed away or deleted, and read to their end
 	Truncations  uint64 // files that shrank or were rewritten, read again from the start
 	ReadErrors   uint64
@@ -254,6 +254,9 @@ type Source struct {
 	scratch  [FingerprintBytes]byte // for reading first bytes again
 	oversize limitedLog
 	readErr  limitedLog
+	// special are the paths skipped as not regular files, with their kind:
+	// each is warned about once. Only Run's goroutine uses it.
+	special map[string]string
 	ran      atomic.Bool
 	// polls counts the rounds of polling the live files done, for tests to
 	// know that the source has looked at the files since they changed them.

@@ -26,5 +26,11 @@ func openShared(path string) (*os.File, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(h), path), nil
+	f := os.NewFile(uintptr(h), path)
+	// A file glob in a folder matches no named pipe (they live in
+	// \\.\pipe\), but a folder or a device opened by name is closed here.
+	if err := checkRegular(f, path); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
