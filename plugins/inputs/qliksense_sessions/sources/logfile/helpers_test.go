@@ -260,6 +260,19 @@ func (l *testLog) contains(level, substr string) bool {
 	return false
 }
 
+// linesWith counts the log lines at level that hold substr.
+func (l *testLog) linesWith(level, substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.HasPrefix(line, level) && strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
+}
+
 func contextWithCancel(t testing.TB) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
 }

@@ -257,7 +257,7 @@ type Source struct {
 	// special are the paths skipped as not regular files, with their kind:
 	// each is warned about once. Only Run's goroutine uses it.
 	special map[string]string
-	ran      atomic.Bool
+	ran     atomic.Bool
 	// polls counts the rounds of polling the live files done, for tests to
 	// know that the source has looked at the files since they changed them.
 	polls atomic.Uint64

@@ -5,7 +5,6 @@ package logfile
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,19 +28,6 @@ func unblockFIFO(path string) {
 	if err == nil {
 		syscall.Close(fd)
 	}
-}
-
-// linesWith counts the log lines at level that hold substr.
-func (l *testLog) linesWith(level, substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range l.lines {
-		if strings.HasPrefix(line, level) && strings.Contains(line, substr) {
-			n++
-		}
-	}
-	return n
 }
 
 // A FIFO that the live glob matches, and one the rotated glob matches, are
@@ -138,11 +124,10 @@ func TestSocketAndFolderAreSkipped(t *testing.T) {
 	dir := t.TempDir()
 	folder := filepath.Join(dir, "SENSE0_AuditActivity_Proxy.txt")
 	require.NoError(t, os.Mkdir(folder, 0o750))
-	// A socket's path must be short: bind it in a short folder and link
-	// it (a symbolic link to a socket is followed to the socket).
-	sockDir, err := os.MkdirTemp("", "qss")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	// A socket's path must be short (108 bytes): bind it in a folder of
+	// its own and link it (a symbolic link to a socket is followed to the
+	// socket).
+	sockDir := t.TempDir()
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	require.NoError(t, err)
 	t.Cleanup(func() { syscall.Close(fd) })
