@@ -21,7 +21,8 @@ func rotatedGlob(g string) (string, bool) {
 	return g[:len(g)-4] + "_*.log", true
 }
 
-// glob expands globs into sorted, distinct paths of regular files.
+// glob expands globs into sorted, distinct paths (of any kind of file: open
+// skips what is not a regular file).
 func glob(globs []string) []string {
 	var out []string
 	for _, g := range globs {
@@ -82,6 +83,25 @@ func readAt(f *os.File, b []byte) ([]byte, error) {
 	return b[:m], err
 }
 
+// liveOpenError reports why the file at a live path cannot be followed: a
+// file that is gone is not (a rotation, or a path the glob just matched
+// that went away), unless atStart (a symbolic link to nothing); a path
+// that is not a regular file is skipped (skipSpecial); other errors are
+// counted and logged, once a minute per path.
+func (s *Source) liveOpenError(lp *livePath, err error, atStart bool) {
+	if errors.Is(err, fs.ErrNotExist) {
+		if atStart {
+			lp.openErr.logf(s.log.Warnf, "Not following %s: %v (a symbolic link to nothing, or the file went away as it was found)", lp.path, err)
+		}
+		return
+	}
+	if s.skipSpecial(err) {
+		return
+	}
+	s.stats.readErrors.Add(1)
+	lp.openErr.logf(s.log.Errorf, "Not following %s: %v (it is tried again every poll; counted in read errors)", lp.path, err)
+}
+
 func (s *Source) openError(path string, err error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return // it went away between the glob and the open
@@ -127,7 +147,7 @@ func (s *Source) closeFile(fl *file) {
 
 // expandLive adds the paths that the live globs match now.
 func (s *Source) expandLive(ctx context.Context, handle func(Row)) {
-	paths := glob(s.cfg.Files)
+	paths := s.globLive(false)
 	for _, p := range paths {
 		if _, found := slices.BinarySearchFunc(s.live, p, func(lp *livePath, p string) int { return strings.Compare(lp.path, p) }); found {
 			continue

@@ -162,6 +162,10 @@ type Config struct {
 	Resume []Position
 	// Log takes the source's log lines; nil discards them.
 	Log Logger
+
+	// globWarnEvery is how often a glob of Files that still matches no file
+	// is warned about again (DefaultGlobWarnEvery; tests make it shorter).
+	globWarnEvery time.Duration
 }
 
 // Logger is what the source logs through (telegraf.Logger has it).
@@ -257,7 +261,10 @@ type Source struct {
 	// special are the paths skipped as not regular files, with their kind:
 	// each is warned about once. Only Run's goroutine uses it.
 	special map[string]string
-	ran     atomic.Bool
+	// globs are the state of each of cfg.Files, for the warnings about those
+	// that match nothing. Only Run's goroutine uses them.
+	globs []globState
+	ran   atomic.Bool
 	// polls counts the rounds of polling the live files done, for tests to
 	// know that the source has looked at the files since they changed them.
 	polls atomic.Uint64
@@ -267,6 +274,12 @@ type Source struct {
 type livePath struct {
 	path string
 	cur  *file // nil while the path names no file
+	// followed: a file was followed here (and logged) since the path was
+	// found; the files after a rotation are not logged again.
+	followed bool
+	// openErr lets out the path's open errors once a minute: each path
+	// that cannot be read is named.
+	openErr limitedLog
 	// rotatedAt is the modification time of the file last followed here,
 	// once it was rotated away and read to its end, until a new file is
 	// followed at the path: rotated files of the path modified since then
@@ -312,6 +325,9 @@ func New(cfg Config) (*Source, error) {
 	if cfg.MaxLineBytes < MinMaxLineBytes || cfg.MaxLineBytes > MaxMaxLineBytes {
 		return nil, fmt.Errorf("%s is %d bytes: give %d to %d (default %d; rows with long user agents pass 8 KiB)",
 			optMaxLineBytes, cfg.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes, DefaultMaxLineBytes)
+	}
+	if cfg.globWarnEvery == 0 {
+		cfg.globWarnEvery = DefaultGlobWarnEvery
 	}
 	s := &Source{cfg: cfg, log: cfg.Log, rebuilt: make(chan struct{})}
 	if s.log == nil {

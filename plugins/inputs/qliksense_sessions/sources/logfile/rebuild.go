@@ -2,6 +2,7 @@ package logfile
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	s.started = start
 	before := s.Stats()
 
-	livePaths := glob(s.cfg.Files)
+	livePaths := s.globLive(true)
 	var rotPaths []string
 	for _, p := range glob(append(slices.Clone(s.rotGlobs), s.cfg.ArchiveFiles...)) {
 		if _, isLive := slices.BinarySearch(livePaths, p); !isLive {
@@ -31,9 +32,10 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	for _, p := range livePaths {
 		c, err := s.open(p, true, false)
 		if err != nil {
-			s.openError(p, err)
 			// Its rotated files of later are read when a file appears.
-			paths = append(paths, &livePath{path: p, rotatedAt: start})
+			lp := &livePath{path: p, rotatedAt: start}
+			s.liveOpenError(lp, err, true)
+			paths = append(paths, lp)
 			continue
 		}
 		live = append(live, c)
@@ -96,8 +98,13 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 			s.log.Warnf("%s is shorter (%d bytes) than the saved position (%d): reading it from the start", c.path, c.size, offset)
 			offset = 0
 		}
-		paths = append(paths, &livePath{path: c.path, cur: s.newFile(c, offset, c.size)})
+		paths = append(paths, &livePath{path: c.path, cur: s.newFile(c, offset, c.size), followed: true})
 		files++
+		if offset > 0 {
+			s.log.Infof("Following %s, from offset %d (where the state file left it)", c.path, offset)
+		} else {
+			s.log.Infof("Following %s", c.path)
+		}
 	}
 	slices.SortFunc(paths, func(a, b *livePath) int { return strings.Compare(a.path, b.path) })
 	s.live = paths
@@ -112,8 +119,12 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	}
 	after := s.Stats()
 	elapsed := time.Since(start)
-	s.log.Infof("Read %d rows (%d bytes) from %d live and %d rotated or archived log files in %s; following %d files",
-		after.Rows-before.Rows, after.Bytes-before.Bytes, files, archives, elapsed.Round(time.Millisecond), len(s.live))
+	var unfollowed string
+	if n := len(s.live) - files; n > 0 {
+		unfollowed = fmt.Sprintf("; %d more matched the globs but are not followed (see above)", n)
+	}
+	s.log.Infof("Read %d rows (%d bytes) from %d live and %d rotated or archived log files in %s; following %d files%s",
+		after.Rows-before.Rows, after.Bytes-before.Bytes, files, archives, elapsed.Round(time.Millisecond), files, unfollowed)
 }
 
 // readRotated reads a rotated or archived file to its end, from where a

@@ -22,7 +22,7 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 			s.retire(ctx, lp, handle)
 			s.catchUp(ctx, lp, handle)
 		}
-		s.openError(lp.path, err)
+		s.liveOpenError(lp, err, false)
 		return
 	}
 	if cur := lp.cur; cur != nil {
@@ -79,6 +79,10 @@ func (s *Source) checkPath(ctx context.Context, lp *livePath, handle func(Row)) 
 	fl := s.newFile(c, offset, 0)
 	lp.cur, lp.rotatedAt = fl, time.Time{}
 	s.mu.Unlock()
+	if !lp.followed {
+		lp.followed = true
+		s.log.Infof("Following %s", lp.path)
+	}
 	s.read(ctx, fl, false, handle)
 }
 
