@@ -4,6 +4,9 @@
 //
 //	dist/qliksense_sessions_<version>_<os>_<arch>.zip
 //
+// In the Windows archives the files of examples/windows/ have Windows line
+// ends (CRLF), as an editor on the server writes them back.
+//
 // and dist/SHA256SUMS over the archives (sha256sum -c reads it). It needs
 // only Go: a fresh machine may have no zip. Files in the archives carry the
 // time in SOURCE_DATE_EPOCH when set (the Makefile passes the commit's), so
@@ -14,6 +17,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"flag"
@@ -39,7 +43,13 @@ var shipped = []string{
 	"examples/LocalLogConfig.xml",
 	"examples/telegraf-*.conf",
 	"examples/grafana/*.json",
+	"examples/windows/*.conf",
+	"examples/linux/*.conf",
 }
+
+// windowsText are the files (globs as in shipped) that a Windows archive
+// holds with CRLF line ends.
+var windowsText = []string{"examples/windows/*.conf"}
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -65,13 +75,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var files []string
-	for _, pattern := range shipped {
-		matches, err := filepath.Glob(filepath.FromSlash(pattern))
-		if err != nil || len(matches) == 0 {
-			return fmt.Errorf("%s: no such file (run from the repository root)", pattern)
-		}
-		files = append(files, matches...)
+	files, err := shippedFiles(".")
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil { //nolint:gosec // G301: release archives are for everyone to read
 		return err
@@ -101,19 +107,53 @@ func run(args []string) error {
 			return fmt.Errorf("building %s: %w", target, err)
 		}
 		name := fmt.Sprintf("%s_%s_%s_%s", program, *version, goos, goarch)
-		entries := make([]entry, 0, 1+len(files))
-		entries = append(entries, entry{name: exe, src: bin, mode: 0o755})
-		for _, f := range files {
-			entries = append(entries, entry{name: filepath.ToSlash(f), src: f, mode: 0o644})
-		}
 		archive := filepath.Join(*out, name+".zip")
-		if err := writeZip(archive, name, entries, mtime); err != nil {
+		if err := writeZip(archive, name, archiveEntries(goos, exe, bin, ".", files), mtime); err != nil {
 			return err
 		}
 		archives = append(archives, archive)
 		fmt.Fprintln(os.Stderr, "wrote", archive)
 	}
 	return writeSums(filepath.Join(*out, "SHA256SUMS"), archives)
+}
+
+// shippedFiles expands shipped in the repository at root: the files' paths
+// relative to root, with slashes, in shipped's order.
+func shippedFiles(root string) ([]string, error) {
+	var files []string
+	for _, pattern := range shipped {
+		matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(pattern)))
+		if err != nil || len(matches) == 0 {
+			return nil, fmt.Errorf("%s: no such file (run from the repository root)", pattern)
+		}
+		for _, m := range matches {
+			rel, err := filepath.Rel(root, m)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, filepath.ToSlash(rel))
+		}
+	}
+	return files, nil
+}
+
+// archiveEntries are the entries of goos's archive: the binary exe (built
+// at bin), then files (relative to root); for windows, the windowsText ones
+// with CRLF line ends.
+func archiveEntries(goos, exe, bin, root string, files []string) []entry {
+	entries := make([]entry, 0, 1+len(files))
+	entries = append(entries, entry{name: exe, src: bin, mode: 0o755})
+	for _, f := range files {
+		e := entry{name: f, src: filepath.Join(root, filepath.FromSlash(f)), mode: 0o644}
+		if goos == "windows" {
+			e.crlf = slices.ContainsFunc(windowsText, func(pattern string) bool {
+				ok, err := path.Match(pattern, f)
+				return err == nil && ok
+			})
+		}
+		entries = append(entries, e)
+	}
+	return entries
 }
 
 // sourceDate is SOURCE_DATE_EPOCH (Unix seconds) or, unset, now.
@@ -130,10 +170,11 @@ func sourceDate() (time.Time, error) {
 }
 
 // entry is one file of an archive: its name inside the archive's folder and
-// the file it comes from.
+// the file it comes from; crlf writes its line ends as CRLF.
 type entry struct {
 	name, src string
 	mode      os.FileMode
+	crlf      bool
 }
 
 // writeZip writes the entries under folder/ in a new archive.
@@ -149,27 +190,41 @@ func writeZip(archive, folder string, entries []entry, mtime time.Time) (err err
 	}()
 	zw := zip.NewWriter(f)
 	for _, e := range entries {
-		if err := addFile(zw, path.Join(folder, e.name), e.src, e.mode, mtime); err != nil {
+		if err := addFile(zw, path.Join(folder, e.name), e, mtime); err != nil {
 			return fmt.Errorf("%s: %w", archive, err)
 		}
 	}
 	return zw.Close()
 }
 
-func addFile(zw *zip.Writer, name, src string, mode os.FileMode, mtime time.Time) error {
-	in, err := os.Open(src)
+func addFile(zw *zip.Writer, name string, e entry, mtime time.Time) error {
+	in, err := os.Open(e.src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
 	h := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: mtime}
-	h.SetMode(mode)
+	h.SetMode(e.mode)
 	w, err := zw.CreateHeader(h)
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(w, in)
+	if !e.crlf {
+		_, err = io.Copy(w, in)
+		return err
+	}
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(toCRLF(data))
 	return err
+}
+
+// toCRLF gives every line end of data as CRLF; those that are already
+// CRLF stay as they are.
+func toCRLF(data []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
 }
 
 // writeSums writes "<sha256>  <file name>" lines, as sha256sum does.

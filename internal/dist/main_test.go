@@ -2,11 +2,14 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +79,84 @@ func TestSourceDate(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
 	_, err = sourceDate()
 	require.Error(t, err)
+}
+
+// readZip returns an archive's files by name.
+func readZip(t *testing.T, archive string) map[string][]byte {
+	t.Helper()
+	zr, err := zip.OpenReader(archive)
+	require.NoError(t, err)
+	defer zr.Close()
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		data, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		rc.Close()
+		files[f.Name] = data
+	}
+	return files
+}
+
+// TestArchivesShipTheExamples builds the archives' contents from the
+// repository as make dist does (a stand-in for the binary): every file under
+// examples/ that the README links to is in both, examples/windows/ and
+// examples/linux/ included; in the Windows archive the examples/windows/
+// files have CRLF line ends and are otherwise the repository's, every other
+// file is byte for byte the repository's.
+func TestArchivesShipTheExamples(t *testing.T) {
+	const root = "../.."
+	files, err := shippedFiles(root)
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	links := regexp.MustCompile(`\]\((examples/[^)#]+)\)`).FindAllStringSubmatch(string(readme), -1)
+	require.NotEmpty(t, links)
+	for _, l := range links {
+		if strings.HasSuffix(l[1], "/") {
+			continue // the folder
+		}
+		require.Contains(t, files, l[1], "the README links to it")
+	}
+	for _, f := range []string{"examples/windows/telegraf.conf", "examples/windows/qliksense_sessions.conf", "examples/linux/qliksense_sessions.conf"} {
+		require.Contains(t, files, f)
+	}
+
+	dir := t.TempDir()
+	mtime := time.Date(2025, 11, 25, 17, 0, 0, 0, time.UTC)
+	for _, goos := range []string{"windows", "linux"} {
+		t.Run(goos, func(t *testing.T) {
+			exe := "qliksense_sessions"
+			if goos == "windows" {
+				exe += ".exe"
+			}
+			bin := filepath.Join(dir, exe)
+			require.NoError(t, os.WriteFile(bin, []byte("binary"), 0o600))
+			folder := "qliksense_sessions_0.3.0_" + goos + "_amd64"
+			archive := filepath.Join(dir, folder+".zip")
+			require.NoError(t, writeZip(archive, folder, archiveEntries(goos, exe, bin, root, files), mtime))
+
+			got := readZip(t, archive)
+			require.Len(t, got, 1+len(files))
+			require.Equal(t, []byte("binary"), got[folder+"/"+exe])
+			for _, f := range files {
+				want, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+				require.NoError(t, err)
+				data, ok := got[folder+"/"+f]
+				require.True(t, ok, "%s is in the archive", f)
+				if goos == "windows" && strings.HasPrefix(f, "examples/windows/") {
+					require.NotContains(t, string(bytes.ReplaceAll(data, []byte("\r\n"), nil)), "\n", "%s: every line end is CRLF", f)
+					require.Equal(t, want, bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), "%s: otherwise unchanged", f)
+					continue
+				}
+				require.Equal(t, want, data, f)
+			}
+		})
+	}
+}
+
+func TestToCRLF(t *testing.T) {
+	require.Equal(t, "a\r\nb\r\n\r\nc", string(toCRLF([]byte("a\nb\r\n\nc"))))
+	require.Empty(t, toCRLF(nil))
 }
