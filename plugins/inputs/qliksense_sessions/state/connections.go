@@ -28,7 +28,7 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 	d := us.details()
 	if i := d.find(id); i >= 0 {
 		d.known[i].connections++
-		d.known[i].unsure = false
+		d.setUnsure(i, false)
 		s.openApp(us, id, ev.Context)
 		if d.phantoms > 0 && d.unsureRecord() < 0 {
 			// Every record proved alive after all: the session that the
@@ -50,7 +50,7 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 			k.awaiting = d.awaitingSince
 			d.awaiting--
 		}
-		d.known = append(d.known, k)
+		d.addKnown(k)
 		s.openApp(us, id, ev.Context)
 		return Unchanged, us
 	}
@@ -59,7 +59,7 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 		// one that connects now. (Were it alive, it is now counted without
 		// an id, and its next connection names it.)
 		s.dropKnown(us, i)
-		d.known = append(d.known, knownSession{id: strings.Clone(id), connections: 1})
+		d.addKnown(knownSession{id: strings.Clone(id), connections: 1})
 		s.openApp(us, id, ev.Context)
 		return Unchanged, us
 	}
@@ -71,23 +71,6 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 	s.proveSession(us, id, now)
 	s.openApp(us, id, ev.Context)
 	return Changed, us
-}
-
-// unsureRecord is an unsure known session, one without open connections
-// first, or -1.
-func (d *pairDetail) unsureRecord() int {
-	found := -1
-	for i := range d.known {
-		if d.known[i].unsure {
-			if d.known[i].connections == 0 {
-				return i
-			}
-			if found < 0 {
-				found = i
-			}
-		}
-	}
-	return found
 }
 
 // proveSession records a session that a connection proved, awaiting its
@@ -102,7 +85,7 @@ func (s *State) proveSession(us *userOnServer, id string, now time.Time) {
 		d.awaitingSince = now
 		return
 	}
-	d.known = append(d.known, knownSession{id: strings.Clone(id), awaiting: now, connections: 1})
+	d.addKnown(knownSession{id: strings.Clone(id), awaiting: now, connections: 1})
 }
 
 func (s *State) closeConnection(us *userOnServer, ev *event.Event, now time.Time) {

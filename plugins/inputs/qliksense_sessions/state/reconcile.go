@@ -132,11 +132,9 @@ func forgetExtraIDs(us *userOnServer) {
 		return
 	}
 	d.awaiting = 0
-	if len(d.known) > us.sessions {
-		d.known = d.known[:us.sessions]
-	}
+	d.keepKnown(us.sessions)
 	for i := range d.known {
-		d.known[i].unsure = true
+		d.setUnsure(i, true)
 		d.known[i].awaiting = time.Time{}
 	}
 }

@@ -112,7 +112,7 @@ func (s *State) Restore(records []Record) (skipped int) {
 				continue
 			}
 			d := us.details()
-			d.known = append(d.known, knownSession{id: k.ID, started: k.Started, connections: max(k.Connections, 0)})
+			d.addKnown(knownSession{id: k.ID, started: k.Started, connections: max(k.Connections, 0)})
 			s.restoreApps(us, &d.known[len(d.known)-1].apps, k.Apps)
 		}
 		if len(r.Apps) > 0 {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +59,8 @@ type pairDetail struct {
 	phantoms int
 	// anonymousApps are the connections without a session id, per app.
 	anonymousApps []appConnections
+	// index finds known sessions by id, for pairs with many (index.go).
+	index *pairIndex
 }
 
 // anonymous is the number of sessions the pair counts without an id.
@@ -85,18 +86,6 @@ type knownSession struct {
 	// rather than the one it was taken for; an event naming its id makes it
 	// sure again.
 	unsure bool
-}
-
-func (d *pairDetail) find(id string) int {
-	if d == nil {
-		return -1
-	}
-	for i := range d.known {
-		if d.known[i].id == id {
-			return i
-		}
-	}
-	return -1
 }
 
 func (us *userOnServer) details() *pairDetail {
@@ -155,8 +144,7 @@ func (s *State) start(srv *server, us *userOnServer, ev *event.Event, now time.T
 		us.startSeen = true
 	}
 	if ev.SessionID != "" {
-		d := us.details()
-		d.known = append(d.known, knownSession{id: strings.Clone(ev.SessionID), started: now})
+		us.details().addKnown(knownSession{id: strings.Clone(ev.SessionID), started: now})
 	} else if len(s.draining) == 0 { //nolint:revive // empty-block: the common case is named before the costly one
 		// Nothing drains: the common case.
 	} else if drained, ok := s.undrain(ev, now); ok {
@@ -167,7 +155,7 @@ func (s *State) start(srv *server, us *userOnServer, ev *event.Event, now time.T
 		d := us.details()
 		if drained.id != "" && d.find(drained.id) < 0 {
 			drained.unsure = true
-			d.known = append(d.known, drained)
+			d.addKnown(drained)
 		} else {
 			d.anonymousApps = append(d.anonymousApps, drained.apps...)
 		}
@@ -219,7 +207,7 @@ func (s *State) stop(srv *server, us *userOnServer, ev *event.Event, now time.Ti
 			}
 			if ev.SessionID == "" && d.known[victim].connections > 0 {
 				s.drain(ev, now, us.user, d.known[victim])
-				d.known = slices.Delete(d.known, victim, victim+1)
+				d.deleteKnown(victim)
 			} else {
 				s.dropKnown(us, victim)
 			}
@@ -236,7 +224,7 @@ func (s *State) stop(srv *server, us *userOnServer, ev *event.Event, now time.Ti
 			// The stop may have ended another session than the one picked.
 			for i := range d.known {
 				if !s.within(d.known[i].awaiting, now) {
-					d.known[i].unsure = true
+					d.setUnsure(i, true)
 				}
 			}
 		}
@@ -253,7 +241,8 @@ func (s *State) stop(srv *server, us *userOnServer, ev *event.Event, now time.Ti
 			}
 			k.apps = append(k.apps, d.anonymousApps...)
 			s.drain(ev, now, us.user, k)
-			d.known, d.anonymousApps = nil, nil
+			d.forgetKnown()
+			d.anonymousApps = nil
 		}
 	}
 	if ev.SessionID == "" && last && us.startSeen {
@@ -316,5 +305,5 @@ func (s *State) awaitingOnly(us *userOnServer, now time.Time) bool {
 func (s *State) dropKnown(us *userOnServer, i int) {
 	d := us.detail
 	s.closeApps(us.user, d.known[i].apps)
-	d.known = slices.Delete(d.known, i, i+1) // clears the tail: no stale pointers
+	d.deleteKnown(i)
 }
