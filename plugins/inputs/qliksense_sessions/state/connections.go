@@ -12,9 +12,11 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 	if us == nil {
 		// A connection proves a session: it started before we listened, or
 		// its Start is late or lost.
-		if us = s.addTo(srv, nil, ev.Server, ev.Directory, ev.UserID, 1, now, now); us == nil {
-			return Refused, nil
+		added, refused := s.addTo(srv, nil, ev.Server, ev.Directory, ev.UserID, 1, now, now)
+		if added == nil {
+			return refused, nil
 		}
+		us = added
 		s.counters.SessionsInferred++
 		s.proveSession(us, id, now)
 		s.openApp(us, id, ev.Context)
@@ -36,9 +38,22 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 			// none, one we did not know of and still count.
 			none := us.anonymous() == 0
 			d.phantoms--
-			if none && s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now) != nil {
-				s.counters.SessionsInferred++
-				return Changed, us
+			if none {
+				added, refused := s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now)
+				if added != nil {
+					s.counters.SessionsInferred++
+					return Changed, us
+				}
+				// No room for it (max_sessions_per_user): one session fewer
+				// is known, so that no more are known than counted (there
+				// are two at least: the count, one or more, and a phantom);
+				// its next connection is refused in turn.
+				victim := len(d.known) - 1
+				if victim == i {
+					victim--
+				}
+				s.dropKnown(us, victim)
+				return refused, us
 			}
 		}
 		return Unchanged, us
@@ -64,8 +79,8 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 		return Unchanged, us
 	}
 	// A session we did not know of.
-	if s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now) == nil {
-		return Refused, us
+	if added, refused := s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now); added == nil {
+		return refused, us
 	}
 	s.counters.SessionsInferred++
 	s.proveSession(us, id, now)

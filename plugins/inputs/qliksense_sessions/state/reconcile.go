@@ -87,8 +87,9 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 			us.lastSeen = now
 			switch {
 			case u.sessions > us.sessions:
-				added += u.sessions - us.sessions
+				had := us.sessions
 				s.addTo(srv, us, serverName, us.user.directory, us.user.id, u.sessions-us.sessions, now, now)
+				added += us.sessions - had
 			case u.sessions < us.sessions:
 				removed += us.sessions - u.sessions
 				s.remove(srv, us, us.sessions-u.sessions)
@@ -106,9 +107,13 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 		}
 		// A user the limits refuse counts as the API's, not as an event's.
 		before := s.counters
-		if s.add(serverName, u.directory, u.id, u.sessions, now, now) != nil {
-			added += u.sessions
+		us, outcome := s.add(serverName, u.directory, u.id, u.sessions, now, now)
+		if us != nil {
+			added += us.sessions
 			continue
+		}
+		if outcome != Refused {
+			continue // no room under max_sessions_per_user, counted as such
 		}
 		if s.counters.RefusedMaxServers > before.RefusedMaxServers {
 			s.counters.APIRefusedMaxServers += uint64(u.sessions)

@@ -72,6 +72,11 @@ func (s *State) Records() []Record {
 						phantoms-- // one that ended: which is not known
 						continue
 					}
+					if len(r.Known) == us.sessions {
+						// Phantoms with no unsure record (a Stop named an id
+						// not known): Restore would drop the rest.
+						break
+					}
 					r.Known = append(r.Known, KnownSession{ID: k.id, Started: k.started, Connections: k.connections, Apps: appConnectionsOf(k.apps)})
 				}
 				r.Apps = appConnectionsOf(d.anonymousApps)
@@ -90,8 +95,10 @@ func (s *State) Records() []Record {
 
 // Restore adds saved sessions to the state; records without a server, a
 // user or a positive session count, and those the limits refuse, are
-// skipped and counted in the result. A known session beyond the record's
-// count, or known twice, is dropped.
+// skipped and counted in the result; a record's sessions beyond
+// Config.MaxSessionsPerUser are dropped. A known session beyond the
+// record's count, known twice, or with an id over MaxSessionIDLength, is
+// dropped (its session counts without it).
 func (s *State) Restore(records []Record) (skipped int) {
 	for _, r := range records {
 		if r.Server == "" || r.Directory == "" || r.UserID == "" || r.Sessions <= 0 {
@@ -99,7 +106,7 @@ func (s *State) Restore(records []Record) (skipped int) {
 			continue
 		}
 		_, existed := s.lookup(r.Server, r.Directory, r.UserID)
-		us := s.add(r.Server, r.Directory, r.UserID, r.Sessions, r.FirstSeen, r.LastSeen)
+		us, _ := s.add(r.Server, r.Directory, r.UserID, r.Sessions, r.FirstSeen, r.LastSeen)
 		if us == nil {
 			skipped++
 			continue
@@ -108,7 +115,7 @@ func (s *State) Restore(records []Record) (skipped int) {
 			us.startSeen = r.StartSeen
 		}
 		for _, k := range r.Known {
-			if k.ID == "" || us.detail.find(k.ID) >= 0 || us.detail != nil && len(us.detail.known) >= us.sessions {
+			if k.ID == "" || len(k.ID) > MaxSessionIDLength || us.detail.find(k.ID) >= 0 || us.detail != nil && len(us.detail.known) >= us.sessions {
 				continue
 			}
 			d := us.details()

@@ -137,9 +137,11 @@ func (s *State) start(srv *server, us *userOnServer, ev *event.Event, now time.T
 		return Unchanged, us
 	}
 	fresh := us == nil
-	if us = s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now); us == nil {
-		return Refused, nil
+	added, refused := s.addTo(srv, us, ev.Server, ev.Directory, ev.UserID, 1, now, now)
+	if added == nil {
+		return refused, us
 	}
+	us = added
 	if fresh {
 		us.startSeen = true
 	}

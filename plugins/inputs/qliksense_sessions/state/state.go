@@ -33,6 +33,12 @@ const (
 	// Refused says the event would have made a new user or server beyond
 	// Config.MaxUsers or Config.MaxServers; nothing changed.
 	Refused
+	// RefusedMaxSessionsPerUser says the event would have opened a session
+	// beyond Config.MaxSessionsPerUser; nothing changed.
+	RefusedMaxSessionsPerUser
+	// RefusedSessionIDLength says the event named a session id longer than
+	// MaxSessionIDLength; nothing changed.
+	RefusedSessionIDLength
 )
 
 // Config sets the state's rules and limits. The zero Config has no reorder
@@ -53,7 +59,22 @@ type Config struct {
 	// MaxApps bounds the apps whose connections are counted; connections to
 	// more are not counted per app.
 	MaxApps int
+	// MaxSessionsPerUser bounds one user's open sessions over all servers:
+	// events that would open more are refused, and the session API and a
+	// restore give a user no more. Zero: no limit.
+	MaxSessionsPerUser int
 }
+
+// DefaultMaxSessionsPerUser is the plugin's max_sessions_per_user. Qlik
+// Sense allows a user 5 parallel sessions by default; 100 leave room for a
+// site that allows more and for sessions whose Stop was lost, and bound
+// what a sender that makes session ids up can make one user hold.
+const DefaultMaxSessionsPerUser = 100
+
+// MaxSessionIDLength is the longest proxy session id the state keeps, in
+// bytes: events naming a longer one are refused. The proxies' ids are
+// GUIDs (36 bytes), the log files' ids hashes (64).
+const MaxSessionIDLength = 128
 
 // DefaultReorderWindow is how late a Start session may come after its own
 // Open connection or Stop session and still be recognised as theirs. The two
@@ -88,6 +109,12 @@ type Counters struct {
 	// RefusedMaxApps counts connections not counted per app: their app
 	// would have been beyond Config.MaxApps.
 	RefusedMaxApps uint64
+	// RefusedMaxSessionsPerUser counts events refused by
+	// Config.MaxSessionsPerUser, and the session API answers and restored
+	// records that it cut; RefusedSessionIDLength events refused by
+	// MaxSessionIDLength.
+	RefusedMaxSessionsPerUser uint64
+	RefusedSessionIDLength    uint64
 }
 
 // user is one DIR\userid across the whole site.
@@ -184,18 +211,25 @@ func (s *State) Apply(ev *event.Event, now time.Time) Outcome {
 	srv, us := s.lookup(ev.Server, ev.Directory, ev.UserID)
 	ev.Duration = 0
 	outcome := Unchanged
-	switch ev.Command {
-	case event.StartSession:
-		outcome, us = s.start(srv, us, ev, now)
-	case event.StopSession:
-		outcome = s.stop(srv, us, ev, now)
-	case event.OpenConnection:
-		outcome, us = s.openConnection(srv, us, ev, now)
-	case event.CloseConnection:
-		s.closeConnection(us, ev, now)
-	}
-	if len(s.reconciling) > 0 {
-		s.noteEvent(ev.Server, ev.Directory, ev.UserID)
+	if len(ev.SessionID) > MaxSessionIDLength {
+		// No proxy's: a sender that makes ids up.
+		s.counters.RefusedSessionIDLength++
+		outcome = RefusedSessionIDLength
+	} else {
+		switch ev.Command {
+		case event.StartSession:
+			outcome, us = s.start(srv, us, ev, now)
+		case event.StopSession:
+			outcome = s.stop(srv, us, ev, now)
+		case event.OpenConnection:
+			outcome, us = s.openConnection(srv, us, ev, now)
+		case event.CloseConnection:
+			s.closeConnection(us, ev, now)
+		}
+		if len(s.reconciling) > 0 {
+			s.noteEvent(ev.Server, ev.Directory, ev.UserID)
+		}
+		s.generation++
 	}
 	// us may have closed its last session: its names still stand.
 	if us != nil {
@@ -203,7 +237,6 @@ func (s *State) Apply(ev *event.Event, now time.Time) Outcome {
 	} else if srv != nil {
 		ev.Server = srv.name
 	}
-	s.generation++
 	return outcome
 }
 
@@ -217,22 +250,41 @@ func (s *State) lookup(serverName, directory, userID string) (*server, *userOnSe
 	return srv, srv.users[s.userKey(directory, userID)]
 }
 
-// add opens n sessions for a user on a server, or returns nil if a limit
-// refuses them.
-func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
+// add opens n sessions for a user on a server, or fewer, see addTo.
+func (s *State) add(serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) (*userOnServer, Outcome) {
 	srv, us := s.lookup(serverName, directory, userID)
 	return s.addTo(srv, us, serverName, directory, userID, n, firstSeen, lastSeen)
 }
 
 // addTo is add for a caller that already looked the server and the user up
 // (either may be nil), which saves a second lookup on the hot path. It
-// returns nil, and counts the refusal, when a limit refuses a new user or
-// server.
+// opens as many of the n sessions as Config.MaxSessionsPerUser leaves room
+// for; when a limit refuses a new user or server, or leaves no room, it
+// returns nil and the limit's Outcome. It counts what a limit refused.
 //
 //nolint:revive // argument-limit: the hot path passes its lookups and the event's fields as they are
-func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, userID string, n int, firstSeen, lastSeen time.Time) *userOnServer {
-	if us == nil && !s.admits(srv, directory, userID) {
-		return nil
+func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, userID string, n int,
+	firstSeen, lastSeen time.Time) (*userOnServer, Outcome) {
+	var u *user
+	if us != nil {
+		u = us.user
+	} else {
+		if !s.admits(srv, directory, userID) {
+			return nil, Refused
+		}
+		u = s.users[s.userKey(directory, userID)]
+	}
+	if limit := s.cfg.MaxSessionsPerUser; limit > 0 {
+		open := 0
+		if u != nil {
+			open = u.sessions
+		}
+		if open+n > limit {
+			s.counters.RefusedMaxSessionsPerUser++
+			if n = limit - open; n <= 0 {
+				return nil, RefusedMaxSessionsPerUser
+			}
+		}
 	}
 	if srv == nil {
 		key := string(foldCase(nil, serverName))
@@ -244,9 +296,8 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 		s.servers[key] = srv
 	}
 	if us == nil {
-		key := string(s.userKeyBytes(directory, userID))
-		u := s.users[key]
 		if u == nil {
+			key := string(s.userKeyBytes(directory, userID))
 			u = &user{key: key, directory: strings.Clone(directory), id: strings.Clone(userID)}
 			u.name = u.directory + `\` + u.id
 			s.users[key] = u
@@ -254,8 +305,8 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 		}
 		u.servers = append(u.servers, srv)
 		us = &userOnServer{server: srv, user: u, firstSeen: firstSeen}
-		srv.users[key] = us
-		srv.names.add(key, u.name, len(srv.users))
+		srv.users[u.key] = us
+		srv.names.add(u.key, u.name, len(srv.users))
 	}
 	us.sessions += n
 	us.user.sessions += n
@@ -264,7 +315,7 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 	}
 	srv.sessions += n
 	s.sessions += n
-	return us
+	return us, Changed
 }
 
 // admits tells whether the limits let a user without sessions on srv (nil:
