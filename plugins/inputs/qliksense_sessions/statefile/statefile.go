@@ -34,7 +34,8 @@ import (
 const Version = 1
 
 // Limits that Load holds every record to. A record outside them is skipped
-// and counted; the rest of the file is used.
+// and counted; the rest of the file is used. LoadFor also holds the records
+// to the state's own limits (see LoadFor).
 const (
 	// MaxSessions is the most sessions one record (one user on one server)
 	// may hold. A user has one session per browser and virtual proxy; even a
@@ -65,9 +66,10 @@ type File struct {
 	// Skipped counts the records Load left out, by reason.
 	Skipped Skipped `json:"-"`
 	// KnownDropped counts the known sessions (ids) Load left out of records
-	// it kept: an empty id or one with a control character, connections
-	// not from 0 to MaxSessions, or a start more than MaxAhead after the
-	// clock. Their sessions still count, without an id.
+	// it kept: an empty id, one with a control character or longer than
+	// state.MaxSessionIDLength, connections not from 0 to MaxSessions, or a
+	// start more than MaxAhead after the clock. Their sessions still count,
+	// without an id.
 	KnownDropped int `json:"-"`
 }
 
@@ -96,11 +98,15 @@ const (
 	ReasonSessions  = "sessions not a whole number from 1 to 100000"
 	ReasonFuture    = "first_seen or last_seen more than 1h after the clock"
 	ReasonDuplicate = "the same server and user as an earlier record"
-	ReasonTotal     = "sessions that would take the total past 2147483647"
+	// ReasonMaxSessionsPerUser: the record's sessions, or the user's
+	// sessions with those of earlier records of the user on other servers,
+	// are more than the state's max_sessions_per_user (LoadFor).
+	ReasonMaxSessionsPerUser = "more sessions than max_sessions_per_user, alone or with the user's records on other servers"
+	ReasonTotal              = "sessions that would take the total past 2147483647"
 )
 
 // reasons is the order in which Skipped lists reasons.
-var reasons = []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate, ReasonTotal}
+var reasons = []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate, ReasonMaxSessionsPerUser, ReasonTotal}
 
 // Skipped counts skipped records by reason.
 type Skipped map[string]int
@@ -208,7 +214,8 @@ func RemoveTemps(path string) (removed []string, err error) {
 }
 
 // Load reads a state file and checks every record against the limits above:
-// records outside them are left out and counted in File.Skipped.
+// records outside them are left out and counted in File.Skipped. It is
+// LoadFor a state without limits of its own.
 //
 // When there is no file, the error wraps fs.ErrNotExist. Any other error
 // means that a file is there but cannot be used (unreadable, corrupt,
@@ -218,8 +225,23 @@ func Load(path string) (*File, error) {
 	return loadAt(path, time.Now())
 }
 
+// LoadFor is Load for a state of the config cfg: it also leaves out what
+// that state would not hold, so that it restores whatever LoadFor returns,
+// as a state of the same config saved it: a user's sessions over all
+// records up to cfg.MaxSessionsPerUser (the records that would take them
+// further are skipped, ReasonMaxSessionsPerUser), and session ids up to
+// state.MaxSessionIDLength bytes (for any config).
+func LoadFor(path string, cfg state.Config) (*File, error) {
+	return loadForAt(path, time.Now(), cfg)
+}
+
 // loadAt is Load at the time now, which bounds the time stamps it accepts.
 func loadAt(path string, now time.Time) (*File, error) {
+	return loadForAt(path, now, state.Config{})
+}
+
+// loadForAt is LoadFor at the time now.
+func loadForAt(path string, now time.Time, cfg state.Config) (*File, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no state file at %q: %w", path, err)
@@ -237,7 +259,7 @@ func loadAt(path string, now time.Time) (*File, error) {
 		return nil, fmt.Errorf("state file %q has no version: it is not a qliksense_sessions state file", path)
 	}
 	if *probe.Version == 1 {
-		return loadV1(path, data, now)
+		return loadV1(path, data, now, cfg)
 	}
 	return nil, fmt.Errorf("state file %q: %w %d (this build reads version %d; the release that wrote it can read it)",
 		path, ErrVersion, *probe.Version, Version)
@@ -256,7 +278,7 @@ type recordV1 struct {
 	Apps      []state.AppConnections `json:"apps"`
 }
 
-func loadV1(path string, data []byte, now time.Time) (*File, error) {
+func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, error) {
 	var file struct {
 		Version     int        `json:"version"`
 		SavedAt     time.Time  `json:"saved_at"`
@@ -293,6 +315,10 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 		}
 	}
 	seen := make(map[string]struct{}, len(file.Sessions))
+	var userSessions map[string]int64 // per user over all servers, with max_sessions_per_user
+	if cfg.MaxSessionsPerUser > 0 {
+		userSessions = make(map[string]int64, len(file.Sessions))
+	}
 	latest := now.Add(MaxAhead)
 	var total int64
 	var key []byte
@@ -322,6 +348,7 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 		// both ignoring case.
 		key = appendLower(key[:0], r.Server)
 		key = append(key, 0)
+		userAt := len(key)
 		key = appendLower(key, r.Directory)
 		key = append(key, '\\')
 		key = appendLower(key, r.UserID)
@@ -329,11 +356,18 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 			f.Skipped[ReasonDuplicate]++
 			continue
 		}
+		if userSessions != nil && userSessions[string(key[userAt:])]+sessions > int64(cfg.MaxSessionsPerUser) {
+			f.Skipped[ReasonMaxSessionsPerUser]++
+			continue
+		}
 		if total+sessions > MaxTotalSessions {
 			f.Skipped[ReasonTotal]++
 			continue
 		}
 		seen[string(key)] = struct{}{}
+		if userSessions != nil {
+			userSessions[string(key[userAt:])] += sessions
+		}
 		total += sessions
 		f.Sessions = append(f.Sessions, state.Record{
 			Server: r.Server, Directory: r.Directory, UserID: r.UserID, Sessions: int(sessions),
@@ -351,7 +385,8 @@ func loadV1(path string, data []byte, now time.Time) (*File, error) {
 func (f *File) checkKnown(known []state.KnownSession, latest time.Time) []state.KnownSession {
 	kept := known[:0]
 	for _, k := range known {
-		if k.ID == "" || event.HasControl(k.ID) || k.Connections < 0 || k.Connections > MaxSessions || k.Started.After(latest) {
+		if k.ID == "" || len(k.ID) > state.MaxSessionIDLength || event.HasControl(k.ID) || k.Connections < 0 || k.Connections > MaxSessions ||
+			k.Started.After(latest) {
 			f.KnownDropped++
 			continue
 		}

@@ -183,7 +183,8 @@ func TestReasonsNameTheLimits(t *testing.T) {
 	require.Contains(t, ReasonSessions, " "+strconv.Itoa(MaxSessions))
 	require.Contains(t, ReasonTotal, " "+strconv.Itoa(MaxTotalSessions))
 	require.Contains(t, ReasonFuture, " "+strings.TrimSuffix(MaxAhead.String(), "0m0s")+" ")
-	require.ElementsMatch(t, reasons, []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate, ReasonTotal})
+	require.ElementsMatch(t, reasons, []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate,
+		ReasonMaxSessionsPerUser, ReasonTotal})
 }
 
 func TestLoadKeepsTheTotalInRange(t *testing.T) {
