@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/statefile"
 )
 
@@ -27,7 +28,7 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 	if err != nil {
 		log.Warnf("%v", err)
 	}
-	file, err := statefile.Load(path)
+	file, err := statefile.LoadFor(path, p.cfg.State)
 	if errors.Is(err, fs.ErrNotExist) {
 		log.Infof("No state file yet at %q; starting empty", path)
 		return nil
@@ -44,11 +45,15 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 		return nil
 	}
 	if file.Skipped.Total() > 0 {
-		log.Warnf("State file %q: %s; restoring the other %d", path, file.Skipped, len(file.Sessions))
+		limit := ""
+		if file.Skipped[statefile.ReasonMaxSessionsPerUser] > 0 {
+			limit = fmt.Sprintf(" (max_sessions_per_user = %d)", p.cfg.State.MaxSessionsPerUser)
+		}
+		log.Warnf("State file %q: %s%s; restoring the other %d", path, file.Skipped, limit, len(file.Sessions))
 	}
 	if file.KnownDropped > 0 {
-		log.Warnf("State file %q: dropped %d session ids with an empty or control character id, connections or start out of range; "+
-			"their sessions count without them", path, file.KnownDropped)
+		log.Warnf("State file %q: dropped %d session ids with an empty or control character id, an id over %d bytes, connections or start out of range; "+
+			"their sessions count without them", path, file.KnownDropped, state.MaxSessionIDLength)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -204,6 +204,20 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 		}
 		p.cfg.Throttle.Warnf("refused", "Refused %s for %s on %s: the plugin tracks max_users = %d users on max_servers = %d servers; %s",
 			ev.Command, ev.UserName(), ev.Server, p.cfg.State.MaxUsers, p.cfg.State.MaxServers, fix)
+	case state.RefusedMaxSessionsPerUser:
+		fix := "raise it if your users keep that many sessions open"
+		if !row {
+			fix += ", else restrict allowed_sources"
+		}
+		p.cfg.Throttle.Warnf("refused_sessions", "Refused %s for %s on %s: the user has max_sessions_per_user = %d sessions open over all servers; %s",
+			ev.Command, ev.UserName(), ev.Server, p.cfg.State.MaxSessionsPerUser, fix)
+	case state.RefusedSessionIDLength:
+		why := "a sender that is no Qlik Sense proxy: restrict allowed_sources to your proxy nodes"
+		if row {
+			why = "a log file that is no Qlik Sense proxy's audit log: check the logfile block's files"
+		}
+		p.cfg.Throttle.Warnf("refused_session_id", "Refused %s for %s on %s: a session id of %d bytes, over the %d a proxy's ids take (GUIDs of 36 bytes, "+
+			"the log files' ids of 64); %s", ev.Command, ev.UserName(), ev.Server, len(ev.SessionID), state.MaxSessionIDLength, why)
 	}
 	if (outcome == state.Changed || appsChanged) && live {
 		p.SummaryDue()
