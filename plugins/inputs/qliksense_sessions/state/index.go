@@ -44,38 +44,54 @@ func (d *pairDetail) find(id string) int {
 // addKnown appends k, whose id the pair does not know yet.
 func (d *pairDetail) addKnown(k knownSession) {
 	d.known = append(d.known, k)
-	switch ix := d.index; {
-	case ix != nil:
-		ix.at[k.id] = len(d.known) - 1
-		if k.unsure {
+	if d.index != nil || len(d.known) >= indexFrom {
+		d.indexLast()
+	}
+}
+
+// indexLast adds the last known session to the index, or makes the index.
+func (d *pairDetail) indexLast() {
+	if ix := d.index; ix != nil {
+		last := len(d.known) - 1
+		ix.at[d.known[last].id] = last
+		if d.known[last].unsure {
 			ix.unsure++
 		}
-	case len(d.known) >= indexFrom:
-		ix = &pairIndex{at: make(map[string]int, 2*len(d.known))}
-		for i := range d.known {
-			ix.at[d.known[i].id] = i
-			if d.known[i].unsure {
-				ix.unsure++
-			}
-		}
-		d.index = ix
+		return
 	}
+	ix := &pairIndex{at: make(map[string]int, 2*len(d.known))}
+	for i := range d.known {
+		ix.at[d.known[i].id] = i
+		if d.known[i].unsure {
+			ix.unsure++
+		}
+	}
+	d.index = ix
 }
 
 // deleteKnown removes known session i; the others keep their order.
 func (d *pairDetail) deleteKnown(i int) {
-	if ix := d.index; ix != nil {
-		delete(ix.at, d.known[i].id)
-		if d.known[i].unsure {
-			ix.unsure--
-		}
-		for j := i + 1; j < len(d.known); j++ {
-			ix.at[d.known[j].id] = j - 1
-		}
+	if d.index != nil {
+		d.unindex(i)
 	}
 	d.known = slices.Delete(d.known, i, i+1) // clears the tail: no stale pointers
-	if len(d.known) < indexFrom/2 {
+}
+
+// unindex takes known session i, about to be deleted, out of the index,
+// and moves those after it one place up; below half of indexFrom sessions
+// the pair loses its index.
+func (d *pairDetail) unindex(i int) {
+	if len(d.known)-1 < indexFrom/2 {
 		d.index = nil
+		return
+	}
+	ix := d.index
+	delete(ix.at, d.known[i].id)
+	if d.known[i].unsure {
+		ix.unsure--
+	}
+	for j := i + 1; j < len(d.known); j++ {
+		ix.at[d.known[j].id] = j - 1
 	}
 }
 

@@ -208,36 +208,49 @@ func New(cfg Config) *State {
 // metric names them alike. On a Stop session it sets ev.Duration when it
 // knows how long the session lasted.
 func (s *State) Apply(ev *event.Event, now time.Time) Outcome {
+	if len(ev.SessionID) > MaxSessionIDLength {
+		return s.refuseSessionID(ev)
+	}
 	srv, us := s.lookup(ev.Server, ev.Directory, ev.UserID)
 	ev.Duration = 0
 	outcome := Unchanged
-	if len(ev.SessionID) > MaxSessionIDLength {
-		// No proxy's: a sender that makes ids up.
-		s.counters.RefusedSessionIDLength++
-		outcome = RefusedSessionIDLength
-	} else {
-		switch ev.Command {
-		case event.StartSession:
-			outcome, us = s.start(srv, us, ev, now)
-		case event.StopSession:
-			outcome = s.stop(srv, us, ev, now)
-		case event.OpenConnection:
-			outcome, us = s.openConnection(srv, us, ev, now)
-		case event.CloseConnection:
-			s.closeConnection(us, ev, now)
-		}
-		if len(s.reconciling) > 0 {
-			s.noteEvent(ev.Server, ev.Directory, ev.UserID)
-		}
-		s.generation++
+	switch ev.Command {
+	case event.StartSession:
+		outcome, us = s.start(srv, us, ev, now)
+	case event.StopSession:
+		outcome = s.stop(srv, us, ev, now)
+	case event.OpenConnection:
+		outcome, us = s.openConnection(srv, us, ev, now)
+	case event.CloseConnection:
+		s.closeConnection(us, ev, now)
+	}
+	if len(s.reconciling) > 0 {
+		s.noteEvent(ev.Server, ev.Directory, ev.UserID)
 	}
 	// us may have closed its last session: its names still stand.
+	firstSpellings(ev, srv, us)
+	s.generation++
+	return outcome
+}
+
+// refuseSessionID refuses an event whose session id is longer than
+// MaxSessionIDLength, which no proxy's is: a sender that makes ids up.
+func (s *State) refuseSessionID(ev *event.Event) Outcome {
+	srv, us := s.lookup(ev.Server, ev.Directory, ev.UserID)
+	ev.Duration = 0
+	s.counters.RefusedSessionIDLength++
+	firstSpellings(ev, srv, us)
+	return RefusedSessionIDLength
+}
+
+// firstSpellings gives ev the names first seen of its server and user, either nil
+// if unknown.
+func firstSpellings(ev *event.Event, srv *server, us *userOnServer) {
 	if us != nil {
 		ev.Server, ev.Directory, ev.UserID = us.server.name, us.user.directory, us.user.id
 	} else if srv != nil {
 		ev.Server = srv.name
 	}
-	return outcome
 }
 
 // lookup returns a server and the user's open sessions on it, either nil if
