@@ -40,7 +40,7 @@ func (p *plugin) waitForReceived(t *testing.T, n int) map[string]interface{} {
 // TestSessionIDFlood: a sender that makes session ids up for one tracked
 // user, 5,000 Open connection datagrams with distinct ids of 100 bytes and
 // 5,000 with distinct ids of 20 KB, makes the plugin track no more than
-// max_sessions_per_user (100 by default) sessions; the refusal counters
+// max_user_sessions (100 by default) sessions; the refusal counters
 // account for every other datagram; the state file holds those 100
 // sessions, and the next start restores all of them.
 func TestSessionIDFlood(t *testing.T) {
@@ -48,7 +48,7 @@ func TestSessionIDFlood(t *testing.T) {
 	dir := t.TempDir()
 	port := freeUDPPort(t)
 	stateFile := filepath.Join(dir, "state.json")
-	conf := pluginConfig(t, dir, port, fmt.Sprintf("  emit_events = false\n  state_file = %q\n  state_save_interval = \"200ms\"", stateFile))
+	conf := pluginConfig(t, dir, port, fmt.Sprintf("  emit_events = false\n  state_file = %q\n  state_save_interval = \"1s\"", stateFile))
 
 	first := startPluginPoll(t, bin, conf, "200ms")
 	conn := dialPlugin(t, port)
@@ -72,11 +72,11 @@ func TestSessionIDFlood(t *testing.T) {
 	internal := first.waitForReceived(t, 2*perKind)
 	require.Equal(t, int64(2*perKind), internal["events_accepted"], "%v", internal)
 	require.Equal(t, int64(0), internal["malformed"])
-	require.Equal(t, int64(100), internal["tracked_sessions"], "the sessions stop at max_sessions_per_user")
+	require.Equal(t, int64(100), internal["tracked_sessions"], "the sessions stop at max_user_sessions")
 	require.Equal(t, int64(1), internal["tracked_users"])
-	require.Equal(t, int64(perKind-100), internal["events_refused_max_sessions_per_user"])
+	require.Equal(t, int64(perKind-100), internal["events_refused_max_user_sessions"])
 	require.Equal(t, int64(perKind), internal["events_refused_session_id_length"])
-	require.Contains(t, first.log(), `Refused Open connection for LAB\mallory on SENSE1: the user has max_sessions_per_user = 100 sessions open`)
+	require.Contains(t, first.log(), `Refused Open connection for LAB\mallory on SENSE1: the user has max_user_sessions = 100 sessions open`)
 	require.Contains(t, first.log(), `Refused Open connection for LAB\mallory on SENSE1: a session id of 20480 bytes`)
 
 	// The state file holds the 100 sessions, each with its id.

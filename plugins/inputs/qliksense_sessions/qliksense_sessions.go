@@ -42,8 +42,8 @@ type QlikSenseSessions struct {
 	MaxServers      int             `toml:"max_servers"`
 	UsersMaxBytes   config.Size     `toml:"users_max_bytes"`
 	MaxApps         int             `toml:"max_apps"`
-	// MaxSessionsPerUser bounds one user's sessions over all servers.
-	MaxSessionsPerUser int `toml:"max_sessions_per_user"`
+	// MaxUserSessions bounds one user's sessions over all servers.
+	MaxUserSessions int `toml:"max_user_sessions"`
 	// ButlerSummaries makes the change-driven summaries Butler's: after each
 	// accepted Start session, Open connection and Stop session, one
 	// qliksense_users_server_butler per server Butler would publish, then one
@@ -173,10 +173,10 @@ func (q *QlikSenseSessions) checkValues() error {
 	case q.MaxServers <= 0:
 		return fmt.Errorf("max_servers %d must be positive: it bounds the proxy servers a sender can make the plugin track; "+
 			"use e.g. 100, above your site's proxy nodes", q.MaxServers)
-	case q.MaxSessionsPerUser < 1 || q.MaxSessionsPerUser > statefile.MaxSessions:
-		return fmt.Errorf("max_sessions_per_user %d is out of range: give a number from 1 to %d; it bounds the sessions a sender can make the plugin track "+
-			"for one user over all servers (Qlik Sense allows 5 parallel sessions per user by default); use e.g. %d", q.MaxSessionsPerUser,
-			statefile.MaxSessions, state.DefaultMaxSessionsPerUser)
+	case q.MaxUserSessions < 1 || q.MaxUserSessions > statefile.MaxSessions:
+		return fmt.Errorf("max_user_sessions %d is out of range: give a number from 1 to %d; it bounds the sessions a sender can make the plugin track "+
+			"for one user over all servers (Qlik Sense allows 5 parallel sessions per user by default); use e.g. %d", q.MaxUserSessions,
+			statefile.MaxSessions, state.DefaultMaxUserSessions)
 	case q.UsersMaxBytes < 2 || q.UsersMaxBytes > maxUsersMaxBytes:
 		return fmt.Errorf("users_max_bytes %d is out of range: give a size from \"2B\" to \"%dKiB\"; "+
 			"InfluxDB 1.x's documented limit for a string field is 64 KiB, 1.9+ and 2.x refuse points over 1 MiB", q.UsersMaxBytes, maxUsersMaxBytes/1024)
@@ -186,7 +186,7 @@ func (q *QlikSenseSessions) checkValues() error {
 
 func (q *QlikSenseSessions) stateConfig() state.Config {
 	return state.Config{ReorderWindow: time.Duration(q.ReorderWindow), MaxUsers: q.MaxUsers, MaxServers: q.MaxServers, MaxApps: q.MaxApps,
-		MaxSessionsPerUser: q.MaxSessionsPerUser}
+		MaxUserSessions: q.MaxUserSessions}
 }
 
 // Start opens the UDP socket, restores the state file, starts the log
@@ -316,18 +316,18 @@ const (
 func init() {
 	inputs.Add("qliksense_sessions", func() telegraf.Input {
 		return &QlikSenseSessions{
-			ServiceAddress:     "udp://:9997",
-			ReadBufferSize:     config.Size(8 * 1024 * 1024),
-			MaxDatagramSize:    config.Size(udp.MaxPayload),
-			EmitEvents:         true,
-			SummaryInterval:    config.Duration(time.Second),
-			StateSaveInterval:  config.Duration(10 * time.Second),
-			ReorderWindow:      config.Duration(state.DefaultReorderWindow),
-			MaxUsers:           100_000,
-			MaxServers:         100,
-			MaxApps:            10_000,
-			MaxSessionsPerUser: state.DefaultMaxSessionsPerUser,
-			UsersMaxBytes:      config.Size(defaultUsersMaxBytes),
+			ServiceAddress:    "udp://:9997",
+			ReadBufferSize:    config.Size(8 * 1024 * 1024),
+			MaxDatagramSize:   config.Size(udp.MaxPayload),
+			EmitEvents:        true,
+			SummaryInterval:   config.Duration(time.Second),
+			StateSaveInterval: config.Duration(10 * time.Second),
+			ReorderWindow:     config.Duration(state.DefaultReorderWindow),
+			MaxUsers:          100_000,
+			MaxServers:        100,
+			MaxApps:           10_000,
+			MaxUserSessions:   state.DefaultMaxUserSessions,
+			UsersMaxBytes:     config.Size(defaultUsersMaxBytes),
 		}
 	})
 }

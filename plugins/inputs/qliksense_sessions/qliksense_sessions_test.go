@@ -197,7 +197,7 @@ func TestUDPEndToEnd(t *testing.T) {
 			"proxy_polls": int64(0), "proxy_poll_errors": int64(0), "state_save_errors": int64(0),
 			"decoded_ansi": int64(0), "starts_matched": int64(0), "starts_cancelled": int64(0),
 			"events_refused_max_users": int64(0), "events_refused_max_servers": int64(0),
-			"events_refused_max_sessions_per_user": int64(0), "events_refused_session_id_length": int64(0),
+			"events_refused_max_user_sessions": int64(0), "events_refused_session_id_length": int64(0),
 			"tracked_apps": int64(1), "connections_refused_max_apps": int64(0),
 		}, ts),
 	}

@@ -47,7 +47,7 @@ func (l *warnLines) containing(s string) []string {
 }
 
 // One user's connections naming ever new sessions open no more than
-// max_sessions_per_user (100 by default) sessions, and session ids longer
+// max_user_sessions (100 by default) sessions, and session ids longer
 // than a proxy's are refused; both are counted in qliksense_sessions_internal
 // and logged once a minute.
 func TestOneUsersSessionsAreBounded(t *testing.T) {
@@ -71,13 +71,13 @@ func TestOneUsersSessionsAreBounded(t *testing.T) {
 	internal := lastMetric(&gathered, "qliksense_sessions_internal")
 	require.NotNil(t, internal)
 	require.Equal(t, int64(sessions+longIDs), internal.Fields["events_accepted"])
-	require.Equal(t, int64(100), internal.Fields["tracked_sessions"], "mallory's sessions stop at the default max_sessions_per_user")
+	require.Equal(t, int64(100), internal.Fields["tracked_sessions"], "mallory's sessions stop at the default max_user_sessions")
 	require.Equal(t, int64(1), internal.Fields["tracked_users"], "eve's events were all refused")
-	require.Equal(t, int64(sessions-100), internal.Fields["events_refused_max_sessions_per_user"])
+	require.Equal(t, int64(sessions-100), internal.Fields["events_refused_max_user_sessions"])
 	require.Equal(t, int64(longIDs), internal.Fields["events_refused_session_id_length"])
 	require.Equal(t, int64(0), internal.Fields["events_refused_max_users"])
 
-	perUser := logger.containing("max_sessions_per_user = 100")
+	perUser := logger.containing("max_user_sessions = 100")
 	require.Len(t, perUser, 1, "logged once a minute: %q", logger.lines)
 	require.Contains(t, perUser[0], `LAB\mallory on SENSE1`)
 	longID := logger.containing("session id of 129 bytes")
@@ -85,37 +85,37 @@ func TestOneUsersSessionsAreBounded(t *testing.T) {
 	require.Contains(t, longID[0], `LAB\eve on SENSE1`)
 }
 
-// max_sessions_per_user is 100 by default and takes 1 to the state file's
+// max_user_sessions is 100 by default and takes 1 to the state file's
 // limit of a record's sessions; the error names the option.
-func TestMaxSessionsPerUserConfig(t *testing.T) {
+func TestMaxUserSessionsConfig(t *testing.T) {
 	plugin := newTestPlugin(t)
 	require.NoError(t, plugin.Init())
-	require.Equal(t, state.DefaultMaxSessionsPerUser, plugin.MaxSessionsPerUser)
-	require.Equal(t, 100, plugin.stateConfig().MaxSessionsPerUser)
-	require.Equal(t, 100, plugin.pipelineConfig.State.MaxSessionsPerUser)
+	require.Equal(t, state.DefaultMaxUserSessions, plugin.MaxUserSessions)
+	require.Equal(t, 100, plugin.stateConfig().MaxUserSessions)
+	require.Equal(t, 100, plugin.pipelineConfig.State.MaxUserSessions)
 	for _, good := range []int{1, statefile.MaxSessions} {
 		q := newTestPlugin(t)
-		q.MaxSessionsPerUser = good
+		q.MaxUserSessions = good
 		require.NoError(t, q.Init())
 	}
 	for _, bad := range []int{0, -1, statefile.MaxSessions + 1} {
 		q := newTestPlugin(t)
-		q.MaxSessionsPerUser = bad
+		q.MaxUserSessions = bad
 		err := q.Init()
 		require.Error(t, err)
-		require.Regexp(t, `^max_sessions_per_user -?\d+ is out of range: give a number from 1 to 100000;`, err.Error())
+		require.Regexp(t, `^max_user_sessions -?\d+ is out of range: give a number from 1 to 100000;`, err.Error())
 	}
 
 	cfg := config.NewConfig()
-	require.NoError(t, cfg.LoadConfigData([]byte("[[inputs.qliksense_sessions]]\n  max_sessions_per_user = 7\n"), config.EmptySourcePath))
-	require.Equal(t, 7, cfg.Inputs[0].Input.(*QlikSenseSessions).MaxSessionsPerUser)
+	require.NoError(t, cfg.LoadConfigData([]byte("[[inputs.qliksense_sessions]]\n  max_user_sessions = 7\n"), config.EmptySourcePath))
+	require.Equal(t, 7, cfg.Inputs[0].Input.(*QlikSenseSessions).MaxUserSessions)
 }
 
-// A state file is held to max_sessions_per_user: with a lower limit than
+// A state file is held to max_user_sessions: with a lower limit than
 // the run that wrote it, the records past it are skipped, and the warning
 // names the limit; session ids over 128 bytes are dropped, their sessions
 // kept.
-func TestStateFileIsHeldToMaxSessionsPerUser(t *testing.T) {
+func TestStateFileIsHeldToMaxUserSessions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	now := time.Now().UTC().Format(time.RFC3339)
 	record := func(server, user string, sessions int, known string) string {
@@ -133,7 +133,7 @@ func TestStateFileIsHeldToMaxSessionsPerUser(t *testing.T) {
 	log := &testutil.CaptureLogger{}
 	plugin.Log = log
 	plugin.StateFile = path
-	plugin.MaxSessionsPerUser = 10
+	plugin.MaxUserSessions = 10
 	var acc testutil.Accumulator
 	startPlugin(t, plugin, &acc)
 	site := gatherSummaries(t, plugin)[0]
@@ -146,7 +146,7 @@ func TestStateFileIsHeldToMaxSessionsPerUser(t *testing.T) {
 		}
 	}
 	require.Len(t, warnings, 2)
-	require.Contains(t, warnings[0], "2 records skipped: 2 with more sessions than max_sessions_per_user, alone or with the user's records on other servers "+
-		"(max_sessions_per_user = 10); restoring the other 2")
+	require.Contains(t, warnings[0], "2 records skipped: 2 with more sessions than max_user_sessions, alone or with the user's records on other servers "+
+		"(max_user_sessions = 10); restoring the other 2")
 	require.Contains(t, warnings[1], "dropped 1 session ids with an empty or control character id, an id over 128 bytes,")
 }

@@ -46,8 +46,8 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 	}
 	if file.Skipped.Total() > 0 {
 		limit := ""
-		if file.Skipped[statefile.ReasonMaxSessionsPerUser] > 0 {
-			limit = fmt.Sprintf(" (max_sessions_per_user = %d)", p.cfg.State.MaxSessionsPerUser)
+		if file.Skipped[statefile.ReasonMaxUserSessions] > 0 {
+			limit = fmt.Sprintf(" (max_user_sessions = %d)", p.cfg.State.MaxUserSessions)
 		}
 		log.Warnf("State file %q: %s%s; restoring the other %d", path, file.Skipped, limit, len(file.Sessions))
 	}

@@ -204,13 +204,13 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 		}
 		p.cfg.Throttle.Warnf("refused", "Refused %s for %s on %s: the plugin tracks max_users = %d users on max_servers = %d servers; %s",
 			ev.Command, ev.UserName(), ev.Server, p.cfg.State.MaxUsers, p.cfg.State.MaxServers, fix)
-	case state.RefusedMaxSessionsPerUser:
+	case state.RefusedMaxUserSessions:
 		fix := "raise it if your users keep that many sessions open"
 		if !row {
 			fix += ", else restrict allowed_sources"
 		}
-		p.cfg.Throttle.Warnf("refused_sessions", "Refused %s for %s on %s: the user has max_sessions_per_user = %d sessions open over all servers; %s",
-			ev.Command, ev.UserName(), ev.Server, p.cfg.State.MaxSessionsPerUser, fix)
+		p.cfg.Throttle.Warnf("refused_sessions", "Refused %s for %s on %s: the user has max_user_sessions = %d sessions open over all servers; %s",
+			ev.Command, ev.UserName(), ev.Server, p.cfg.State.MaxUserSessions, fix)
 	case state.RefusedSessionIDLength:
 		why := "a sender that is no Qlik Sense proxy: restrict allowed_sources to your proxy nodes"
 		if row {

@@ -159,7 +159,7 @@ func (p *Pipeline) InternalFields(fields map[string]interface{}) {
 	fields["starts_cancelled"] = int64(counters.StartsCancelled)
 	fields["events_refused_max_users"] = int64(counters.RefusedMaxUsers)
 	fields["events_refused_max_servers"] = int64(counters.RefusedMaxServers)
-	fields["events_refused_max_sessions_per_user"] = int64(counters.RefusedMaxSessionsPerUser)
+	fields["events_refused_max_user_sessions"] = int64(counters.RefusedMaxUserSessions)
 	fields["events_refused_session_id_length"] = int64(counters.RefusedSessionIDLength)
 	if len(p.cfg.VirtualProxies) > 0 {
 		fields["api_sessions_refused_max_users"] = int64(counters.APIRefusedMaxUsers + p.apiRefusedMaxUsers.Load())

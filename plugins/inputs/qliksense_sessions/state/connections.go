@@ -44,7 +44,7 @@ func (s *State) openConnection(srv *server, us *userOnServer, ev *event.Event, n
 					s.counters.SessionsInferred++
 					return Changed, us
 				}
-				// No room for it (max_sessions_per_user): one session fewer
+				// No room for it (max_user_sessions): one session fewer
 				// is known, so that no more are known than counted (there
 				// are two at least: the count, one or more, and a phantom);
 				// its next connection is refused in turn.

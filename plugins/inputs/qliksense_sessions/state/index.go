@@ -5,7 +5,7 @@ import "slices"
 // A pair's known sessions, found by id. Most pairs know one to three
 // sessions, where a look at each is the fastest and takes no memory; a
 // pair that knows indexFrom or more (a script that opens many, or a sender
-// that makes ids up, up to max_sessions_per_user) gets an index, so that
+// that makes ids up, up to max_user_sessions) gets an index, so that
 // an event naming a session costs the same at any number of them. Every
 // change of pairDetail.known goes through the methods below, which keep
 // the index exact; the slice keeps its order, which the rules of

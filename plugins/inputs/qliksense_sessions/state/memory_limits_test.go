@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkMemoryPerUserAtTheLimits reports the live heap a user takes at
-// the default max_sessions_per_user: 100 sessions, each known by an id of
+// the default max_user_sessions: 100 sessions, each known by an id of
 // MaxSessionIDLength bytes and with a connection (to an app, or to the
 // hub), as a sender that makes ids up can make any user hold; 1,000 users,
 // after a summary. Run with -benchtime 1x.
@@ -22,13 +22,13 @@ func BenchmarkMemoryPerUserAtTheLimits(b *testing.B) {
 	for _, context := range []string{"/hub/", "/app/00000000-0000-4000-8000-000000000001"} {
 		b.Run(strings.Trim(context[:4], "/"), func(b *testing.B) {
 			f := newMemFixture(users)
-			ids := make([]string, DefaultMaxSessionsPerUser)
+			ids := make([]string, DefaultMaxUserSessions)
 			for i := range ids {
 				ids[i] = fmt.Sprintf("%04d", i) + strings.Repeat("f", MaxSessionIDLength-4)
 			}
 			for i := 0; i < b.N; i++ {
 				before := liveHeap()
-				s := New(Config{ReorderWindow: DefaultReorderWindow, MaxUsers: 100_000, MaxSessionsPerUser: DefaultMaxSessionsPerUser})
+				s := New(Config{ReorderWindow: DefaultReorderWindow, MaxUsers: 100_000, MaxUserSessions: DefaultMaxUserSessions})
 				now := time.Unix(1e9, 0)
 				for u := range users {
 					for _, id := range ids {
@@ -37,13 +37,13 @@ func BenchmarkMemoryPerUserAtTheLimits(b *testing.B) {
 						s.Apply(&ev, now)
 					}
 				}
-				if s.ActiveSessions() != users*DefaultMaxSessionsPerUser {
-					b.Fatalf("%d sessions, want %d", s.ActiveSessions(), users*DefaultMaxSessionsPerUser)
+				if s.ActiveSessions() != users*DefaultMaxUserSessions {
+					b.Fatalf("%d sessions, want %d", s.ActiveSessions(), users*DefaultMaxUserSessions)
 				}
 				summarise(s)
 				after := liveHeap()
 				b.ReportMetric(float64(after-before)/users, "bytes/user")
-				b.ReportMetric(float64(after-before)/(users*DefaultMaxSessionsPerUser), "bytes/session")
+				b.ReportMetric(float64(after-before)/(users*DefaultMaxUserSessions), "bytes/session")
 				runtime.KeepAlive(s)
 			}
 		})

@@ -113,7 +113,7 @@ func (s *State) Reconcile(serverName string, answer []APISession, now time.Time)
 			continue
 		}
 		if outcome != Refused {
-			continue // no room under max_sessions_per_user, counted as such
+			continue // no room under max_user_sessions, counted as such
 		}
 		if s.counters.RefusedMaxServers > before.RefusedMaxServers {
 			s.counters.APIRefusedMaxServers += uint64(u.sessions)

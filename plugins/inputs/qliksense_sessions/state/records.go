@@ -96,7 +96,7 @@ func (s *State) Records() []Record {
 // Restore adds saved sessions to the state; records without a server, a
 // user or a positive session count, and those the limits refuse, are
 // skipped and counted in the result; a record's sessions beyond
-// Config.MaxSessionsPerUser are dropped. A known session beyond the
+// Config.MaxUserSessions are dropped. A known session beyond the
 // record's count, known twice, or with an id over MaxSessionIDLength, is
 // dropped (its session counts without it).
 func (s *State) Restore(records []Record) (skipped int) {

@@ -12,19 +12,19 @@ import (
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 )
 
-// What one user can make the state hold: Config.MaxSessionsPerUser sessions
+// What one user can make the state hold: Config.MaxUserSessions sessions
 // over all servers, each session id at most MaxSessionIDLength bytes.
 
 func sessionEvent(server string, cmd event.Command, user, id string) *event.Event {
 	return &event.Event{Server: server, Command: cmd, Directory: "LAB", UserID: user, SessionID: id}
 }
 
-// A user's sessions over all servers stop at MaxSessionsPerUser, whatever
+// A user's sessions over all servers stop at MaxUserSessions, whatever
 // opens them (Start sessions with or without an id, connections naming new
 // ids, the session API, a restore); the refusals are counted; the user's
 // known sessions keep working, and a session that ends makes room again.
-func TestMaxSessionsPerUser(t *testing.T) {
-	s := New(Config{ReorderWindow: DefaultReorderWindow, MaxSessionsPerUser: 3})
+func TestMaxUserSessions(t *testing.T) {
+	s := New(Config{ReorderWindow: DefaultReorderWindow, MaxUserSessions: 3})
 	at := t0
 	next := func() time.Time { at = at.Add(10 * time.Second); return at }
 
@@ -40,11 +40,11 @@ func TestMaxSessionsPerUser(t *testing.T) {
 		sessionEvent("SENSE3", start, "anna", ""),   // on another server: the limit is the user's
 		sessionEvent("SENSE3", open, "anna", "a6"),
 	} {
-		require.Equal(t, RefusedMaxSessionsPerUser, s.Apply(ev, next()), "%+v", ev)
+		require.Equal(t, RefusedMaxUserSessions, s.Apply(ev, next()), "%+v", ev)
 	}
 	require.Equal(t, 3, s.ActiveSessions())
 	require.Equal(t, 2, s.Servers(), "a refused session makes no server")
-	require.Equal(t, uint64(5), s.Counters().RefusedMaxSessionsPerUser)
+	require.Equal(t, uint64(5), s.Counters().RefusedMaxUserSessions)
 
 	// Known sessions keep working; another user is not concerned.
 	require.Equal(t, Unchanged, s.Apply(sessionEvent("SENSE2", open, "anna", "a3"), next()))
@@ -54,9 +54,9 @@ func TestMaxSessionsPerUser(t *testing.T) {
 	// A session that ends makes room for one more.
 	require.Equal(t, Changed, s.Apply(sessionEvent("SENSE1", stop, "anna", "a2"), next()))
 	require.Equal(t, Changed, s.Apply(sessionEvent("SENSE3", open, "anna", "a7"), next()))
-	require.Equal(t, RefusedMaxSessionsPerUser, s.Apply(sessionEvent("SENSE3", open, "anna", "a8"), next()))
+	require.Equal(t, RefusedMaxUserSessions, s.Apply(sessionEvent("SENSE3", open, "anna", "a8"), next()))
 	require.Equal(t, 4, s.ActiveSessions())
-	require.Equal(t, uint64(6), s.Counters().RefusedMaxSessionsPerUser)
+	require.Equal(t, uint64(6), s.Counters().RefusedMaxUserSessions)
 
 	// The session API gives a user no more than the limit either: anna has
 	// 3 already, carl gets 3 of his 5.
@@ -72,7 +72,7 @@ func TestMaxSessionsPerUser(t *testing.T) {
 	require.Equal(t, 3, userSessions(s, "anna"))
 
 	// Nor does a restore.
-	r := New(Config{MaxSessionsPerUser: 3})
+	r := New(Config{MaxUserSessions: 3})
 	require.Equal(t, 1, r.Restore([]Record{
 		{Server: "SENSE1", Directory: "LAB", UserID: "dora", Sessions: 2, FirstSeen: t0, LastSeen: t0},
 		{Server: "SENSE2", Directory: "LAB", UserID: "dora", Sessions: 2, FirstSeen: t0, LastSeen: t0,
@@ -97,22 +97,22 @@ func userSessions(s *State, id string) int {
 	return n
 }
 
-// Without MaxSessionsPerUser a user's sessions are not bounded (the state
+// Without MaxUserSessions a user's sessions are not bounded (the state
 // alone; the plugin always sets it).
-func TestNoMaxSessionsPerUser(t *testing.T) {
+func TestNoMaxUserSessions(t *testing.T) {
 	s := New(Config{})
 	for i := range 1000 {
 		require.Equal(t, Changed, s.Apply(sessionEvent("SENSE1", open, "anna", strconv.Itoa(i)), t0))
 	}
 	require.Equal(t, 1000, s.ActiveSessions())
-	require.Zero(t, s.Counters().RefusedMaxSessionsPerUser)
+	require.Zero(t, s.Counters().RefusedMaxUserSessions)
 }
 
 // An event naming a session id longer than MaxSessionIDLength changes
 // nothing and is counted, whatever its command; one at the limit counts.
 // A restored session id over the limit is dropped, its session kept.
 func TestSessionIDLength(t *testing.T) {
-	s := New(Config{ReorderWindow: DefaultReorderWindow, MaxSessionsPerUser: 100})
+	s := New(Config{ReorderWindow: DefaultReorderWindow, MaxUserSessions: 100})
 	long := strings.Repeat("x", MaxSessionIDLength+1)
 	atLimit := strings.Repeat("y", MaxSessionIDLength)
 
@@ -126,7 +126,7 @@ func TestSessionIDLength(t *testing.T) {
 	require.Equal(t, 1, s.ActiveSessions())
 	require.Equal(t, 1, s.ActiveUsers())
 	require.Equal(t, uint64(8), s.Counters().RefusedSessionIDLength)
-	require.Zero(t, s.Counters().RefusedMaxSessionsPerUser)
+	require.Zero(t, s.Counters().RefusedMaxUserSessions)
 	require.Equal(t, []KnownSession{{ID: atLimit, Connections: 1}}, s.Records()[0].Known)
 
 	// A refused event still takes the names first seen, as every event does.
@@ -134,7 +134,7 @@ func TestSessionIDLength(t *testing.T) {
 	require.Equal(t, RefusedSessionIDLength, s.Apply(ev, t0))
 	require.Equal(t, []string{"SENSE1", "LAB", "anna"}, []string{ev.Server, ev.Directory, ev.UserID})
 
-	r := New(Config{MaxSessionsPerUser: 100})
+	r := New(Config{MaxUserSessions: 100})
 	require.Zero(t, r.Restore([]Record{{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 2, FirstSeen: t0, LastSeen: t0,
 		Known: []KnownSession{{ID: long}, {ID: atLimit}}}}))
 	require.Equal(t, 2, r.ActiveSessions())
@@ -142,33 +142,33 @@ func TestSessionIDLength(t *testing.T) {
 }
 
 // What a state at its limits saves, a state with the same limits restores
-// whole: the sessions and ids of users at MaxSessionsPerUser, over several
+// whole: the sessions and ids of users at MaxUserSessions, over several
 // servers, with ids of MaxSessionIDLength bytes.
 func TestRecordsAtTheLimitsRestoreWhole(t *testing.T) {
-	cfg := Config{ReorderWindow: DefaultReorderWindow, MaxSessionsPerUser: 10}
+	cfg := Config{ReorderWindow: DefaultReorderWindow, MaxUserSessions: 10}
 	s := New(cfg)
 	for u := range 3 {
 		user := fmt.Sprintf("user%d", u)
-		for i := range 2 * cfg.MaxSessionsPerUser {
+		for i := range 2 * cfg.MaxUserSessions {
 			id := fmt.Sprintf("%d-%d-", u, i)
 			id += strings.Repeat("z", MaxSessionIDLength-len(id))
 			s.Apply(sessionEvent(fmt.Sprintf("SENSE%d", i%3), open, user, id), t0)
 		}
 	}
-	require.Equal(t, 3*cfg.MaxSessionsPerUser, s.ActiveSessions())
+	require.Equal(t, 3*cfg.MaxUserSessions, s.ActiveSessions())
 	saved := s.Records()
 	r := New(cfg)
 	require.Zero(t, r.Restore(saved))
 	require.Equal(t, saved, r.Records())
-	require.Zero(t, r.Counters().RefusedMaxSessionsPerUser)
+	require.Zero(t, r.Counters().RefusedMaxUserSessions)
 }
 
 // A connection that proves every record of a pair alive after a Stop left a
 // phantom adds the session that Stop took from the count, unless the user
-// is at MaxSessionsPerUser: then one session fewer is known, so that the
+// is at MaxUserSessions: then one session fewer is known, so that the
 // pair never knows more sessions than it counts.
-func TestPhantomAtMaxSessionsPerUser(t *testing.T) {
-	s := New(Config{ReorderWindow: DefaultReorderWindow, MaxSessionsPerUser: 2})
+func TestPhantomAtMaxUserSessions(t *testing.T) {
+	s := New(Config{ReorderWindow: DefaultReorderWindow, MaxUserSessions: 2})
 	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
 	s.Apply(sessionEvent("SENSE1", start, "anna", "a"), at(0))
 	s.Apply(sessionEvent("SENSE1", start, "anna", "b"), at(1))
@@ -179,7 +179,7 @@ func TestPhantomAtMaxSessionsPerUser(t *testing.T) {
 	require.Equal(t, 2, s.ActiveSessions())
 
 	require.Equal(t, Unchanged, s.Apply(sessionEvent("SENSE1", open, "anna", "a"), at(12)))
-	require.Equal(t, RefusedMaxSessionsPerUser, s.Apply(sessionEvent("SENSE1", open, "anna", "b"), at(13)),
+	require.Equal(t, RefusedMaxUserSessions, s.Apply(sessionEvent("SENSE1", open, "anna", "b"), at(13)),
 		"both records alive: the stop ended a session not known, which there is no room for")
 	require.Equal(t, 2, s.ActiveSessions())
 	records := s.Records()

@@ -33,9 +33,9 @@ const (
 	// Refused says the event would have made a new user or server beyond
 	// Config.MaxUsers or Config.MaxServers; nothing changed.
 	Refused
-	// RefusedMaxSessionsPerUser says the event would have opened a session
-	// beyond Config.MaxSessionsPerUser; nothing changed.
-	RefusedMaxSessionsPerUser
+	// RefusedMaxUserSessions says the event would have opened a session
+	// beyond Config.MaxUserSessions; nothing changed.
+	RefusedMaxUserSessions
 	// RefusedSessionIDLength says the event named a session id longer than
 	// MaxSessionIDLength; nothing changed.
 	RefusedSessionIDLength
@@ -59,17 +59,17 @@ type Config struct {
 	// MaxApps bounds the apps whose connections are counted; connections to
 	// more are not counted per app.
 	MaxApps int
-	// MaxSessionsPerUser bounds one user's open sessions over all servers:
+	// MaxUserSessions bounds one user's open sessions over all servers:
 	// events that would open more are refused, and the session API and a
 	// restore give a user no more. Zero: no limit.
-	MaxSessionsPerUser int
+	MaxUserSessions int
 }
 
-// DefaultMaxSessionsPerUser is the plugin's max_sessions_per_user. Qlik
+// DefaultMaxUserSessions is the plugin's max_user_sessions. Qlik
 // Sense allows a user 5 parallel sessions by default; 100 leave room for a
 // site that allows more and for sessions whose Stop was lost, and bound
 // what a sender that makes session ids up can make one user hold.
-const DefaultMaxSessionsPerUser = 100
+const DefaultMaxUserSessions = 100
 
 // MaxSessionIDLength is the longest proxy session id the state keeps, in
 // bytes: events naming a longer one are refused. The proxies' ids are
@@ -109,12 +109,12 @@ type Counters struct {
 	// RefusedMaxApps counts connections not counted per app: their app
 	// would have been beyond Config.MaxApps.
 	RefusedMaxApps uint64
-	// RefusedMaxSessionsPerUser counts events refused by
-	// Config.MaxSessionsPerUser, and the session API answers and restored
+	// RefusedMaxUserSessions counts events refused by
+	// Config.MaxUserSessions, and the session API answers and restored
 	// records that it cut; RefusedSessionIDLength events refused by
 	// MaxSessionIDLength.
-	RefusedMaxSessionsPerUser uint64
-	RefusedSessionIDLength    uint64
+	RefusedMaxUserSessions uint64
+	RefusedSessionIDLength uint64
 }
 
 // user is one DIR\userid across the whole site.
@@ -271,7 +271,7 @@ func (s *State) add(serverName, directory, userID string, n int, firstSeen, last
 
 // addTo is add for a caller that already looked the server and the user up
 // (either may be nil), which saves a second lookup on the hot path. It
-// opens as many of the n sessions as Config.MaxSessionsPerUser leaves room
+// opens as many of the n sessions as Config.MaxUserSessions leaves room
 // for; when a limit refuses a new user or server, or leaves no room, it
 // returns nil and the limit's Outcome. It counts what a limit refused.
 //
@@ -287,15 +287,15 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 		}
 		u = s.users[s.userKey(directory, userID)]
 	}
-	if limit := s.cfg.MaxSessionsPerUser; limit > 0 {
+	if limit := s.cfg.MaxUserSessions; limit > 0 {
 		open := 0
 		if u != nil {
 			open = u.sessions
 		}
 		if open+n > limit {
-			s.counters.RefusedMaxSessionsPerUser++
+			s.counters.RefusedMaxUserSessions++
 			if n = limit - open; n <= 0 {
-				return nil, RefusedMaxSessionsPerUser
+				return nil, RefusedMaxUserSessions
 			}
 		}
 	}

@@ -20,7 +20,7 @@ import (
 // accepts.
 
 // LoadFor skips the records that would give a user more sessions than
-// max_sessions_per_user over all servers (users named in any case), and
+// max_user_sessions over all servers (users named in any case), and
 // Load and LoadFor drop session ids longer than the state keeps.
 func TestLoadForHoldsTheStatesLimits(t *testing.T) {
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
@@ -35,16 +35,16 @@ func TestLoadForHoldsTheStatesLimits(t *testing.T) {
 		`{"server":"SENSE1","directory":"LAB","user_id":"carl","sessions":2,"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z",`+
 			`"known":[{"id":"`+long+`"},{"id":"`+atLimit+`"}]}`,
 	)
-	f, err := loadForAt(path, now, state.Config{MaxSessionsPerUser: 100})
+	f, err := loadForAt(path, now, state.Config{MaxUserSessions: 100})
 	require.NoError(t, err)
 	kept := make(map[string]int)
 	for _, r := range f.Sessions {
 		kept[r.Server+" "+r.UserID] = r.Sessions
 	}
 	require.Equal(t, map[string]int{"SENSE1 anna": 60, "SENSE2 ANNA": 40, "SENSE2 bob": 100, "SENSE1 carl": 2}, kept)
-	require.Equal(t, Skipped{ReasonMaxSessionsPerUser: 2}, f.Skipped)
-	require.Equal(t, "2 records skipped: 2 with "+ReasonMaxSessionsPerUser, f.Skipped.String())
-	require.Contains(t, ReasonMaxSessionsPerUser, "max_sessions_per_user")
+	require.Equal(t, Skipped{ReasonMaxUserSessions: 2}, f.Skipped)
+	require.Equal(t, "2 records skipped: 2 with "+ReasonMaxUserSessions, f.Skipped.String())
+	require.Contains(t, ReasonMaxUserSessions, "max_user_sessions")
 	require.Equal(t, 1, f.KnownDropped)
 	require.Equal(t, "carl", f.Sessions[3].UserID)
 	require.Equal(t, []state.KnownSession{{ID: atLimit}}, f.Sessions[3].Known)
@@ -58,7 +58,7 @@ func TestLoadForHoldsTheStatesLimits(t *testing.T) {
 
 // limitsConfig is a state at the plugin's limits, but for fewer sessions
 // per user, so that the traffic reaches them.
-var limitsConfig = state.Config{ReorderWindow: state.DefaultReorderWindow, MaxUsers: 1000, MaxServers: 100, MaxApps: 1000, MaxSessionsPerUser: 10}
+var limitsConfig = state.Config{ReorderWindow: state.DefaultReorderWindow, MaxUsers: 1000, MaxServers: 100, MaxApps: 1000, MaxUserSessions: 10}
 
 // floodedState is a state of cfg after random traffic that goes past its
 // limits: many session ids per user over several servers, some of
@@ -82,11 +82,11 @@ func floodedState(t *testing.T, cfg state.Config, seed uint64) *state.State {
 		if rng.IntN(2) == 0 {
 			ev.Context = fmt.Sprintf("/app/%08x-0000-4000-8000-%012x", rng.IntN(5), 0)
 		}
-		if s.Apply(&ev, at) == state.RefusedMaxSessionsPerUser {
+		if s.Apply(&ev, at) == state.RefusedMaxUserSessions {
 			refused++
 		}
 	}
-	require.NotZero(t, refused, "the traffic never reached max_sessions_per_user")
+	require.NotZero(t, refused, "the traffic never reached max_user_sessions")
 	require.NotZero(t, s.Counters().RefusedSessionIDLength, "the traffic never had ids over the limit")
 	return s
 }
@@ -105,7 +105,7 @@ func TestWhatTheStateSavesLoadsWhole(t *testing.T) {
 		require.Zero(t, f.KnownDropped, "seed %d", seed)
 		r := state.New(limitsConfig)
 		require.Zero(t, r.Restore(f.Sessions), "seed %d", seed)
-		require.Zero(t, r.Counters().RefusedMaxSessionsPerUser, "seed %d", seed)
+		require.Zero(t, r.Counters().RefusedMaxUserSessions, "seed %d", seed)
 		require.Equal(t, merged(records), merged(r.Records()), "seed %d", seed)
 	}
 }
@@ -154,18 +154,18 @@ func TestWhatLoadForAcceptsTheStateHolds(t *testing.T) {
 			}
 			records = append(records, fmt.Sprintf(`{"server":"SENSE%d","directory":"LAB","user_id":"user%d","sessions":%d,`+
 				`"first_seen":"2026-11-24T07:55:00Z","last_seen":"2026-11-24T07:59:00Z","known":[%s]}`,
-				rng.IntN(4), rng.IntN(15), 1+rng.IntN(3*limitsConfig.MaxSessionsPerUser/2), strings.Join(known, ",")))
+				rng.IntN(4), rng.IntN(15), 1+rng.IntN(3*limitsConfig.MaxUserSessions/2), strings.Join(known, ",")))
 		}
 		f, err := LoadFor(writeFile(t, records...), limitsConfig)
 		require.NoError(t, err)
-		require.NotZero(t, f.Skipped[ReasonMaxSessionsPerUser], "round %d", round)
+		require.NotZero(t, f.Skipped[ReasonMaxUserSessions], "round %d", round)
 		total := 0
 		for _, r := range f.Sessions {
 			total += r.Sessions
 		}
 		s := state.New(limitsConfig)
 		require.Zero(t, s.Restore(f.Sessions), "round %d", round)
-		require.Zero(t, s.Counters().RefusedMaxSessionsPerUser, "round %d", round)
+		require.Zero(t, s.Counters().RefusedMaxUserSessions, "round %d", round)
 		require.Equal(t, total, s.ActiveSessions(), "round %d", round)
 	}
 }

@@ -98,15 +98,15 @@ const (
 	ReasonSessions  = "sessions not a whole number from 1 to 100000"
 	ReasonFuture    = "first_seen or last_seen more than 1h after the clock"
 	ReasonDuplicate = "the same server and user as an earlier record"
-	// ReasonMaxSessionsPerUser: the record's sessions, or the user's
+	// ReasonMaxUserSessions: the record's sessions, or the user's
 	// sessions with those of earlier records of the user on other servers,
-	// are more than the state's max_sessions_per_user (LoadFor).
-	ReasonMaxSessionsPerUser = "more sessions than max_sessions_per_user, alone or with the user's records on other servers"
-	ReasonTotal              = "sessions that would take the total past 2147483647"
+	// are more than the state's max_user_sessions (LoadFor).
+	ReasonMaxUserSessions = "more sessions than max_user_sessions, alone or with the user's records on other servers"
+	ReasonTotal           = "sessions that would take the total past 2147483647"
 )
 
 // reasons is the order in which Skipped lists reasons.
-var reasons = []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate, ReasonMaxSessionsPerUser, ReasonTotal}
+var reasons = []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate, ReasonMaxUserSessions, ReasonTotal}
 
 // Skipped counts skipped records by reason.
 type Skipped map[string]int
@@ -228,8 +228,8 @@ func Load(path string) (*File, error) {
 // LoadFor is Load for a state of the config cfg: it also leaves out what
 // that state would not hold, so that it restores whatever LoadFor returns,
 // as a state of the same config saved it: a user's sessions over all
-// records up to cfg.MaxSessionsPerUser (the records that would take them
-// further are skipped, ReasonMaxSessionsPerUser), and session ids up to
+// records up to cfg.MaxUserSessions (the records that would take them
+// further are skipped, ReasonMaxUserSessions), and session ids up to
 // state.MaxSessionIDLength bytes (for any config).
 func LoadFor(path string, cfg state.Config) (*File, error) {
 	return loadForAt(path, time.Now(), cfg)
@@ -315,8 +315,8 @@ func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, e
 		}
 	}
 	seen := make(map[string]struct{}, len(file.Sessions))
-	var userSessions map[string]int64 // per user over all servers, with max_sessions_per_user
-	if cfg.MaxSessionsPerUser > 0 {
+	var userSessions map[string]int64 // per user over all servers, with max_user_sessions
+	if cfg.MaxUserSessions > 0 {
 		userSessions = make(map[string]int64, len(file.Sessions))
 	}
 	latest := now.Add(MaxAhead)
@@ -356,8 +356,8 @@ func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, e
 			f.Skipped[ReasonDuplicate]++
 			continue
 		}
-		if userSessions != nil && userSessions[string(key[userAt:])]+sessions > int64(cfg.MaxSessionsPerUser) {
-			f.Skipped[ReasonMaxSessionsPerUser]++
+		if userSessions != nil && userSessions[string(key[userAt:])]+sessions > int64(cfg.MaxUserSessions) {
+			f.Skipped[ReasonMaxUserSessions]++
 			continue
 		}
 		if total+sessions > MaxTotalSessions {

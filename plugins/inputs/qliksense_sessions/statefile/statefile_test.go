@@ -184,7 +184,7 @@ func TestReasonsNameTheLimits(t *testing.T) {
 	require.Contains(t, ReasonTotal, " "+strconv.Itoa(MaxTotalSessions))
 	require.Contains(t, ReasonFuture, " "+strings.TrimSuffix(MaxAhead.String(), "0m0s")+" ")
 	require.ElementsMatch(t, reasons, []string{ReasonInvalid, ReasonEmptyName, ReasonControl, ReasonSessions, ReasonFuture, ReasonDuplicate,
-		ReasonMaxSessionsPerUser, ReasonTotal})
+		ReasonMaxUserSessions, ReasonTotal})
 }
 
 func TestLoadKeepsTheTotalInRange(t *testing.T) {
