@@ -28,8 +28,10 @@ import (
 // only these names, the Prometheus series are its numeric fields.
 // TestMetricContract holds the real binary to it.
 var metricContract = map[string]map[string]string{
-	"qliksense_users": summaryContract(),
-	"qliksense_users_server": withTags(summaryContract(),
+	// users_at_limit_truncated only when what users left of users_max_bytes
+	// cut the list
+	"qliksense_users": withUsage(summaryContract(), "silent_servers"),
+	"qliksense_users_server": withTags(withUsage(summaryContract(), "seconds_since_last_event"),
 		"server"),
 	"qliksense_users_virtual_proxy": withTags(summaryContract(),
 		"server", "virtual_proxy"),
@@ -85,6 +87,17 @@ func summaryContract() map[string]string {
 	return map[string]string{"active_users": "int", "active_sessions": "int", "users": "string", "users_truncated": "bool", "trigger": "tag"}
 }
 
+// withUsage adds the site's and servers' usage fields (session_limit's,
+// the default 5 on, and max_sessions_per_user) and more, ints.
+func withUsage(fields map[string]string, more ...string) map[string]string {
+	fields["max_sessions_per_user"], fields["users_at_session_limit"] = "int", "int"
+	fields["users_at_limit"], fields["users_at_limit_truncated"] = "string", "bool"
+	for _, name := range more {
+		fields[name] = "int"
+	}
+	return fields
+}
+
 // internalContract is qliksense_sessions_internal's fields: counters since
 // the start, and gauges of the state's size (tracked_*).
 func internalContract() map[string]string {
@@ -130,7 +143,8 @@ func withTags(fields map[string]string, tags ...string) map[string]string {
 }
 
 // emitted runs the real binary on the sample day with a proxy block, event
-// messages, users lists cut short (users_max_bytes) and extra settings, and
+// messages, users lists cut short (users_max_bytes), every user at the
+// session limit (so that users_at_limit is cut too) and extra settings, and
 // returns what it emits in the contract's shape, every value of the event
 // tag, and the metrics, once everything in want has shown.
 func emitted(t *testing.T, extra string, want map[string]map[string]string) (map[string]map[string]string, map[string]bool, []telegraf.Metric) {
@@ -145,6 +159,7 @@ func emitted(t *testing.T, extra string, want map[string]map[string]string) (map
 	port := freeUDPPort(t)
 	conf := pluginConfig(t, t.TempDir(), port, fmt.Sprintf(`  event_message = true
   users_max_bytes = "64B"
+  session_limit = 1
 %s
   [[inputs.qliksense_sessions.proxy]]
     url = %q

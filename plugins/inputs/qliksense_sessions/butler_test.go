@@ -36,7 +36,7 @@ func describe(m telegraf.Metric) string {
 	fields := append([]*telegraf.Field(nil), m.FieldList()...)
 	sort.Slice(fields, func(i, j int) bool { return fields[i].Key < fields[j].Key })
 	for _, f := range fields {
-		if m.Name() == "qliksense_session_event" && f.Key != "user" && f.Key != "user_id" {
+		if m.Name() == "qliksense_session_event" && f.Key != "user" && f.Key != "user_id" || isUsageField(f.Key) { // usage_test.go's
 			continue
 		}
 		b.WriteString(" " + f.Key + "=" + fmt.Sprint(f.Value))

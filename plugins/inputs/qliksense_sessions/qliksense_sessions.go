@@ -44,6 +44,9 @@ type QlikSenseSessions struct {
 	MaxApps         int             `toml:"max_apps"`
 	// MaxUserSessions bounds one user's sessions over all servers.
 	MaxUserSessions int `toml:"max_user_sessions"`
+	// SessionLimit and SilenceAlert: usage.go.
+	SessionLimit int             `toml:"session_limit"`
+	SilenceAlert config.Duration `toml:"silence_alert"`
 	// ButlerSummaries makes the change-driven summaries Butler's: after each
 	// accepted Start session, Open connection and Stop session, one
 	// qliksense_users_server_butler per server Butler would publish, then one
@@ -97,6 +100,9 @@ func (q *QlikSenseSessions) Init() error {
 	if err := q.checkValues(); err != nil {
 		return err
 	}
+	if err := q.checkUsage(); err != nil {
+		return err
+	}
 	if err := q.initProxies(); err != nil {
 		return err
 	}
@@ -136,6 +142,7 @@ func (q *QlikSenseSessions) Init() error {
 		StateFile:         q.StateFile,
 		StateSaveInterval: time.Duration(q.StateSaveInterval),
 		SessionMaxAge:     time.Duration(q.SessionMaxAge),
+		SilenceAlert:      time.Duration(q.SilenceAlert),
 	}
 	return nil
 }
@@ -186,7 +193,7 @@ func (q *QlikSenseSessions) checkValues() error {
 
 func (q *QlikSenseSessions) stateConfig() state.Config {
 	return state.Config{ReorderWindow: time.Duration(q.ReorderWindow), MaxUsers: q.MaxUsers, MaxServers: q.MaxServers, MaxApps: q.MaxApps,
-		MaxUserSessions: q.MaxUserSessions}
+		MaxUserSessions: q.MaxUserSessions, SessionLimit: q.SessionLimit}
 }
 
 // Start opens the UDP socket, restores the state file, starts the log
@@ -328,6 +335,8 @@ func init() {
 			MaxApps:           10_000,
 			MaxUserSessions:   state.DefaultMaxUserSessions,
 			UsersMaxBytes:     config.Size(defaultUsersMaxBytes),
+			SessionLimit:      defaultSessionLimit,
+			SilenceAlert:      config.Duration(defaultSilenceAlert),
 		}
 	})
 }

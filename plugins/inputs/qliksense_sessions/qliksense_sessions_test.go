@@ -90,7 +90,7 @@ func gatherSummaries(t *testing.T, plugin *QlikSenseSessions) []telegraf.Metric 
 	var out []telegraf.Metric
 	for _, m := range acc.GetTelegrafMetrics() {
 		if m.Name() != "qliksense_sessions_internal" {
-			out = append(out, m)
+			out = append(out, withoutUsage(m)) // usage_test.go's
 		}
 	}
 	return out
@@ -181,11 +181,14 @@ func TestUDPEndToEnd(t *testing.T) {
 			map[string]string{"server": "SENSE2", "event": "session_start", "user_directory": "CORP"},
 			map[string]interface{}{"user": `CORP\bob`, "user_id": "bob", "origin": "AppAccess", "context": "/hub/", "active_users": int64(2)}, ts),
 		metric.New("qliksense_users", map[string]string{"trigger": "interval"},
-			map[string]interface{}{"active_users": int64(2), "active_sessions": int64(2), "users": `["CORP\\bob","LAB\\anna"]`}, ts),
+			map[string]interface{}{"active_users": int64(2), "active_sessions": int64(2), "users": `["CORP\\bob","LAB\\anna"]`,
+				"max_sessions_per_user": int64(1), "users_at_session_limit": int64(0), "users_at_limit": `[]`, "silent_servers": int64(0)}, ts),
 		metric.New("qliksense_users_server", map[string]string{"server": "SENSE1", "trigger": "interval"},
-			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["LAB\\anna"]`}, ts),
+			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["LAB\\anna"]`,
+				"max_sessions_per_user": int64(1), "users_at_session_limit": int64(0), "users_at_limit": `[]`, "seconds_since_last_event": int64(0)}, ts),
 		metric.New("qliksense_users_server", map[string]string{"server": "SENSE2", "trigger": "interval"},
-			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["CORP\\bob"]`}, ts),
+			map[string]interface{}{"active_users": int64(1), "active_sessions": int64(1), "users": `["CORP\\bob"]`,
+				"max_sessions_per_user": int64(1), "users_at_session_limit": int64(0), "users_at_limit": `[]`, "seconds_since_last_event": int64(0)}, ts),
 		metric.New("qliksense_users_app", map[string]string{"app_id": "0f9e8d7c-6b5a-4321-9876-fedcba987654", "trigger": "interval"},
 			map[string]interface{}{"active_users": int64(1), "active_connections": int64(1), "users": `["LAB\\anna"]`}, ts),
 		metric.New("qliksense_sessions_internal", nil, map[string]interface{}{
@@ -212,6 +215,7 @@ func TestUDPEndToEnd(t *testing.T) {
 		if m.Name() == "qliksense_session_event" {
 			events = append(events, m)
 		} else {
+			zeroSecondsSinceLastEvent(t, m)
 			rest = append(rest, m)
 		}
 	}

@@ -59,6 +59,7 @@ func TestCases(t *testing.T) {
 					require.Greater(t, d, 0.0)
 					m.AddField("session_duration_s", 1.0)
 				}
+				zeroSecondsSinceLastEvent(t, m)
 			}
 
 			expectedFile := filepath.Join(dir, "expected.out")

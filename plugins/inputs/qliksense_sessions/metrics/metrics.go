@@ -163,6 +163,7 @@ type Summaries struct {
 	// AppStream, if set, names an app's stream for the stream tag of
 	// qliksense_users_app ("" for none).
 	AppStream func(id string) string
+	Usage     UsageOptions // of Site and Servers (usage.go)
 }
 
 // VirtualProxySummary is what one virtual proxy of a server answered last.
@@ -175,9 +176,14 @@ type VirtualProxySummary struct {
 // one qliksense_users_virtual_proxy per answer and one qliksense_users_app
 // per app to acc, tagged with the trigger; appName (nil: none) names apps.
 func AddSummaries(acc telegraf.Accumulator, s *Summaries, trigger string, maxBytes int, appName func(id string) string) {
-	acc.AddFields(Site, SummaryFields(s.Site, maxBytes), map[string]string{"trigger": trigger}, s.At)
-	for _, srv := range s.Servers {
-		acc.AddFields(Server, SummaryFields(srv, maxBytes), map[string]string{"server": srv.Server, "trigger": trigger}, s.At)
+	site := SummaryFields(s.Site, maxBytes)
+	s.addUsage(site, &s.Site, true, maxBytes)
+	acc.AddFields(Site, site, map[string]string{"trigger": trigger}, s.At)
+	for i := range s.Servers {
+		srv := &s.Servers[i]
+		fields := SummaryFields(*srv, maxBytes)
+		s.addUsage(fields, srv, false, maxBytes)
+		acc.AddFields(Server, fields, map[string]string{"server": srv.Server, "trigger": trigger}, s.At)
 	}
 	for _, vp := range s.VirtualProxies {
 		acc.AddMetric(metric.New(VirtualProxy,

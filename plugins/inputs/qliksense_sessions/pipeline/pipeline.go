@@ -49,6 +49,11 @@ type Config struct {
 	StateFile         string
 	StateSaveInterval time.Duration
 	SessionMaxAge     time.Duration
+	// SilenceAlert is how long a server with active users may send nothing
+	// before it counts in silent_servers; 0: never.
+	SilenceAlert time.Duration
+	// Now is the clock of the summaries (nil: time.Now), for tests.
+	Now func() time.Time
 
 	Log      telegraf.Logger
 	Throttle *throttle.Log
@@ -78,6 +83,8 @@ type Counters struct {
 type Pipeline struct {
 	cfg Config
 	acc telegraf.Accumulator
+	// started is when New made it, by cfg.Now.
+	started time.Time
 
 	// mu guards the state and everything the event path changes with it.
 	mu    sync.Mutex
@@ -129,6 +136,7 @@ func New(cfg Config) *Pipeline {
 		changed:     make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
+	p.started = p.now()
 	if cfg.ButlerSummaries {
 		p.butler = newButlerHook(cfg.State.MaxUsers, cfg.State.MaxServers)
 	}

@@ -65,8 +65,9 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 	// Only the hand-over of what changed holds up the intake; merging it
 	// into the sorted user lists does not.
 	p.mu.Lock()
-	now := time.Now()
+	now := p.now()
 	p.state.Sweep(now)
+	usage := p.state.TakeUsage()
 	changes := p.state.TakeChanges()
 	p.mu.Unlock()
 	changedOnly := trigger == metrics.TriggerChange
@@ -75,6 +76,7 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 	}
 	s := metrics.Summaries{At: now, AppStream: p.cfg.AppStream}
 	s.Site, s.Servers = p.state.Summarise(changes)
+	p.summariseUsage(&s, usage)
 	s.VirtualProxies = p.changedVirtualProxies(p.virtualProxySummaries(now), changedOnly)
 	s.Apps = p.state.SummariseApps(changes)
 	metrics.AddSummaries(acc, &s, trigger, p.cfg.UsersMaxBytes, p.cfg.AppName)

@@ -63,6 +63,9 @@ type Config struct {
 	// events that would open more are refused, and the session API and a
 	// restore give a user no more. Zero: no limit.
 	MaxUserSessions int
+	// SessionLimit is the open sessions that put a user at the limit in
+	// Usage (Qlik Sense's parallel sessions); zero: none.
+	SessionLimit int
 }
 
 // DefaultMaxUserSessions is the plugin's max_user_sessions. Qlik
@@ -151,6 +154,9 @@ type server struct {
 	users    map[string]*userOnServer
 	names    changeLog // of users, for summaries
 	sessions int
+
+	spread    sessionSpread // sessions per user (usage.go)
+	lastEvent time.Time     // see Usage.LastEvent
 }
 
 // State is the set of open sessions of a site.
@@ -166,6 +172,8 @@ type State struct {
 	// generation counts changes, for savers; see Generation.
 	generation uint64
 	names      changeLog // of users, for summaries
+	// spread counts users by sessions across servers (usage.go).
+	spread sessionSpread
 	// lists are the user lists of the last summaries; only Summarise
 	// touches them.
 	lists summaryLists
@@ -229,6 +237,11 @@ func (s *State) Apply(ev *event.Event, now time.Time) Outcome {
 	}
 	// us may have closed its last session: its names still stand.
 	firstSpellings(ev, srv, us)
+	if us != nil {
+		us.server.noteEvent(now)
+	} else if srv != nil {
+		srv.noteEvent(now)
+	}
 	s.generation++
 	return outcome
 }
@@ -323,6 +336,7 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 	}
 	us.sessions += n
 	us.user.sessions += n
+	s.sessionsMoved(us, n)
 	if lastSeen.After(us.lastSeen) {
 		us.lastSeen = lastSeen
 	}
@@ -349,6 +363,7 @@ func (s *State) admits(srv *server, directory, userID string) bool {
 func (s *State) remove(srv *server, us *userOnServer, n int) {
 	us.sessions -= n
 	us.user.sessions -= n
+	s.sessionsMoved(us, -n)
 	srv.sessions -= n
 	s.sessions -= n
 	if us.sessions > 0 {

@@ -13,6 +13,7 @@ type Summary struct {
 	ActiveSessions    int      // of the site or server
 	ActiveConnections int      // to the app
 	Users             []string // DIR\userid as first seen, in case-insensitive order
+	Usage                      // of the site and servers, with TakeUsage (usage.go)
 }
 
 // Snapshot summarises the site and each server with open sessions, plus a
@@ -57,6 +58,9 @@ type summaryLists struct {
 	servers map[string]*summarised // by server key
 	apps    map[string]*summarised // by app key
 	keyed   []keyedSummary         // summariseGroups' room to sort in, kept for the next
+	// the users at the session limit (usage.go)
+	siteAtLimit    sortedNames
+	serversAtLimit map[string]*sortedNames // by server key
 }
 
 // summarised is a server's or app's last summary: its user list, and the

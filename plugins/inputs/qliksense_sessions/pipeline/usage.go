@@ -1,0 +1,35 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+)
+
+// now is the pipeline's clock: Config.Now, else time.Now.
+func (p *Pipeline) now() time.Time {
+	if p.cfg.Now != nil {
+		return p.cfg.Now()
+	}
+	return time.Now()
+}
+
+// summariseUsage adds the sessions per user and the servers' silence to
+// the summaries of s, from usage taken with their changes. A server's last
+// event counts from the pipeline's start at the earliest: what happened
+// before, the plugin did not hear (a restored session, a row of a
+// rebuild), so a restart does not find every server silent.
+func (p *Pipeline) summariseUsage(s *metrics.Summaries, usage state.UsageChanges) {
+	p.state.SummariseUsage(usage, &s.Site, s.Servers)
+	s.Usage = metrics.UsageOptions{SessionLimit: p.cfg.State.SessionLimit > 0, SilenceAlert: p.cfg.SilenceAlert > 0}
+	for i := range s.Servers {
+		srv := &s.Servers[i]
+		if srv.LastEvent.Before(p.started) {
+			srv.LastEvent = p.started
+		}
+		if p.cfg.SilenceAlert > 0 && srv.ActiveUsers > 0 && s.At.Sub(srv.LastEvent) >= p.cfg.SilenceAlert {
+			s.Usage.SilentServers++
+		}
+	}
+}
