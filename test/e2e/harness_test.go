@@ -416,7 +416,7 @@ func serverBinary(t *testing.T, name, debianPackage string) string {
 func inCI() bool { return os.Getenv("CI") != "" }
 
 // installHint is how to get every server the tests use.
-const installHint = ".ci/install-deps, or apt-get install -y mosquitto mosquitto-clients influxdb postgresql (as root)"
+const installHint = ".ci/install-deps, or apt-get install -y mosquitto mosquitto-clients influxdb postgresql prometheus (as root)"
 
 // missingServers records the tests that lacked a server program.
 type missingServers struct {
