@@ -20,14 +20,15 @@ type UsageOptions struct {
 
 // addUsage adds a site's or server's usage fields to fields, which hold
 // its users list: users_at_limit is cut to what users left of maxBytes
-// (whole names, in order; users_at_limit_truncated says it was cut), so
-// that both lists together stay within users_max_bytes.
+// (whole names, in order; users_at_limit_truncated says it was cut), both
+// counted as line protocol writes them (LineProtocolSize), so that both
+// lists together stay within users_max_bytes.
 func (s *Summaries) addUsage(fields map[string]interface{}, summary *state.Summary, site bool, maxBytes int) {
 	fields["max_sessions_per_user"] = int64(summary.MaxSessionsPerUser)
 	if s.Usage.SessionLimit {
 		fields["users_at_session_limit"] = int64(summary.UsersAtLimit)
 		users, _ := fields["users"].(string)
-		list, truncated := UsersJSON(summary.AtLimit, max(maxBytes-len(users), 2))
+		list, truncated := UsersJSON(summary.AtLimit, max(maxBytes-LineProtocolSize([]byte(users)), 2))
 		fields["users_at_limit"] = list
 		if truncated {
 			fields["users_at_limit_truncated"] = true

@@ -152,11 +152,20 @@ func TestSessionLimitFields(t *testing.T) {
 	require.Equal(t, `[]`, servers["SENSE2"]["users_at_limit"])
 	require.NotContains(t, site, "users_at_limit_truncated")
 
-	// The two lists share users_max_bytes, users first.
-	p.cfg.UsersMaxBytes = len(`["LAB\\anna","LAB\\bob","LAB\\carl"]`) + len(`["LAB\\anna"]`)
+	// The two lists share users_max_bytes, users first, both counted as
+	// line protocol writes them (every quote and backslash escaped).
+	p.cfg.UsersMaxBytes = metrics.LineProtocolSize([]byte(`["LAB\\anna","LAB\\bob","LAB\\carl"]`)) +
+		metrics.LineProtocolSize([]byte(`["LAB\\anna"]`))
 	site, _ = summary(t, p)
 	require.Equal(t, `["LAB\\anna","LAB\\bob","LAB\\carl"]`, site["users"])
 	require.Equal(t, `["LAB\\anna"]`, site["users_at_limit"])
+	require.Equal(t, true, site["users_at_limit_truncated"])
+	// A byte less, and anna's name no longer fits: counted as the raw JSON,
+	// it would have.
+	p.cfg.UsersMaxBytes--
+	site, _ = summary(t, p)
+	require.Equal(t, `["LAB\\anna","LAB\\bob","LAB\\carl"]`, site["users"])
+	require.Equal(t, `[]`, site["users_at_limit"])
 	require.Equal(t, true, site["users_at_limit_truncated"])
 
 	off := usagePipeline(clock, Config{})
