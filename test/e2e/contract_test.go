@@ -283,8 +283,10 @@ func TestMetricContract(t *testing.T) {
 // virtual proxy and app in use (whose last line was not a zero); a change
 // summary (trigger = "change") holds, besides the site, only lines that
 // differ from their series' last line, or from its last line in a change
-// summary (an output may take only those), or whose users list was cut
-// (which can hide a change), and final zeros. It returns how many series in
+// summary (an output may take only those), or whose users list (or
+// users_at_limit) was cut (which can hide a change), and final zeros. A
+// server's line differs by its usage fields too (max_sessions_per_user,
+// users_at_session_limit, users_at_limit), not by seconds_since_last_event. It returns how many series in
 // use the change summaries left out, all told.
 func changeOnly(t *testing.T, metrics []telegraf.Metric) (omitted int) {
 	t.Helper()
@@ -359,11 +361,16 @@ func changeOnly(t *testing.T, metrics []telegraf.Metric) (omitted int) {
 		fields := m.Fields()
 		users, sessions, connections := fields["active_users"], fields["active_sessions"], fields["active_connections"]
 		cut, _ := fields["users_truncated"].(bool)
+		atLimitCut, _ := fields["users_at_limit_truncated"].(bool)
+		// A server's usage fields are its values too, but for
+		// seconds_since_last_event, a gather-time figure that alone makes
+		// no change.
+		usage := fmt.Sprint(fields["max_sessions_per_user"], fields["users_at_session_limit"], fields["users_at_limit"])
 		group = append(group, line{
 			key:    key,
-			values: fmt.Sprint(users, sessions, connections, fields["users"], cut),
+			values: fmt.Sprint(users, sessions, connections, fields["users"], cut, usage, atLimitCut),
 			zero:   users == int64(0) && (sessions == nil || sessions == int64(0)) && (connections == nil || connections == int64(0)),
-			cut:    cut,
+			cut:    cut || atLimitCut,
 		})
 	}
 	closeGroup()

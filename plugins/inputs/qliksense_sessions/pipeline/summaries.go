@@ -75,8 +75,8 @@ func (p *Pipeline) EmitSummaries(acc telegraf.Accumulator, trigger string) {
 		changes = changes.ChangedOnly()
 	}
 	s := metrics.Summaries{At: now, AppStream: p.cfg.AppStream}
-	s.Site, s.Servers = p.state.Summarise(changes)
-	p.summariseUsage(&s, usage)
+	s.Site, s.Servers = p.state.Summarise(p.state.AddUsage(changes, usage))
+	p.summariseUsage(&s)
 	s.VirtualProxies = p.changedVirtualProxies(p.virtualProxySummaries(now), changedOnly)
 	s.Apps = p.state.SummariseApps(changes)
 	metrics.AddSummaries(acc, &s, trigger, p.cfg.UsersMaxBytes, p.cfg.AppName)

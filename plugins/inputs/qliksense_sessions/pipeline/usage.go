@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
 // now is the pipeline's clock: Config.Now, else time.Now.
@@ -15,13 +14,12 @@ func (p *Pipeline) now() time.Time {
 	return time.Now()
 }
 
-// summariseUsage adds the sessions per user and the servers' silence to
-// the summaries of s, from usage taken with their changes. A server's last
+// summariseUsage adds the servers' silence to the summaries of s, whose
+// sessions per user came with their changes (State.AddUsage). A server's last
 // event counts from the pipeline's start at the earliest: what happened
 // before, the plugin did not hear (a restored session, a row of a
 // rebuild), so a restart does not find every server silent.
-func (p *Pipeline) summariseUsage(s *metrics.Summaries, usage state.UsageChanges) {
-	p.state.SummariseUsage(usage, &s.Site, s.Servers)
+func (p *Pipeline) summariseUsage(s *metrics.Summaries) {
 	s.Usage = metrics.UsageOptions{SessionLimit: p.cfg.State.SessionLimit > 0, SilenceAlert: p.cfg.SilenceAlert > 0}
 	for i := range s.Servers {
 		srv := &s.Servers[i]

@@ -179,3 +179,43 @@ func TestSessionLimitFields(t *testing.T) {
 		require.NotContains(t, fields, "users_at_limit")
 	}
 }
+
+// TestUsageInChangeSummaries: a change summary carries a server whose
+// max_sessions_per_user changed though its counts did not, and not one
+// whose seconds_since_last_event alone moved (a gather-time figure).
+func TestUsageInChangeSummaries(t *testing.T) {
+	clock := newTestClock()
+	p := usagePipeline(clock, Config{State: state.Config{SessionLimit: 3}})
+	change := func() map[string]map[string]interface{} {
+		var acc testutil.Accumulator
+		p.EmitSummaries(&acc, metrics.TriggerChange)
+		servers := make(map[string]map[string]interface{})
+		for _, m := range acc.GetTelegrafMetrics() {
+			if m.Name() == metrics.Server {
+				server, _ := m.GetTag("server")
+				servers[server] = m.Fields()
+			}
+		}
+		return servers
+	}
+	for range 3 {
+		datagram(p, clock, "SENSE1", event.StartSession, "anna")
+	}
+	datagram(p, clock, "SENSE1", event.StartSession, "bob")
+	datagram(p, clock, "SENSE2", event.StartSession, "carl")
+	require.Len(t, change(), 2)
+
+	clock.advance(time.Minute)
+	datagram(p, clock, "SENSE1", event.StopSession, "anna")
+	datagram(p, clock, "SENSE1", event.StartSession, "bob")
+	servers := change()
+	require.Len(t, servers, 1, "SENSE2's seconds_since_last_event alone is no change")
+	require.Equal(t, int64(2), servers["SENSE1"]["max_sessions_per_user"], "the same counts, fewer sessions of one user")
+	require.Equal(t, int64(4), servers["SENSE1"]["active_sessions"])
+	require.Equal(t, `[]`, servers["SENSE1"]["users_at_limit"])
+
+	clock.advance(time.Minute)
+	require.Empty(t, change())
+	_, all := summary(t, p)
+	require.Equal(t, int64(120), all["SENSE2"]["seconds_since_last_event"])
+}

@@ -36,7 +36,8 @@ type Changes struct {
 }
 
 // ChangedOnly returns the changes for a summary of what changed: the site,
-// and only the servers and apps whose counts or user lists changed since
+// and only the servers and apps whose counts or user lists (or, with
+// AddUsage, a server's sessions per user) changed since
 // the previous summary, or since the previous summary of what changed (a
 // consumer may take only those), their final zeros included. A summary of
 // all the changes (those TakeChanges returns) holds every server and app.
@@ -50,6 +51,10 @@ type serverChanges struct {
 	summary Summary // without Users
 	names   listChanges
 	final   bool // the server's last user left: a zero, then it is forgotten
+	// a server's users at the session limit, with AddUsage (usage.go), and
+	// whether that list changed
+	atLimit      *sortedNames
+	usageChanged bool
 }
 
 // summaryLists are the lists Summarise keeps between summaries.
@@ -162,6 +167,9 @@ func (l *summaryLists) summariseGroups(changes []serverChanges, lists map[string
 		if sc.final {
 			delete(lists, sc.key)
 			summary.Users = make([]string, 0)
+			if sc.atLimit != nil {
+				summary.AtLimit = make([]string, 0)
+			}
 			keyed = append(keyed, keyedSummary{sc.key, summary})
 			continue
 		}
@@ -170,12 +178,15 @@ func (l *summaryLists) summariseGroups(changes []serverChanges, lists map[string
 			kept = &summarised{pending: true}
 			lists[sc.key] = kept
 		}
-		if kept.names.merge(sc.names) || !sameCounts(kept.last, summary) {
+		if kept.names.merge(sc.names) || !sameCounts(kept.last, summary) || sc.usageChanged {
 			kept.pending = true
 		}
 		kept.last = summary
 		if kept.pending || !changedOnly {
 			summary.Users = kept.names.copyNames()
+			if sc.atLimit != nil {
+				summary.AtLimit = sc.atLimit.copyNames()
+			}
 			keyed = append(keyed, keyedSummary{sc.key, summary})
 		}
 		if changedOnly {
@@ -199,8 +210,10 @@ type keyedSummary struct {
 }
 
 // sameCounts tells whether two summaries of a server or app name it alike
-// and count alike (their Users aside).
+// and count alike (their Users aside), sessions per user included (their
+// AtLimit and LastEvent aside: see AddUsage).
 func sameCounts(a, b Summary) bool {
 	return a.Server == b.Server && a.App == b.App && a.ActiveUsers == b.ActiveUsers &&
-		a.ActiveSessions == b.ActiveSessions && a.ActiveConnections == b.ActiveConnections
+		a.ActiveSessions == b.ActiveSessions && a.ActiveConnections == b.ActiveConnections &&
+		a.MaxSessionsPerUser == b.MaxSessionsPerUser && a.UsersAtLimit == b.UsersAtLimit
 }

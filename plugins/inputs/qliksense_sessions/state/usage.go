@@ -123,7 +123,7 @@ func (srv *server) noteEvent(at time.Time) {
 }
 
 // UsageChanges is what the usage summaries need of the state, taken with
-// TakeUsage under the caller's lock; SummariseUsage uses it outside.
+// TakeUsage under the caller's lock; AddUsage uses it outside.
 type UsageChanges struct {
 	site    usageChange
 	servers map[string]usageChange // by the server's name as in its Summary
@@ -174,20 +174,33 @@ func (s *State) TakeUsage() UsageChanges {
 	return c
 }
 
-// SummariseUsage merges the lists of users at the limit and sets the Usage
-// of the site's summary and of each server's that c knows. Its calls must
-// not overlap, and each UsageChanges must reach it, in the order taken.
-func (s *State) SummariseUsage(c UsageChanges, site *Summary, servers []Summary) {
+// AddUsage merges the lists of users at the limit and puts the usage into
+// c, for Summarise: the site's, and each server's that u knows. In a
+// summary of what changed (ChangedOnly), a server whose usage changed
+// counts as changed, as when its counts or users did: its
+// MaxSessionsPerUser, UsersAtLimit or AtLimit (a consumer keeping the last
+// value sees the current one); its LastEvent does not (a gather-time
+// figure, which moves every second). Its calls must not overlap, and each
+// UsageChanges must reach it, in the order taken, with the Changes taken
+// with it.
+func (s *State) AddUsage(c Changes, u UsageChanges) Changes {
 	lists := &s.lists
 	if lists.serversAtLimit == nil {
 		lists.serversAtLimit = make(map[string]*sortedNames)
 	}
-	lists.siteAtLimit.merge(c.site.names)
-	site.Usage = c.site.usage
-	site.AtLimit = lists.siteAtLimit.copyNames()
-	for _, uc := range c.servers {
+	lists.siteAtLimit.merge(u.site.names)
+	c.site.Usage = u.site.usage
+	c.site.AtLimit = lists.siteAtLimit.copyNames()
+	for i := range c.servers {
+		sc := &c.servers[i]
+		uc, ok := u.servers[sc.summary.Server]
+		if !ok {
+			continue
+		}
+		sc.summary.Usage = uc.usage
 		if uc.final {
 			delete(lists.serversAtLimit, uc.key)
+			sc.atLimit = &sortedNames{} // none left: an empty list
 			continue
 		}
 		list := lists.serversAtLimit[uc.key]
@@ -195,25 +208,14 @@ func (s *State) SummariseUsage(c UsageChanges, site *Summary, servers []Summary)
 			list = &sortedNames{}
 			lists.serversAtLimit[uc.key] = list
 		}
-		list.merge(uc.names)
+		sc.usageChanged = list.merge(uc.names)
+		sc.atLimit = list
 	}
-	for i := range servers {
-		uc, ok := c.servers[servers[i].Server]
-		if !ok {
-			continue
-		}
-		servers[i].Usage = uc.usage
-		servers[i].AtLimit = make([]string, 0)
-		if list := lists.serversAtLimit[uc.key]; list != nil {
-			servers[i].AtLimit = list.copyNames()
-		}
-	}
+	return c
 }
 
 // UsageSnapshot is Snapshot with the summaries' Usage.
 func (s *State) UsageSnapshot() (site Summary, servers []Summary) {
 	usage := s.TakeUsage()
-	site, servers = s.Snapshot()
-	s.SummariseUsage(usage, &site, servers)
-	return site, servers
+	return s.Summarise(s.AddUsage(s.TakeChanges(), usage))
 }

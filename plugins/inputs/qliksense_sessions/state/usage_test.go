@@ -165,3 +165,59 @@ func checkUsage(t *testing.T, s *State, limit, step int) {
 		require.Equal(t, want(perServer[srv.Server], srv.Users), got, "step %d, %s", step, srv.Server)
 	}
 }
+
+// usageChangedOnly is a summary of what changed with the usage.
+func usageChangedOnly(s *State) (site Summary, servers []Summary) {
+	usage := s.TakeUsage()
+	return s.Summarise(s.AddUsage(s.TakeChanges().ChangedOnly(), usage))
+}
+
+// TestUsageChangedOnly: in a summary of what changed, a server whose
+// sessions per user changed is a change though its counts and users are
+// the same (a consumer keeping its last line sees the current
+// max_sessions_per_user and users at the limit), whatever summary came in
+// between; an event that changes only its LastEvent is not.
+func TestUsageChangedOnly(t *testing.T) {
+	s := New(Config{SessionLimit: 3})
+	starts := func(server, user string, n int, at time.Time) {
+		for range n {
+			apply(s, server, event.StartSession, "LAB", user, at)
+		}
+	}
+	starts("SENSE1", "anna", 3, t0)
+	starts("SENSE1", "bob", 1, t0)
+	starts("SENSE2", "carl", 1, t0)
+	_, servers := usageChangedOnly(s)
+	require.Len(t, servers, 2, "new servers are changes")
+
+	// anna gives bob one of her sessions, as it were: SENSE1 has 4
+	// sessions of the same 2 users, but its most sessions of one user are
+	// 2 now, not 3, and nobody is at the limit.
+	apply(s, "SENSE1", event.StopSession, "LAB", "anna", t0)
+	starts("SENSE1", "bob", 1, t0)
+	site, servers := usageChangedOnly(s)
+	require.Equal(t, Usage{MaxSessionsPerUser: 2, AtLimit: users()}, site.Usage)
+	require.Equal(t, []Summary{{Server: "SENSE1", ActiveUsers: 2, ActiveSessions: 4, Users: users(`LAB\anna`, `LAB\bob`),
+		Usage: Usage{MaxSessionsPerUser: 2, AtLimit: users(), LastEvent: t0}}}, servers)
+
+	// Who is at the limit changes, not how many nor the most sessions:
+	// anna 3, bob 2, then anna 2, bob 3. A gather's summary in between
+	// does not hide it from the next summary of what changed.
+	starts("SENSE1", "anna", 1, t0)
+	_, servers = usageChangedOnly(s)
+	require.Equal(t, []string{`LAB\anna`}, servers[0].AtLimit)
+	apply(s, "SENSE1", event.StopSession, "LAB", "anna", t0)
+	starts("SENSE1", "bob", 1, t0)
+	_, servers = s.UsageSnapshot() // every server
+	require.Len(t, servers, 2)
+	_, servers = usageChangedOnly(s)
+	require.Equal(t, []Summary{{Server: "SENSE1", ActiveUsers: 2, ActiveSessions: 5, Users: users(`LAB\anna`, `LAB\bob`),
+		Usage: Usage{MaxSessionsPerUser: 3, UsersAtLimit: 1, AtLimit: users(`LAB\bob`), LastEvent: t0}}}, servers)
+
+	// Only a later event time: a stop of no session on SENSE2.
+	apply(s, "SENSE2", event.StopSession, "LAB", "dora", t0.Add(time.Minute))
+	_, servers = usageChangedOnly(s)
+	require.Empty(t, servers, "a server's last event alone is no change")
+	_, servers = s.UsageSnapshot()
+	require.Equal(t, t0.Add(time.Minute), servers[1].LastEvent)
+}
