@@ -399,8 +399,9 @@ func readmeBlock(t *testing.T, fence, start string) []string {
 }
 
 // TestLicensePrometheusAlerts: the shipped Prometheus example serves the
-// series the README's alert rules name, as gauges, with the values the
-// rules compare.
+// series the licence rules of examples/prometheus-alerts.yml name, as
+// gauges, with the values the rules compare (TestPrometheusAlertRules runs
+// the rules on them).
 func TestLicensePrometheusAlerts(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
@@ -417,11 +418,12 @@ func TestLicensePrometheusAlerts(t *testing.T) {
 		_, ok := exp.seriesOK(`qlik_sense_license_hours_left{host="` + host + `",license_type="analyzer_capacity"}`)
 		return ok
 	}, 60*time.Second, 250*time.Millisecond, "no hours_left served")
-	rules := readmeBlock(t, "```yaml\n", "groups:")
-	names := regexp.MustCompile(`qlik_sense_[a-z_]+`).FindAllString(rules[0], -1)
+	rules, err := os.ReadFile(repoFile(t, "examples/prometheus-alerts.yml"))
+	require.NoError(t, err)
+	names := regexp.MustCompile(`qlik_sense_[a-z_]+`).FindAllString(string(rules), -1)
 	require.NotEmpty(t, names)
 	for _, name := range names {
-		require.Equal(t, "gauge", exp.types[name], "the README's rule names %s", name)
+		require.Equal(t, "gauge", exp.types[name], "examples/prometheus-alerts.yml's licence rules name %s", name)
 	}
 	allocated, _ := exp.seriesOK(`qlik_sense_license_allocated{host="` + host + `",license_type="professional"}`)
 	total, _ := exp.seriesOK(`qlik_sense_license_total{host="` + host + `",license_type="professional"}`)
