@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,20 @@ func TestUsageChangedOnly(t *testing.T) {
 	require.Empty(t, servers, "a server's last event alone is no change")
 	_, servers = s.UsageSnapshot()
 	require.Equal(t, t0.Add(time.Minute), servers[1].LastEvent)
+}
+
+// TestUsageRefusedEventIsNoSignOfLife: an event refused for its session
+// id's length (a sender making ids up) does not move its server's
+// LastEvent; an applied one does.
+func TestUsageRefusedEventIsNoSignOfLife(t *testing.T) {
+	s := New(Config{})
+	apply(s, "SENSE1", event.StartSession, "LAB", "anna", t0)
+	ev := event.Event{Server: "SENSE1", Command: event.StartSession, Directory: "LAB", UserID: "anna",
+		SessionID: strings.Repeat("x", MaxSessionIDLength+1)}
+	require.Equal(t, RefusedSessionIDLength, s.Apply(&ev, t0.Add(time.Minute)))
+	_, servers := s.UsageSnapshot()
+	require.Equal(t, t0, servers[0].LastEvent)
+	apply(s, "SENSE1", event.OpenConnection, "LAB", "anna", t0.Add(2*time.Minute))
+	_, servers = s.UsageSnapshot()
+	require.Equal(t, t0.Add(2*time.Minute), servers[0].LastEvent)
 }
