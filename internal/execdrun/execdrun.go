@@ -10,6 +10,7 @@ package execdrun
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,7 +51,7 @@ func Run(input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdo
 // without signals.
 func runContext(ctx context.Context, cancel context.CancelFunc, input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdout io.Writer) error {
 	metrics := make(chan telegraf.Metric, queueLength)
-	acc := agent.NewAccumulator(maker{logger.New("", "", "")}, metrics)
+	acc := boundedAccumulator{agent.NewAccumulator(maker{logger.New("", "", "")}, metrics), metrics}
 	acc.SetPrecision(time.Nanosecond)
 
 	if service, ok := input.(telegraf.ServiceInput); ok {
@@ -97,13 +98,94 @@ func runContext(ctx context.Context, cancel context.CancelFunc, input telegraf.I
 		}
 	}()
 
-	err := write(metrics, stdout)
+	err := write(metrics, &abandoningWriter{ctx: ctx, grace: stopGrace, w: stdout})
 	if err != nil {
 		cancel()
+		dropped := 0
 		for range metrics { // let the input stop without blocking
+			dropped++
+		}
+		if errors.Is(err, errAbandoned) {
+			logger.New("", "", "").Warnf("Stdout took nothing for %v after the stop: abandoned its buffer and %d more metrics", stopGrace, dropped)
+			return nil
 		}
 	}
 	return err
+}
+
+// stopGrace is how long, once stopping, a write to stdout may block before
+// it is abandoned: a stdout nobody reads must not keep the plugin from its
+// final save and its exit.
+const stopGrace = 2 * time.Second
+
+var errAbandoned = errors.New("abandoned a write to stdout that blocked after the stop")
+
+// abandoningWriter writes to w, waiting as long as it takes until ctx ends,
+// then at most grace; a write that takes longer is left to its goroutine and
+// this and every later write fail with errAbandoned.
+type abandoningWriter struct {
+	ctx       context.Context
+	grace     time.Duration
+	w         io.Writer
+	abandoned bool
+}
+
+type writeResult struct {
+	n   int
+	err error
+}
+
+func (a *abandoningWriter) Write(b []byte) (int, error) {
+	if a.abandoned {
+		return 0, errAbandoned
+	}
+	done := make(chan writeResult, 1)
+	go func() {
+		n, err := a.w.Write(b)
+		done <- writeResult{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-a.ctx.Done():
+	}
+	timer := time.NewTimer(a.grace)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-timer.C:
+		a.abandoned = true
+		return 0, errAbandoned
+	}
+}
+
+// boundedAccumulator is Telegraf's accumulator with AddMetricWithin, which
+// the plugin uses to shed event metrics when stdout takes none.
+type boundedAccumulator struct {
+	telegraf.Accumulator
+	metrics chan<- telegraf.Metric
+}
+
+// AddMetricWithin queues m if there is room within wait, as AddMetric does
+// (the precision is the nanosecond and the maker adds nothing).
+func (a boundedAccumulator) AddMetricWithin(m telegraf.Metric, wait time.Duration) bool {
+	select {
+	case a.metrics <- m:
+		return true
+	default:
+	}
+	if wait <= 0 {
+		return false
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case a.metrics <- m:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 // write serialises metrics to w until the channel closes, flushing whenever

@@ -121,6 +121,10 @@ type Pipeline struct {
 	// apiRefusedMaxUsers are the API sessions their client refused (see
 	// Reconcile).
 	apiRefusedMaxUsers atomic.Uint64
+	// droppedOutputBlocked are the event metrics shed by addEvent;
+	// outputShedding is whether the last one was.
+	droppedOutputBlocked atomic.Uint64
+	outputShedding       atomic.Bool
 }
 
 // New makes the pipeline over an empty state.
@@ -188,16 +192,20 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 		p.butlerApply(in)
 	}
 	outcome := p.state.Apply(ev, at)
+	var eventMetric telegraf.Metric
 	if p.cfg.EmitEvents && live {
-		// Added under the lock so that events reach the output in the
-		// order the state saw them.
-		p.acc.AddMetric(metrics.EventMetric(p.eventToDescribe(in), p.state.ActiveUsers(), p.cfg.EventMessage, at))
+		// Built under the lock (it counts the state's users), added after
+		// it: a blocked output must not hold up saves and summaries.
+		eventMetric = metrics.EventMetric(p.eventToDescribe(in), p.state.ActiveUsers(), p.cfg.EventMessage, at)
 	}
 	if !row {
 		p.butlerEmit(at)
 	}
 	appsChanged := p.state.AppsChanged()
 	p.mu.Unlock()
+	if eventMetric != nil {
+		p.addEvent(eventMetric)
+	}
 
 	switch outcome {
 	case state.OrphanStop:

@@ -169,6 +169,10 @@ func (p *Pipeline) InternalFields(fields map[string]interface{}) {
 	}
 	p.butlerInternal(fields)
 	p.mu.Unlock()
+	if _, ok := p.acc.(BoundedAdder); ok {
+		// Only an output that can be shed (the execd binary's) counts it.
+		fields["metrics_dropped_output_blocked"] = int64(p.droppedOutputBlocked.Load())
+	}
 	c := p.Counters()
 	fields["events_accepted"] = int64(c.EventsAccepted)
 	fields["events_ignored"] = int64(c.EventsIgnored)
