@@ -107,7 +107,7 @@ func internalContract() map[string]string {
 		"starts_matched": "int", "starts_cancelled": "int", "stops_without_start": "int", "sessions_inferred": "int",
 		"sessions_expired": "int", "events_refused_max_users": "int", "events_refused_max_servers": "int",
 		"api_sessions_refused_max_users": "int", "api_sessions_refused_max_servers": "int",
-		"events_refused_max_user_sessions": "int", "events_refused_session_id_length": "int",
+		"events_refused_max_user_sessions": "int", "events_refused_session_id_length": "int", "metrics_dropped_output_blocked": "int",
 		"connections_refused_max_apps": "int", "proxy_polls": "int", "proxy_poll_errors": "int",
 		"reconcile_sessions_added": "int", "reconcile_sessions_removed": "int", "state_save_errors": "int",
 		"tracked_servers": "int", "tracked_users": "int", "tracked_user_server_pairs": "int", "tracked_sessions": "int",

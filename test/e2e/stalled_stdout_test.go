@@ -101,7 +101,8 @@ func TestStalledStdout(t *testing.T) {
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case <-exited:
+	case err := <-exited:
+		require.NoError(t, err, "the plugin did not exit cleanly after SIGTERM")
 	case <-time.After(5 * time.Second):
 		t.Fatal("still running 5s after SIGTERM")
 	}

@@ -9,6 +9,8 @@ import (
 // BoundedAdder is an accumulator that can refuse a metric it cannot queue
 // within wait (the execd binary's, whose queue is emptied to stdout).
 type BoundedAdder interface {
+	// AddMetricWithin queues m if there is room within wait, and says
+	// whether it did.
 	AddMetricWithin(m telegraf.Metric, wait time.Duration) bool
 }
 
