@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/butler"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
@@ -85,27 +88,29 @@ func (p *Pipeline) butlerNames(ev *event.Event) *event.Event {
 	return &b.raw
 }
 
-// butlerEmit adds what Butler published after the event butlerApply saw,
-// after that event's qliksense_session_event, as Butler published its counts
-// after the event's message. Called under mu.
-func (p *Pipeline) butlerEmit(at time.Time) {
+// butlerEmit returns what Butler published after the event butlerApply saw,
+// to add after that event's qliksense_session_event, as Butler published its
+// counts after the event's message. Called under mu; its metrics are added
+// after it.
+func (p *Pipeline) butlerEmit(at time.Time) []telegraf.Metric {
 	b := p.butler
 	if b == nil {
-		return
+		return nil
 	}
 	b.raw = event.Event{} // its strings may alias the datagram
 	if !b.pending {
-		return
+		return nil
 	}
 	b.pending = false
+	out := make([]telegraf.Metric, 0, len(b.pub.Servers)+1)
 	for _, sc := range b.pub.Servers {
-		p.acc.AddFields(metrics.ButlerServer,
-			map[string]interface{}{"active_users": int64(sc.ActiveUsers)},
-			map[string]string{"server": sc.Server, "trigger": metrics.TriggerChange}, at)
+		out = append(out, metric.New(metrics.ButlerServer,
+			map[string]string{"server": sc.Server, "trigger": metrics.TriggerChange},
+			map[string]interface{}{"active_users": int64(sc.ActiveUsers)}, at))
 	}
-	p.acc.AddFields(metrics.ButlerSite,
-		map[string]interface{}{"active_users": int64(b.pub.ActiveUsers), "users": b.pub.UsersJSON},
-		map[string]string{"trigger": metrics.TriggerChange}, at)
+	return append(out, metric.New(metrics.ButlerSite,
+		map[string]string{"trigger": metrics.TriggerChange},
+		map[string]interface{}{"active_users": int64(b.pub.ActiveUsers), "users": b.pub.UsersJSON}, at))
 }
 
 // butlerInternal adds the Butler model's counters to

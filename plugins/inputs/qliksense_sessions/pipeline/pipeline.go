@@ -198,13 +198,17 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 		// it: a blocked output must not hold up saves and summaries.
 		eventMetric = metrics.EventMetric(p.eventToDescribe(in), p.state.ActiveUsers(), p.cfg.EventMessage, at)
 	}
+	var butlerMetrics []telegraf.Metric
 	if !row {
-		p.butlerEmit(at)
+		butlerMetrics = p.butlerEmit(at)
 	}
 	appsChanged := p.state.AppsChanged()
 	p.mu.Unlock()
 	if eventMetric != nil {
 		p.addEvent(eventMetric)
+	}
+	for _, m := range butlerMetrics {
+		p.addEvent(m)
 	}
 
 	switch outcome {
