@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
 	"github.com/stretchr/testify/require"
 )
 
@@ -131,4 +132,79 @@ func TestStdoutGoneStopsTheRun(t *testing.T) {
 	err := runContext(ctx, cancel, input, 0, stdinReader, failingWriter{})
 	require.ErrorContains(t, err, "writing to stdout failed")
 	require.True(t, input.stopped)
+}
+
+// blockedWriter is a stdout nobody reads: every write blocks until the test
+// ends.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// floodInput emits from its own goroutine, blocking as a service input's
+// source does, and its Stop waits for that goroutine.
+type floodInput struct {
+	wg      sync.WaitGroup
+	done    chan struct{}
+	stopped bool
+}
+
+func (*floodInput) SampleConfig() string              { return "" }
+func (*floodInput) Gather(telegraf.Accumulator) error { return nil }
+
+func (f *floodInput) Start(acc telegraf.Accumulator) error {
+	f.done = make(chan struct{})
+	f.wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-f.done:
+				return
+			default:
+			}
+			acc.AddFields("flood", map[string]interface{}{"i": i}, nil, time.Unix(0, int64(i)))
+		}
+	})
+	return nil
+}
+
+func (f *floodInput) Stop() {
+	close(f.done)
+	f.wg.Wait()
+	f.stopped = true
+}
+
+// TestStopWithBlockedStdout (issue 21, defect 12): a stdout that takes
+// nothing does not keep the input from stopping nor Run from returning: the
+// blocked write is abandoned stopGrace after the stop.
+func TestStopWithBlockedStdout(t *testing.T) {
+	w := blockedWriter{release: make(chan struct{})}
+	defer close(w.release)
+	input := &floodInput{}
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan error, 1)
+	go func() { returned <- runContext(ctx, cancel, input, 0, strings.NewReader(""), w) }()
+	select {
+	case err := <-returned:
+		require.NoError(t, err)
+	case <-time.After(stopGrace + 3*time.Second):
+		t.Fatal("runContext still running with a blocked stdout")
+	}
+	require.True(t, input.stopped)
+}
+
+// TestAddMetricWithin: a full queue refuses within the wait, a queue with
+// room takes the metric.
+func TestAddMetricWithin(t *testing.T) {
+	ch := make(chan telegraf.Metric, 1)
+	acc := boundedAccumulator{metrics: ch}
+	m := metric.New("m", nil, map[string]interface{}{"v": 1}, time.Unix(0, 0))
+	require.True(t, acc.AddMetricWithin(m, 0))
+	require.False(t, acc.AddMetricWithin(m, 0))
+	start := time.Now()
+	require.False(t, acc.AddMetricWithin(m, 20*time.Millisecond))
+	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
+	<-ch
+	require.True(t, acc.AddMetricWithin(m, time.Second))
 }
