@@ -127,10 +127,10 @@ func TestProxyAnswerBoundedByMaxUsers(t *testing.T) {
 // rawPlugin is the execd binary with its stdout kept line by line, as a
 // reader of the plugin's output (or of outputs.file) would read it.
 type rawPlugin struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	lines  []string
-	stderr strings.Builder
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	processLog
 }
 
 // startRawPlugin runs the plugin on configFile with a gather every
@@ -155,14 +155,7 @@ func startRawPlugin(t *testing.T, bin, configFile, pollInterval string) *rawPlug
 			t.Logf("plugin stderr:\n%s", p.log())
 		}
 	})
-	go func() {
-		scanner := bufio.NewScanner(stderr)
-		for scanner.Scan() {
-			p.mu.Lock()
-			p.stderr.WriteString(scanner.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
+	go p.read(stderr)
 	go func() {
 		defer close(done)
 		scanner := bufio.NewScanner(stdout)
@@ -174,15 +167,8 @@ func startRawPlugin(t *testing.T, bin, configFile, pollInterval string) *rawPlug
 		}
 		p.cmd.Wait() //nolint:errcheck // killed on purpose
 	}()
-	require.Eventually(t, func() bool { return strings.Contains(p.log(), "Listening for log4net datagrams") },
-		30*time.Second, 10*time.Millisecond, "the plugin did not start")
+	p.waitListening(t)
 	return p
-}
-
-func (p *rawPlugin) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
 }
 
 func (p *rawPlugin) snapshot() []string {

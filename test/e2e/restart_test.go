@@ -30,8 +30,37 @@ type plugin struct {
 	stdin   io.WriteCloser
 	mu      sync.Mutex
 	metrics []telegraf.Metric
-	stderr  strings.Builder
-	done    chan struct{}
+	processLog
+	done chan struct{}
+}
+
+// processLog is a plugin process's stderr, kept as it comes.
+type processLog struct {
+	logMu  sync.Mutex
+	stderr strings.Builder
+}
+
+// read keeps r's lines until it ends.
+func (l *processLog) read(r io.Reader) {
+	scanner := bufio.NewScanner(r)
+	for scanner.Scan() {
+		l.logMu.Lock()
+		l.stderr.WriteString(scanner.Text() + "\n")
+		l.logMu.Unlock()
+	}
+}
+
+func (l *processLog) log() string {
+	l.logMu.Lock()
+	defer l.logMu.Unlock()
+	return l.stderr.String()
+}
+
+// waitListening waits until the plugin says it listens.
+func (l *processLog) waitListening(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(l.log(), "Listening for log4net datagrams") },
+		30*time.Second, 10*time.Millisecond, "the plugin did not start")
 }
 
 func startPlugin(t *testing.T, bin, configFile string) *plugin {
@@ -59,14 +88,7 @@ func startPluginPoll(t *testing.T, bin, configFile, pollInterval string) *plugin
 			t.Logf("plugin stderr:\n%s", p.log())
 		}
 	})
-	go func() {
-		scanner := bufio.NewScanner(stderr)
-		for scanner.Scan() {
-			p.mu.Lock()
-			p.stderr.WriteString(scanner.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
+	go p.read(stderr)
 	go func() {
 		defer close(p.done)
 		scanMetrics(stdout, func(m telegraf.Metric) {
@@ -76,15 +98,8 @@ func startPluginPoll(t *testing.T, bin, configFile, pollInterval string) *plugin
 		})
 		p.cmd.Wait() //nolint:errcheck // killed on purpose
 	}()
-	require.Eventually(t, func() bool { return strings.Contains(p.log(), "Listening for log4net datagrams") },
-		30*time.Second, 10*time.Millisecond, "the plugin did not start")
+	p.waitListening(t)
 	return p
-}
-
-func (p *plugin) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
 }
 
 func (p *plugin) snapshot() []telegraf.Metric {

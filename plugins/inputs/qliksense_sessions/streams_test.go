@@ -2,6 +2,7 @@ package qliksense_sessions
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -39,11 +40,11 @@ func usersStream(stream, id, users string, active int64) telegraf.Metric {
 	return metric.New("qliksense_users_stream", tags, map[string]interface{}{"active_users": active, "users": users}, time.Unix(0, 0))
 }
 
-// Users per stream: the distinct users with a connection to an app of the
-// stream, unpublished apps under "(unpublished)", apps the repository does
-// not list in none; qliksense_users_app carries the stream tag; a stream's
-// last user leaving brings a final zero.
-func TestUsersStream(t *testing.T) {
+// startStreamsPlugin starts a plugin (no events, no change summaries of its
+// own) whose repository has the streams' tests' four apps, once it knows
+// their names.
+func startStreamsPlugin(t *testing.T) (*QlikSenseSessions, net.Conn) {
+	t.Helper()
 	server := qrstest.NewServer(t, qrstest.Answer(
 		qrstest.App{ID: unpublished1, Name: "Stock"}, qrstest.App{ID: everyone1, Name: "Sales"},
 		qrstest.App{ID: unpublished2, Name: "Draft"}, qrstest.App{ID: everyone2, Name: "HR"},
@@ -56,6 +57,15 @@ func TestUsersStream(t *testing.T) {
 	var acc testutil.Accumulator
 	conn := startPlugin(t, plugin, &acc)
 	fetches.wait(t, "names", func() bool { return plugin.appName(everyone2) != "" })
+	return plugin, conn
+}
+
+// Users per stream: the distinct users with a connection to an app of the
+// stream, unpublished apps under "(unpublished)", apps the repository does
+// not list in none; qliksense_users_app carries the stream tag; a stream's
+// last user leaving brings a final zero.
+func TestUsersStream(t *testing.T) {
+	plugin, conn := startStreamsPlugin(t)
 	send(t, conn, sessionStart("LAB", "anna"), sessionStart("LAB", "bob"), sessionStart("LAB", "maria"), sessionStart("LAB", "zoe"),
 		connection("Open connection", "anna", everyone1), connection("Open connection", "anna", everyone2),
 		connection("Open connection", "bob", everyone2), connection("Open connection", "maria", unpublished1),
@@ -102,18 +112,7 @@ func TestUsersStream(t *testing.T) {
 // counts the users of all its apps; a stream none of whose apps changed
 // has no line.
 func TestUsersStreamInChangeSummaries(t *testing.T) {
-	server := qrstest.NewServer(t, qrstest.Answer(
-		qrstest.App{ID: unpublished1, Name: "Stock"}, qrstest.App{ID: everyone1, Name: "Sales"},
-		qrstest.App{ID: unpublished2, Name: "Draft"}, qrstest.App{ID: everyone2, Name: "HR"},
-	))
-	plugin := newTestPlugin(t)
-	plugin.EmitEvents = false
-	plugin.SummaryInterval = 0
-	plugin.Repository = repositoryFor(server, time.Hour)
-	fetches := watchFetches(plugin.Repository)
-	var acc testutil.Accumulator
-	conn := startPlugin(t, plugin, &acc)
-	fetches.wait(t, "names", func() bool { return plugin.appName(everyone2) != "" })
+	plugin, conn := startStreamsPlugin(t)
 	send(t, conn, sessionStart("LAB", "anna"), sessionStart("LAB", "bob"), sessionStart("LAB", "maria"),
 		connection("Open connection", "anna", everyone1), connection("Open connection", "bob", everyone2),
 		connection("Open connection", "maria", unpublished1))
