@@ -43,6 +43,7 @@ var shipped = []string{
 	"examples/LocalLogConfig.xml",
 	"examples/telegraf-*.conf",
 	"examples/grafana/*.json",
+	"examples/prometheus-alerts.yml",
 	"examples/windows/*.conf",
 	"examples/linux/*.conf",
 }
