@@ -119,6 +119,21 @@ func (c *Client) URL(path string) string {
 	return u.String()
 }
 
+// GetJSON asks for target (Get) and reads the answer with parse; a parse
+// failure is "GET <target>: bad JSON answer (want <want>): <cause>".
+func GetJSON[T any](ctx context.Context, c *Client, target, want string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	body, err := c.Get(ctx, target)
+	if err != nil {
+		return zero, err
+	}
+	v, err := parse(body)
+	if err != nil {
+		return zero, fmt.Errorf("GET %s: bad JSON answer (want %s): %w", target, want, err)
+	}
+	return v, nil
+}
+
 // Get asks for target, a URL that URL made, and returns the answer: the
 // body of a 200 of at most MaxAnswer bytes. Errors start "GET <target>: "
 // and say which kind of failure it was: TLS, HTTP status, timeout,

@@ -124,16 +124,7 @@ type Overview struct {
 
 // Overview asks for the access types' overview.
 func (c *LicenseClient) Overview(ctx context.Context) (*Overview, error) {
-	target := c.small.URL(OverviewPath)
-	body, err := c.small.Get(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	o, err := ParseOverview(body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: bad JSON answer (want the access type overview, an object): %w", target, err)
-	}
-	return o, nil
+	return qlikapi.GetJSON(ctx, c.small, c.small.URL(OverviewPath), "the access type overview, an object", ParseOverview)
 }
 
 // ParseOverview reads an access type overview.
@@ -197,16 +188,9 @@ type allocation struct {
 // Allocations asks for an allocation list, ProfessionalPath or
 // AnalyzerPath, keeping at most maxEntries entries.
 func (c *LicenseClient) Allocations(ctx context.Context, path string, maxEntries int) (*Allocations, error) {
-	target := c.lists.URL(path)
-	body, err := c.lists.Get(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	a, err := ParseAllocations(body, maxEntries)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: bad JSON answer (want an array of allocations): %w", target, err)
-	}
-	return a, nil
+	return qlikapi.GetJSON(ctx, c.lists, c.lists.URL(path), "an array of allocations", func(body []byte) (*Allocations, error) {
+		return ParseAllocations(body, maxEntries)
+	})
 }
 
 // ParseAllocations reads an allocation list, keeping at most maxEntries

@@ -2,9 +2,10 @@ package qrs
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qlikapi"
 )
 
 // ServerLicense is what GET /qrs/license says of the licence's expiry.
@@ -29,16 +30,7 @@ type serverLicense struct {
 
 // ServerLicense asks for the server licence.
 func (c *LicenseClient) ServerLicense(ctx context.Context) (*ServerLicense, error) {
-	target := c.small.URL(LicensePath)
-	body, err := c.small.Get(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	l, err := ParseServerLicense(body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: bad JSON answer (want the licence, an object): %w", target, err)
-	}
-	return l, nil
+	return qlikapi.GetJSON(ctx, c.small, c.small.URL(LicensePath), "the licence, an object", ParseServerLicense)
 }
 
 // ParseServerLicense reads a licence object.

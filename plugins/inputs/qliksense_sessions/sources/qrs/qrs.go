@@ -112,16 +112,7 @@ func (c *Client) AppURL() string { return c.api.URL(AppPath) }
 // Errors say which kind of failure it was: TLS, HTTP status, timeout,
 // connection, size or a bad answer.
 func (c *Client) Apps(ctx context.Context) (*Names, error) {
-	target := c.AppURL()
-	body, err := c.api.Get(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	names, err := Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: bad JSON answer (want an array of apps): %w", target, err)
-	}
-	return names, nil
+	return qlikapi.GetJSON(ctx, c.api, c.AppURL(), "an array of apps", Parse)
 }
 
 // app is what the client reads of an app; the other properties are skipped.
