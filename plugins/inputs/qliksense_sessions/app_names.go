@@ -9,9 +9,11 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/licences"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
 )
 
@@ -24,12 +26,12 @@ type Repository struct {
 	Interval   config.Duration `toml:"interval"`
 	Timeout    config.Duration `toml:"timeout"`
 	UserHeader string          `toml:"user_header"`
-	// LicenseInterval is how often the licences are asked (licences.go).
+	// LicenseInterval is how often the licences are asked (package licences).
 	LicenseInterval config.Duration `toml:"license_interval"`
 	common_tls.ClientConfig
 
-	licenses   *licenses // the licence poll (licences.go)
-	noLicenses bool      // tests of the app names alone: no licence poll
+	licences   *licences.Poller // the licence poll
+	noLicenses bool             // tests of the app names alone: no licence poll
 
 	client *qrs.Client
 	// names maps lower-case app ids to names. A fetch replaces the whole
@@ -88,14 +90,49 @@ func (q *QlikSenseSessions) initRepository() error {
 	if err := q.Repository.init(); err != nil {
 		return err
 	}
-	return q.Repository.initLicenses(q.MaxUsers)
+	return q.Repository.initLicences(q.MaxUsers, int(q.UsersMaxBytes))
 }
 
-// startAppNames fetches the app names in the background, at once and then
-// every interval, until Stop. Nothing waits for them.
-func (q *QlikSenseSessions) startAppNames() {
-	if r := q.Repository; r != nil {
-		q.wg.Go(func() { q.refreshAppNames(r) })
+// initLicences fills in license_interval's default and makes the licence
+// poll, whose New checks its settings.
+func (r *Repository) initLicences(maxEntries, usersMaxBytes int) error {
+	if r.noLicenses {
+		return nil
+	}
+	if r.LicenseInterval == 0 {
+		r.LicenseInterval = config.Duration(licences.DefaultInterval)
+	}
+	client, err := newAPIClient("repository", r.URL, &r.ClientConfig, r.Timeout, r.UserHeader, qrs.NewLicenseClient)
+	if err != nil {
+		return err
+	}
+	r.licences, err = licences.New(licences.Config{
+		Client: client, URL: r.URL, Interval: time.Duration(r.LicenseInterval), MaxEntries: maxEntries, UsersMaxBytes: usersMaxBytes,
+	})
+	if err != nil {
+		return fmt.Errorf("repository (%s): %w", r.URL, err)
+	}
+	return nil
+}
+
+// startRepository fetches the app names and polls the licences in the
+// background, at once and then every interval, until Stop. Nothing waits
+// for them.
+func (q *QlikSenseSessions) startRepository(acc telegraf.Accumulator) {
+	r := q.Repository
+	if r == nil {
+		return
+	}
+	q.wg.Go(func() { q.refreshAppNames(r) })
+	if r.licences != nil {
+		r.licences.Start(acc, q.Log)
+	}
+}
+
+// stopLicences ends the licence poll and waits for it.
+func (q *QlikSenseSessions) stopLicences() {
+	if q.Repository != nil && q.Repository.licences != nil {
+		q.Repository.licences.Stop()
 	}
 }
 
@@ -190,4 +227,7 @@ func (q *QlikSenseSessions) appNamesInternal(fields map[string]interface{}) {
 	fields["app_name_fetch_errors"] = int64(r.fetchErrors.Load())
 	fields["tracked_app_names"] = int64(tracked)
 	fields["app_names_left_out"] = r.leftOut.Load()
+	if r.licences != nil {
+		r.licences.InternalFields(fields)
+	}
 }

@@ -60,7 +60,7 @@ type QlikSenseSessions struct {
 	SessionMaxAge     config.Duration `toml:"session_max_age"`
 
 	Proxies    []*Proxy    `toml:"proxy"`
-	Repository *Repository `toml:"repository"` // app names (app_names.go)
+	Repository *Repository `toml:"repository"` // app names (app_names.go), licences (package licences)
 	LogFiles   *LogFiles   `toml:"logfile"`    // the log file source (log_files.go)
 
 	Log telegraf.Logger `toml:"-"`
@@ -237,8 +237,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	for _, p := range q.Proxies {
 		q.wg.Go(func() { q.pollProxy(p) })
 	}
-	q.startAppNames()
-	q.startLicenses(acc)
+	q.startRepository(acc)
 	return nil
 }
 
@@ -249,6 +248,7 @@ func (q *QlikSenseSessions) Stop() {
 		return
 	}
 	close(q.done)
+	q.stopLicences()
 	q.listener.Close()
 	q.stopLogFiles()
 	q.wg.Wait()
@@ -307,7 +307,6 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	fields["proxy_polls"] = int64(q.proxyPolls.Load())
 	fields["proxy_poll_errors"] = int64(q.proxyPollErrors.Load())
 	q.appNamesInternal(fields)
-	q.licensesInternal(fields)
 	q.logStats(fields, c)
 	acc.AddFields(metrics.Internal, fields, nil)
 }

@@ -115,3 +115,13 @@ func (q *QlikSenseSessions) addUsersStream(acc telegraf.Accumulator, s *metrics.
 		acc.AddFields(metrics.UsersStream, metrics.SummaryUserFields(len(users), users, int(q.UsersMaxBytes)), tags, s.At)
 	}
 }
+
+// summarised adds, after each summary, the active users by licence and by
+// stream, with a repository block. The pipeline calls it under its emitMu;
+// the licence poll's holders are read without a lock.
+func (q *QlikSenseSessions) summarised(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
+	if q.Repository != nil && q.Repository.licences != nil {
+		q.Repository.licences.AddUsersLicense(acc, s.Site.Users, trigger, s.At)
+	}
+	q.addUsersStream(acc, s, trigger)
+}

@@ -100,3 +100,15 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// ServeSmallSite makes the server answer every licence endpoint as a small
+// site with every access type enabled (FullOverview), a signed key valid to
+// 2027-01-31, and allocations: LAB\anna professional, LAB\maria analyzer
+// (quarantined: not held), CORP\bob analyzer.
+func (s *Server) ServeSmallSite() {
+	s.SetLicenseAnswer(OverviewPath, FullOverview().JSON())
+	s.SetLicenseAnswer(LicensePath, LicenseAnswer(false, "Valid From: 2025-01-01\nValid To: 2027-01-31\n", ""))
+	s.SetLicenseAnswer(ProfessionalPath, AllocationsAnswer("License.ProfessionalAccessType", []User{{Directory: "LAB", ID: "anna"}}, nil))
+	s.SetLicenseAnswer(AnalyzerPath, AllocationsAnswer("License.AnalyzerAccessType",
+		[]User{{Directory: "LAB", ID: "maria"}, {Directory: "CORP", ID: "bob"}}, func(i int) bool { return i == 0 }))
+}

@@ -1,4 +1,4 @@
-package qliksense_sessions
+package licences
 
 import (
 	"time"

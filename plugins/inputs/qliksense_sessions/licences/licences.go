@@ -1,28 +1,29 @@
-package qliksense_sessions
+// Package licences is the licence poll of a repository block (issue 20):
+// every license_interval, in its own goroutine, the access type overview
+// (qlik_sense_license, as Butler writes it, butler.go, with the capacity
+// burn, burn.go), the server licence (qlik_sense_server_license) and the
+// professional and analyzer allocation lists, which the summaries match
+// against the active users (qliksense_users_license, users.go).
+package licences
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/config"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
 )
 
-// The licence poll of a repository block (issue 20): every
-// license_interval, in its own goroutine, the access type overview
-// (qlik_sense_license, as Butler writes it), the server licence
-// (qlik_sense_server_license) and the professional and analyzer
-// allocation lists, which the summaries match against the active users
-// (qliksense_users_license, licences_users.go).
-
-const defaultLicenseInterval = 5 * time.Minute
+// DefaultInterval is license_interval's default.
+const DefaultInterval = 5 * time.Minute
 
 // The parts of a poll; a part whose endpoint answers 404 is off until the
 // next start.
@@ -41,13 +42,26 @@ var partNames = [partCount]struct{ path, what string }{
 	partAnalyzer:     {qrs.AnalyzerPath, "qliksense_users_license counts nobody as analyzer"},
 }
 
-// licenses is the poll's state. The poll goroutine alone writes off, burn
-// and lists; the others are read by gathers and summaries.
-type licenses struct {
-	client     *qrs.LicenseClient
-	url        string
-	interval   time.Duration
-	maxEntries int
+// Config is the licence poll's configuration; New checks it.
+type Config struct {
+	Client *qrs.LicenseClient
+	// URL is the repository's, for the log lines.
+	URL      string
+	Interval time.Duration
+	// MaxEntries bounds each allocation list (max_users).
+	MaxEntries int
+	// UsersMaxBytes bounds the users lists of qliksense_users_license.
+	UsersMaxBytes int
+}
+
+// Poller is the licence poll. Its goroutine alone writes off, burn and
+// lists; the others are read by gathers and summaries.
+type Poller struct {
+	client        *qrs.LicenseClient
+	url           string
+	interval      time.Duration
+	maxEntries    int
+	usersMaxBytes int
 
 	off   [partCount]bool
 	burn  capacityBurn
@@ -59,58 +73,39 @@ type licenses struct {
 	now                  func() time.Time
 	// fetched, when set (by tests), is called after each poll ends.
 	fetched func()
+
+	log      telegraf.Logger
+	throttle *throttle.Log
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
-// initLicenses validates license_interval and makes the licence client.
-func (r *Repository) initLicenses(maxEntries int) error {
-	const name = "repository"
-	switch {
-	case r.noLicenses:
-		return nil
-	case r.LicenseInterval == 0:
-		r.LicenseInterval = config.Duration(defaultLicenseInterval)
-	case r.LicenseInterval < config.Duration(time.Second):
-		return fmt.Errorf("%s (%s): license_interval %s is under \"1s\": use a duration such as \"5m\" (the default); "+
-			"the repository counts the licences, it need not be asked more often", name, r.URL, time.Duration(r.LicenseInterval))
+// New checks the configuration (an error names the key at fault) and
+// returns the poll, not started.
+func New(cfg Config) (*Poller, error) {
+	if cfg.Interval < time.Second {
+		return nil, fmt.Errorf("license_interval %s is under \"1s\": use a duration such as \"5m\" (the default); "+
+			"the repository counts the licences, it need not be asked more often", cfg.Interval)
 	}
-	tlsConfig, err := r.ClientConfig.TLSConfig()
-	if err != nil {
-		return fmt.Errorf("%s (%s): TLS settings: %w: "+
-			"tls_cert, tls_key and tls_ca are the client.pem, client_key.pem and root.pem exported from the QMC", name, r.URL, err)
-	}
-	client, err := qrs.NewLicenseClient(r.URL, tlsConfig, time.Duration(r.Timeout), r.UserHeader)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	r.licenses = &licenses{
-		client: client, url: r.URL, interval: time.Duration(r.LicenseInterval), maxEntries: maxEntries, now: time.Now,
-	}
-	return nil
+	return &Poller{
+		client: cfg.Client, url: cfg.URL, interval: cfg.Interval, maxEntries: cfg.MaxEntries, usersMaxBytes: cfg.UsersMaxBytes, now: time.Now,
+	}, nil
 }
 
-// startLicenses polls the licences in the background, at once and then
-// every license_interval, until Stop. Nothing waits for it.
-func (q *QlikSenseSessions) startLicenses(acc telegraf.Accumulator) {
-	if q.Repository == nil || q.Repository.licenses == nil {
-		return
-	}
-	l := q.Repository.licenses
-	q.wg.Go(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() { // Stop ends a poll under way
-			select {
-			case <-q.done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+// Start polls the licences in the background, at once and then every
+// license_interval, until Stop. Nothing waits for it.
+func (l *Poller) Start(acc telegraf.Accumulator, log telegraf.Logger) {
+	l.log = log
+	l.throttle = throttle.NewLog(log, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.wg.Go(func() {
 		ticker := time.NewTicker(l.interval)
 		defer ticker.Stop()
 		for {
-			q.pollLicenses(ctx, l, acc)
+			l.poll(ctx, acc)
 			select {
-			case <-q.done:
+			case <-ctx.Done():
 				return
 			case <-ticker.C:
 			}
@@ -118,10 +113,18 @@ func (q *QlikSenseSessions) startLicenses(acc telegraf.Accumulator) {
 	})
 }
 
-// pollLicenses asks each part once and emits what came. Each request has
-// the block's timeout (the client's), so a long allocation list does not
-// eat into the others' time.
-func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc telegraf.Accumulator) {
+// Stop ends a poll under way and waits for the goroutine.
+func (l *Poller) Stop() {
+	if l.cancel != nil {
+		l.cancel()
+		l.wg.Wait()
+	}
+}
+
+// poll asks each part once and emits what came. Each request has the
+// block's timeout (the client's), so a long allocation list does not eat
+// into the others' time.
+func (l *Poller) poll(ctx context.Context, acc telegraf.Accumulator) {
 	if l.fetched != nil {
 		defer l.fetched()
 	}
@@ -135,12 +138,12 @@ func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc t
 		l.fetchErrors.Add(1)
 		if qrs.IsNotThere(err) {
 			l.off[part] = true
-			q.Log.Warn(fmt.Sprintf("Licences: the repository at %s has no %s, so %s until the next start: %v",
+			l.log.Warn(fmt.Sprintf("Licences: the repository at %s has no %s, so %s until the next start: %v",
 				l.url, partNames[part].path, partNames[part].what, err))
 			return
 		}
 		good = false
-		q.throttle.Warnf("licenses", "Licences: the repository API failed, keeping its last answer: %v", err)
+		l.throttle.Warnf("licenses", "Licences: the repository API failed, keeping its last answer: %v", err)
 	}
 
 	var overview *qrs.Overview
@@ -186,7 +189,7 @@ func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc t
 		l.fetches.Add(1)
 		l.lists[i], changed = newAllocationList(a), true
 		if a.OverLimit > 0 {
-			q.throttle.Warnf("licenses_over_limit", "Licences: %s listed %d allocations, %d past max_users (%d) left out",
+			l.throttle.Warnf("licenses_over_limit", "Licences: %s listed %d allocations, %d past max_users (%d) left out",
 				partNames[part].path, a.Listed, a.OverLimit, l.maxEntries)
 		}
 	}
@@ -195,13 +198,13 @@ func (q *QlikSenseSessions) pollLicenses(ctx context.Context, l *licenses, acc t
 	}
 	if good {
 		if l.lastGood.Swap(now.UnixNano()) == 0 {
-			q.Log.Infof("Licences: the repository at %s answered every licence endpoint it has, %s", l.url, l.summary(overview))
+			l.log.Infof("Licences: the repository at %s answered every licence endpoint it has, %s", l.url, l.summary(overview))
 		}
 	}
 }
 
 // summary says what the first good poll found, for its log line.
-func (l *licenses) summary(o *qrs.Overview) string {
+func (l *Poller) summary(o *qrs.Overview) string {
 	held := func(i int) string {
 		if l.lists[i] == nil {
 			return "unknown"
@@ -215,13 +218,9 @@ func (l *licenses) summary(o *qrs.Overview) string {
 	return fmt.Sprintf("%s; professional allocations held: %s, analyzer: %s", types, held(0), held(1))
 }
 
-// licensesInternal adds the licence poll's counters to
+// InternalFields adds the licence poll's counters to
 // qliksense_sessions_internal.
-func (q *QlikSenseSessions) licensesInternal(fields map[string]interface{}) {
-	if q.Repository == nil || q.Repository.licenses == nil {
-		return
-	}
-	l := q.Repository.licenses
+func (l *Poller) InternalFields(fields map[string]interface{}) {
 	fields["license_fetches"] = int64(l.fetches.Load())
 	fields["license_fetch_errors"] = int64(l.fetchErrors.Load())
 	if last := l.lastGood.Load(); last != 0 {

@@ -1,4 +1,4 @@
-package qliksense_sessions
+package licences
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -14,64 +13,48 @@ import (
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
 )
 
-func sessionStart(directory, user string) string {
-	return fmt.Sprintf(`/qseow-proxy-session/;SENSE1;Start session;%s;%s;AppAccess;/hub/;Start session for user '%s\%s'`, directory, user, directory, user)
-}
-
-func usersLicense(access, users string, active int64, trigger string) telegraf.Metric {
-	return metric.New("qliksense_users_license", map[string]string{"access_type": access, "trigger": trigger},
-		map[string]interface{}{"active_users": active, "users": users}, time.Unix(0, 0))
-}
-
 // The active users by the allocation they hold, matched ignoring case;
-// a quarantined allocation is not held; users without one are other.
-// They go out with every summary, gathered or on change.
-func TestUsersLicense(t *testing.T) {
+// a quarantined allocation is not held; users without one are other;
+// the lists are bounded like every users list.
+func TestAddUsersLicense(t *testing.T) {
 	server := licenseSite(t)
-	plugin := newTestPlugin(t)
-	plugin.EmitEvents = false
-	plugin.SummaryInterval = 0
 	var acc testutil.Accumulator
-	conn, polls := startLicensePlugin(t, plugin, server, time.Hour, &acc)
+	p, polls := startPoller(t, server, time.Hour, &acc, testutil.Logger{})
 	polls.wait(t, 1)
-	send(t, conn, sessionStart("LAB", "ANNA"), sessionStart("LAB", "maria"), sessionStart("corp", "BOB"), sessionStart("LAB", "zoe"))
-	waitForDatagrams(t, plugin, 4)
-
-	var gathered testutil.Accumulator
-	require.NoError(t, plugin.Gather(&gathered))
-	got := named(&gathered, "qliksense_users_license")
-	testutil.RequireMetricsEqual(t, []telegraf.Metric{
-		usersLicense("professional", `["LAB\\ANNA"]`, 1, "interval"),
-		usersLicense("analyzer", `["corp\\BOB"]`, 1, "interval"),
-		usersLicense("other", `["LAB\\maria","LAB\\zoe"]`, 2, "interval"),
-	}, got, testutil.IgnoreTime())
-	site := named(&gathered, "qliksense_users")
-	require.Len(t, site, 1)
-	for _, m := range got {
-		require.Equal(t, site[0].Time(), m.Time(), "one moment: the summary's time")
+	usersLicense := func(access, users string, active int64) telegraf.Metric {
+		return metric.New("qliksense_users_license", map[string]string{"access_type": access, "trigger": "interval"},
+			map[string]interface{}{"active_users": active, "users": users}, time.Unix(0, 0))
 	}
-}
+	var summary testutil.Accumulator
+	at := time.Now()
+	p.AddUsersLicense(&summary, []string{`LAB\ANNA`, `LAB\maria`, `corp\BOB`, `LAB\zoe`}, "interval", at)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		usersLicense("professional", `["LAB\\ANNA"]`, 1),
+		usersLicense("analyzer", `["corp\\BOB"]`, 1),
+		usersLicense("other", `["LAB\\maria","LAB\\zoe"]`, 2),
+	}, summary.GetTelegrafMetrics(), testutil.IgnoreTime())
+	for _, m := range summary.GetTelegrafMetrics() {
+		require.Equal(t, at, m.Time(), "the summary's time")
+	}
 
-// The lists are bounded like every users list; an access type that is off
-// counts nobody.
-func TestUsersLicenseBounded(t *testing.T) {
-	server := licenseSite(t)
-	plugin := newTestPlugin(t)
-	plugin.EmitEvents = false
-	plugin.SummaryInterval = 0
 	// One name's worth as line protocol writes it (quotes and backslashes
 	// escaped): 18 bytes.
-	plugin.UsersMaxBytes = config.Size(18)
-	var acc testutil.Accumulator
-	conn, polls := startLicensePlugin(t, plugin, server, time.Hour, &acc)
-	polls.wait(t, 1)
-	send(t, conn, sessionStart("LAB", "maria"), sessionStart("LAB", "zoe"), sessionStart("LAB", "anna"))
-	waitForDatagrams(t, plugin, 3)
-	var gathered testutil.Accumulator
-	require.NoError(t, plugin.Gather(&gathered))
-	other := named(&gathered, "qliksense_users_license")[2]
+	p.usersMaxBytes = 18
+	var bounded testutil.Accumulator
+	p.AddUsersLicense(&bounded, []string{`LAB\maria`, `LAB\zoe`, `LAB\anna`}, "interval", at)
+	other := bounded.GetTelegrafMetrics()[2]
 	require.Equal(t, "other", other.Tags()["access_type"])
 	require.Equal(t, map[string]interface{}{"active_users": int64(2), "users": `["LAB\\maria"]`, "users_truncated": true}, other.Fields())
+}
+
+// Before any allocation list is known, nothing goes out; an access type
+// whose list is empty counts nobody.
+func TestAddUsersLicenseUnknown(t *testing.T) {
+	p, err := New(Config{Interval: time.Hour})
+	require.NoError(t, err)
+	var acc testutil.Accumulator
+	p.AddUsersLicense(&acc, []string{`LAB\anna`}, "interval", time.Now())
+	require.Empty(t, acc.GetTelegrafMetrics())
 
 	h := newLicenseHolders([2]*allocationList{{users: map[string]struct{}{}}, nil})
 	byAccess := h.split([]string{`LAB\anna`})

@@ -1,4 +1,4 @@
-package qliksense_sessions
+package licences
 
 import (
 	"strings"
@@ -61,25 +61,16 @@ func (h *licenseHolders) split(users []string) (byAccess [3][]string) {
 	return byAccess
 }
 
-// addUsersLicense adds qliksense_users_license, one per access type, for
+// AddUsersLicense adds qliksense_users_license, one per access type, for
 // the site's active users of a summary, once an allocation list is known.
-func (q *QlikSenseSessions) addUsersLicense(acc telegraf.Accumulator, users []string, trigger string, at time.Time) {
-	if q.Repository == nil || q.Repository.licenses == nil {
-		return
-	}
-	h := q.Repository.licenses.holders.Load()
+// It reads the last stored holders and never waits for a poll.
+func (l *Poller) AddUsersLicense(acc telegraf.Accumulator, users []string, trigger string, at time.Time) {
+	h := l.holders.Load()
 	if h == nil || h.lists[0] == nil && h.lists[1] == nil {
 		return
 	}
 	for i, list := range h.split(users) {
-		fields := metrics.SummaryUserFields(len(list), list, int(q.UsersMaxBytes))
+		fields := metrics.SummaryUserFields(len(list), list, l.usersMaxBytes)
 		acc.AddFields(metrics.UsersLicense, fields, map[string]string{"access_type": accessTypes[i], "trigger": trigger}, at)
 	}
-}
-
-// summarised adds, after each summary, the active users by licence (and
-// by stream, streams.go), with a repository block.
-func (q *QlikSenseSessions) summarised(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
-	q.addUsersLicense(acc, s.Site.Users, trigger, s.At)
-	q.addUsersStream(acc, s, trigger)
 }
