@@ -19,6 +19,7 @@ import (
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qlikapi"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs"
 )
 
@@ -99,18 +100,7 @@ func (l *Poller) Start(acc telegraf.Accumulator, log telegraf.Logger) {
 	l.throttle = throttle.NewLog(log, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
-	l.wg.Go(func() {
-		ticker := time.NewTicker(l.interval)
-		defer ticker.Stop()
-		for {
-			l.poll(ctx, acc)
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-		}
-	})
+	l.wg.Go(func() { qlikapi.Every(ctx, l.interval, func(ctx context.Context) { l.poll(ctx, acc) }) })
 }
 
 // Stop ends a poll under way and waits for the goroutine.

@@ -1,6 +1,7 @@
 package qlikapi
 
 import (
+	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -62,4 +63,18 @@ func TestNewClient(t *testing.T) {
 // An error answer reaches the log as one line of valid text.
 func TestPrintable(t *testing.T) {
 	require.Equal(t, "bad  request ? end", printable([]byte(" bad\r\nrequest \xff end\n")))
+}
+
+// Every asks at once, then every interval, and returns once ctx ends.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	asked := 0
+	Every(ctx, time.Millisecond, func(ctx context.Context) {
+		asked++
+		if asked == 3 {
+			cancel()
+		}
+		require.Equal(t, asked == 3, ctx.Err() != nil)
+	})
+	require.Equal(t, 3, asked)
 }
