@@ -3,7 +3,6 @@ package qliksense_sessions
 import (
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,43 +32,18 @@ func repositoryFor(server *qrstest.Server, interval time.Duration) *Repository {
 	return r
 }
 
-// fetchWatcher lets a test wait for the plugin's fetches of app names.
-type fetchWatcher struct {
-	mu      sync.Mutex
-	fetches int
-	ended   chan struct{} // closed and replaced after each fetch
-}
-
-func watchFetches(r *Repository) *fetchWatcher {
-	w := &fetchWatcher{ended: make(chan struct{})}
-	r.fetched = func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.fetches++
-		close(w.ended)
-		w.ended = make(chan struct{})
-	}
-	return w
-}
-
-// wait waits until a fetch ends with done true; it fails after 10 s.
-func (w *fetchWatcher) wait(t *testing.T, what string, done func() bool) {
+// waitForFetch waits until done, which a fetch of the app list brings;
+// it fails after 10 s.
+func waitForFetch(t *testing.T, what string, done func() bool) {
 	t.Helper()
-	timeout := time.NewTimer(10 * time.Second)
-	defer timeout.Stop()
-	for {
-		w.mu.Lock()
-		ended := w.ended
-		w.mu.Unlock()
-		if done() {
-			return
-		}
-		select {
-		case <-ended:
-		case <-timeout.C:
-			t.Fatalf("no fetch of app names brought %s", what)
-		}
-	}
+	require.Eventually(t, done, 10*time.Second, time.Millisecond, "no fetch of app names brought %s", what)
+}
+
+// appCounters are the app list's counters in qliksense_sessions_internal.
+func appCounters(plugin *QlikSenseSessions) map[string]interface{} {
+	fields := map[string]interface{}{}
+	plugin.Repository.apps.InternalFields(fields)
+	return fields
 }
 
 // openApps has anna open one connection to each app; the second id in
@@ -85,16 +59,15 @@ func openApps(t *testing.T, plugin *QlikSenseSessions, acc *testutil.Accumulator
 
 // startNaming starts the plugin with a repository block for the fake,
 // fetching every interval, and its warnings recorded; anna opens the apps.
-func startNaming(t *testing.T, server *qrstest.Server, interval time.Duration) (*QlikSenseSessions, *fetchWatcher, *testutil.CaptureLogger) {
+func startNaming(t *testing.T, server *qrstest.Server, interval time.Duration) (*QlikSenseSessions, *testutil.CaptureLogger) {
 	t.Helper()
 	plugin := newTestPlugin(t)
 	log := &testutil.CaptureLogger{}
 	plugin.Log = log
 	plugin.Repository = repositoryFor(server, interval)
-	fetches := watchFetches(plugin.Repository)
 	var acc testutil.Accumulator
 	openApps(t, plugin, &acc)
-	return plugin, fetches, log
+	return plugin, log
 }
 
 // appMetrics gathers and returns the qliksense_users_app metrics and the
@@ -169,8 +142,8 @@ func TestAppNames(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			server := qrstest.NewServer(t, qrstest.Answer(tt.answer...))
-			plugin, fetches, log := startNaming(t, server, time.Hour)
-			fetches.wait(t, "names", func() bool { return plugin.Repository.names.Load() != nil })
+			plugin, log := startNaming(t, server, time.Hour)
+			waitForFetch(t, "names", func() bool { return appCounters(plugin)["tracked_app_names"] != int64(0) })
 
 			apps, internal := appMetrics(t, plugin)
 			requireApps(t, apps, tt.unnamedName, tt.salesName)
@@ -187,8 +160,8 @@ func TestAppNames(t *testing.T) {
 			require.Equal(t, qrs.DefaultUserHeader, requests[0].User)
 
 			// Names are looked up ignoring the id's case.
-			require.Equal(t, tt.salesName, plugin.appName(strings.ToUpper(salesApp)))
-			require.Equal(t, tt.unnamedName, plugin.appName(unnamedApp))
+			require.Equal(t, tt.salesName, plugin.Repository.apps.Name(strings.ToUpper(salesApp)))
+			require.Equal(t, tt.unnamedName, plugin.Repository.apps.Name(unnamedApp))
 		})
 	}
 }
@@ -214,8 +187,8 @@ func TestNoRepository(t *testing.T) {
 func TestAppNamesWhenTheRepositoryFails(t *testing.T) {
 	server := qrstest.NewServer(t, qrstest.Answer(qrstest.App{ID: salesApp, Name: "Sales"}))
 	server.SetFailure(qrstest.Status500)
-	plugin, fetches, log := startNaming(t, server, 10*time.Millisecond)
-	fetches.wait(t, "three errors", func() bool { return plugin.Repository.fetchErrors.Load() >= 3 })
+	plugin, log := startNaming(t, server, 10*time.Millisecond)
+	waitForFetch(t, "three errors", func() bool { return appCounters(plugin)["app_name_fetch_errors"].(int64) >= 3 })
 
 	apps, internal := appMetrics(t, plugin)
 	requireApps(t, apps, "", "")
@@ -228,7 +201,7 @@ func TestAppNamesWhenTheRepositoryFails(t *testing.T) {
 	require.Contains(t, warns[0], "App names: the repository API failed, app_name left out until it answers: GET "+server.URL+"/qrs/app: HTTP status 500")
 
 	server.SetFailure(qrstest.OK)
-	fetches.wait(t, "names", func() bool { return plugin.appName(salesApp) != "" })
+	waitForFetch(t, "names", func() bool { return plugin.Repository.apps.Name(salesApp) != "" })
 	apps, _ = appMetrics(t, plugin)
 	requireApps(t, apps, "", "Sales")
 }
@@ -236,11 +209,11 @@ func TestAppNamesWhenTheRepositoryFails(t *testing.T) {
 // A failure after an answer keeps its names; a new answer replaces them.
 func TestAppNamesKeptOnFailure(t *testing.T) {
 	server := qrstest.NewServer(t, qrstest.Answer(qrstest.App{ID: salesApp, Name: "Sales"}))
-	plugin, fetches, log := startNaming(t, server, 10*time.Millisecond)
-	fetches.wait(t, "names", func() bool { return plugin.appName(salesApp) != "" })
+	plugin, log := startNaming(t, server, 10*time.Millisecond)
+	waitForFetch(t, "names", func() bool { return plugin.Repository.apps.Name(salesApp) != "" })
 
 	server.SetFailure(qrstest.BadJSON)
-	fetches.wait(t, "an error", func() bool { return plugin.Repository.fetchErrors.Load() >= 1 })
+	waitForFetch(t, "an error", func() bool { return appCounters(plugin)["app_name_fetch_errors"].(int64) >= 1 })
 	apps, internal := appMetrics(t, plugin)
 	requireApps(t, apps, "", "Sales")
 	require.Equal(t, int64(1), internal["tracked_app_names"])
@@ -251,8 +224,8 @@ func TestAppNamesKeptOnFailure(t *testing.T) {
 
 	server.SetAnswer(qrstest.Answer(qrstest.App{ID: unnamedApp, Name: "Stock"}))
 	server.SetFailure(qrstest.OK)
-	fetches.wait(t, "new names", func() bool { return plugin.appName(unnamedApp) != "" })
-	require.Empty(t, plugin.appName(salesApp), "an app gone from the repository loses its name")
+	waitForFetch(t, "new names", func() bool { return plugin.Repository.apps.Name(unnamedApp) != "" })
+	require.Empty(t, plugin.Repository.apps.Name(salesApp), "an app gone from the repository loses its name")
 }
 
 // A repository that does not answer holds up neither the summaries nor
@@ -299,7 +272,7 @@ func TestHangingRepository(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop waited for the hanging repository")
 	}
-	require.Zero(t, plugin.Repository.fetchErrors.Load())
+	require.Equal(t, int64(0), appCounters(plugin)["app_name_fetch_errors"])
 	require.Empty(t, logged(log, testutil.LevelWarn))
 }
 

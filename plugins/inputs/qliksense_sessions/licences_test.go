@@ -151,7 +151,7 @@ func TestLicenseNotThereAppNamesGoOn(t *testing.T) {
 		internal := gatherInternal(t, plugin)
 		return internal["license_fetch_errors"] == int64(4) && internal["app_name_fetches"] == int64(1)
 	}, 10*time.Second, 10*time.Millisecond)
-	require.Equal(t, "Sales", plugin.appName(salesApp))
+	require.Equal(t, "Sales", plugin.Repository.apps.Name(salesApp))
 }
 
 // A repository that never answers the licences holds up neither the

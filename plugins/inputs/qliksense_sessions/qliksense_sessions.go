@@ -60,7 +60,7 @@ type QlikSenseSessions struct {
 	SessionMaxAge     config.Duration `toml:"session_max_age"`
 
 	Proxies    []*Proxy    `toml:"proxy"`
-	Repository *Repository `toml:"repository"` // app names (app_names.go), licences (package licences)
+	Repository *Repository `toml:"repository"` // app list (package applist), licences (package licences)
 	LogFiles   *LogFiles   `toml:"logfile"`    // the log file source (log_files.go)
 
 	Log telegraf.Logger `toml:"-"`
@@ -136,13 +136,13 @@ func (q *QlikSenseSessions) Init() error {
 		UsersMaxBytes:     int(q.UsersMaxBytes),
 		ButlerSummaries:   q.ButlerSummaries,
 		VirtualProxies:    q.virtualProxies(),
-		AppName:           q.appName,
-		AppStream:         q.appStream,
-		Summarised:        q.summarised,
 		StateFile:         q.StateFile,
 		StateSaveInterval: time.Duration(q.StateSaveInterval),
 		SessionMaxAge:     time.Duration(q.SessionMaxAge),
 		SilenceAlert:      time.Duration(q.SilenceAlert),
+	}
+	if r := q.Repository; r != nil {
+		q.pipelineConfig.AppName, q.pipelineConfig.AppStream, q.pipelineConfig.Summarised = r.apps.Name, r.apps.StreamName, q.summarised
 	}
 	return nil
 }
@@ -248,7 +248,7 @@ func (q *QlikSenseSessions) Stop() {
 		return
 	}
 	close(q.done)
-	q.stopLicences()
+	q.stopRepository()
 	q.listener.Close()
 	q.stopLogFiles()
 	q.wg.Wait()
@@ -306,7 +306,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	}
 	fields["proxy_polls"] = int64(q.proxyPolls.Load())
 	fields["proxy_poll_errors"] = int64(q.proxyPollErrors.Load())
-	q.appNamesInternal(fields)
+	q.repositoryInternal(fields)
 	q.logStats(fields, c)
 	acc.AddFields(metrics.Internal, fields, nil)
 }

@@ -53,10 +53,9 @@ func startStreamsPlugin(t *testing.T) (*QlikSenseSessions, net.Conn) {
 	plugin.EmitEvents = false
 	plugin.SummaryInterval = 0
 	plugin.Repository = repositoryFor(server, time.Hour)
-	fetches := watchFetches(plugin.Repository)
 	var acc testutil.Accumulator
 	conn := startPlugin(t, plugin, &acc)
-	fetches.wait(t, "names", func() bool { return plugin.appName(everyone2) != "" })
+	waitForFetch(t, "names", func() bool { return plugin.Repository.apps.Name(everyone2) != "" })
 	return plugin, conn
 }
 

@@ -1,4 +1,4 @@
-package qliksense_sessions
+package applist
 
 import (
 	"cmp"
@@ -17,11 +17,8 @@ import (
 
 // stream is the stream of the app with the id, or ok false when the
 // repository has not named it. It never waits.
-func (q *QlikSenseSessions) stream(id string) (qrs.Stream, bool) {
-	if q.Repository == nil {
-		return qrs.Stream{}, false
-	}
-	streams := q.Repository.streams.Load()
+func (l *List) stream(id string) (qrs.Stream, bool) {
+	streams := l.streams.Load()
 	if streams == nil {
 		return qrs.Stream{}, false
 	}
@@ -29,10 +26,10 @@ func (q *QlikSenseSessions) stream(id string) (qrs.Stream, bool) {
 	return s, ok
 }
 
-// appStream is the stream tag of qliksense_users_app: the app's stream's
+// StreamName is the stream tag of qliksense_users_app: the app's stream's
 // name, "" when unknown.
-func (q *QlikSenseSessions) appStream(id string) string {
-	s, _ := q.stream(id)
+func (l *List) StreamName(id string) string {
+	s, _ := l.stream(id)
 	return s.Name
 }
 
@@ -42,31 +39,27 @@ type streamUsers struct {
 	users  map[string]string
 }
 
-// addUsersStream adds one qliksense_users_stream per stream of the
+// AddUsersStream adds one qliksense_users_stream per stream of the
 // summary's apps (every stream with users, at a gather): the distinct
 // users with a connection to an app of the stream, listed as the app
 // summaries do. A change summary carries only the apps that changed, so the
-// users of each app come from Repository.appUsers, the app's last summary (the
+// users of each app come from appUsers, the app's last summary (the
 // summaries of a consumer that keeps each series' last value are the whole
 // picture). An app whose last connection closed brings its stream's final
 // zero, if it was the stream's last. Called under the pipeline's emitMu.
-func (q *QlikSenseSessions) addUsersStream(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
-	if q.Repository == nil {
-		return
-	}
-	r := q.Repository
-	if r.appUsers == nil {
-		r.appUsers = make(map[string][]string)
+func (l *List) AddUsersStream(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
+	if l.appUsers == nil {
+		l.appUsers = make(map[string][]string)
 	}
 	touched := make(map[qrs.Stream]bool)
 	for _, app := range s.Apps {
-		if stream, ok := q.stream(app.App); ok {
+		if stream, ok := l.stream(app.App); ok {
 			touched[stream] = true
 		}
 		if len(app.Users) == 0 {
-			delete(r.appUsers, app.App)
+			delete(l.appUsers, app.App)
 		} else {
-			r.appUsers[app.App] = slices.Clone(app.Users) // the state may reuse its lists
+			l.appUsers[app.App] = slices.Clone(app.Users) // the state may reuse its lists
 		}
 	}
 	gather := trigger != metrics.TriggerChange
@@ -74,8 +67,8 @@ func (q *QlikSenseSessions) addUsersStream(acc telegraf.Accumulator, s *metrics.
 	for stream := range touched {
 		byStream[stream] = &streamUsers{stream: stream, users: make(map[string]string)}
 	}
-	for id, users := range r.appUsers {
-		stream, ok := q.stream(id)
+	for id, users := range l.appUsers {
+		stream, ok := l.stream(id)
 		if !ok {
 			continue
 		}
@@ -112,16 +105,6 @@ func (q *QlikSenseSessions) addUsersStream(acc telegraf.Accumulator, s *metrics.
 		if su.stream.ID != "" {
 			tags["stream_id"] = su.stream.ID
 		}
-		acc.AddFields(metrics.UsersStream, metrics.SummaryUserFields(len(users), users, int(q.UsersMaxBytes)), tags, s.At)
+		acc.AddFields(metrics.UsersStream, metrics.SummaryUserFields(len(users), users, l.cfg.UsersMaxBytes), tags, s.At)
 	}
-}
-
-// summarised adds, after each summary, the active users by licence and by
-// stream, with a repository block. The pipeline calls it under its emitMu;
-// the licence poll's holders are read without a lock.
-func (q *QlikSenseSessions) summarised(acc telegraf.Accumulator, s *metrics.Summaries, trigger string) {
-	if q.Repository != nil && q.Repository.licences != nil {
-		q.Repository.licences.AddUsersLicense(acc, s.Site.Users, trigger, s.At)
-	}
-	q.addUsersStream(acc, s, trigger)
 }
