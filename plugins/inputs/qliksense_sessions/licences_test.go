@@ -35,7 +35,7 @@ func licenseSite(t *testing.T) *qrstest.Server {
 func startLicensePlugin(t *testing.T, plugin *QlikSenseSessions, server *qrstest.Server, interval time.Duration,
 	acc telegraf.Accumulator) net.Conn {
 	t.Helper()
-	plugin.Repository = &Repository{URL: server.URL, Interval: config.Duration(time.Hour), LicenseInterval: config.Duration(interval)}
+	plugin.Repository = &Repository{URL: server.URL, Interval: config.Duration(time.Hour), LicenseInterval: licenseInterval(interval)}
 	plugin.Repository.TLSCA, plugin.Repository.TLSCert, plugin.Repository.TLSKey = server.CAFile, server.ClientCertFile, server.ClientKeyFile
 	require.NoError(t, plugin.Init())
 	require.NoError(t, plugin.Start(acc))
@@ -181,38 +181,88 @@ func TestLicenseHanging(t *testing.T) {
 		t.Fatal("Stop waited for the hanging repository")
 	}
 }
+// licenseInterval is a license_interval as the TOML sets it.
+func licenseInterval(d time.Duration) *config.Duration {
+	interval := config.Duration(d)
+	return &interval
+}
+
+// license_interval: unset is 5 minutes, "0s" no licence poll, else at
+// least a second.
 func TestLicenseIntervalInit(t *testing.T) {
 	server := licenseSite(t)
 	for _, tt := range []struct {
-		interval time.Duration
+		interval *config.Duration
 		want     time.Duration
 		errMsg   string
 	}{
-		{0, 5 * time.Minute, ""},
-		{time.Second, time.Second, ""},
-		{10 * time.Minute, 10 * time.Minute, ""},
-		{500 * time.Millisecond, 0, `license_interval 500ms is under "1s"`},
-		{-time.Second, 0, `license_interval -1s is under "1s"`},
+		{nil, 5 * time.Minute, ""},
+		{licenseInterval(0), 0, ""},
+		{licenseInterval(time.Second), time.Second, ""},
+		{licenseInterval(10 * time.Minute), 10 * time.Minute, ""},
+		{licenseInterval(500 * time.Millisecond), 0, `license_interval 500ms is under "1s"`},
+		{licenseInterval(-time.Second), 0, `license_interval -1s is under "1s"`},
 	} {
 		plugin := newTestPlugin(t)
-		plugin.Repository = &Repository{URL: server.URL, LicenseInterval: config.Duration(tt.interval)}
+		plugin.Repository = &Repository{URL: server.URL, LicenseInterval: tt.interval}
 		plugin.Repository.TLSCA, plugin.Repository.TLSCert, plugin.Repository.TLSKey = server.CAFile, server.ClientCertFile, server.ClientKeyFile
 		err := plugin.Init()
 		if tt.errMsg != "" {
 			require.ErrorContains(t, err, tt.errMsg)
 			require.ErrorContains(t, err, "repository ("+server.URL+")")
+			require.ErrorContains(t, err, `or "0s" to ask for no licences`)
 			continue
 		}
 		require.NoError(t, err)
-		require.Equal(t, config.Duration(tt.want), plugin.Repository.LicenseInterval)
+		require.Equal(t, config.Duration(tt.want), *plugin.Repository.LicenseInterval)
+		require.Equal(t, tt.want != 0, plugin.Repository.licences != nil, "a licence poll")
 	}
 
-	cfg := config.NewConfig()
-	require.NoError(t, cfg.LoadConfigData([]byte(`
+	for _, tt := range []struct {
+		key  string
+		want *config.Duration
+	}{
+		{`license_interval = "15m"`, licenseInterval(15 * time.Minute)},
+		{`license_interval = "0s"`, licenseInterval(0)},
+		{``, nil},
+	} {
+		cfg := config.NewConfig()
+		require.NoError(t, cfg.LoadConfigData([]byte(`
 [[inputs.qliksense_sessions]]
   [inputs.qliksense_sessions.repository]
     url = "https://sense-central.example.com:4242"
-    license_interval = "15m"
+    `+tt.key+`
 `), config.EmptySourcePath))
-	require.Equal(t, config.Duration(15*time.Minute), cfg.Inputs[0].Input.(*QlikSenseSessions).Repository.LicenseInterval)
+		require.Equal(t, tt.want, cfg.Inputs[0].Input.(*QlikSenseSessions).Repository.LicenseInterval, tt.key)
+	}
+}
+
+// With license_interval = "0s" no licence request reaches the repository,
+// qliksense_sessions_internal has no licence counters, and no licence
+// metric goes out; the app names go on.
+func TestLicencesOff(t *testing.T) {
+	server := licenseSite(t)
+	plugin := newTestPlugin(t)
+	plugin.EmitEvents = false
+	plugin.SummaryInterval = 0
+	var acc testutil.Accumulator
+	conn := startLicensePlugin(t, plugin, server, 0, &acc)
+	waitForFetch(t, "names", func() bool { return plugin.Repository.apps.Name(salesApp) != "" })
+	send(t, conn, sessionStart("LAB", "anna"))
+	waitForDatagrams(t, plugin, 1)
+
+	internal := gatherInternal(t, plugin)
+	require.Equal(t, int64(1), internal["app_name_fetches"])
+	for _, field := range []string{"license_fetches", "license_fetch_errors", "license_age_s"} {
+		require.NotContains(t, internal, field)
+	}
+	var gathered testutil.Accumulator
+	require.NoError(t, plugin.Gather(&gathered))
+	require.Len(t, named(&gathered, "qliksense_users"), 1)
+	plugin.Stop()
+	require.Empty(t, named(&acc, "qlik_sense_license", "qlik_sense_server_license", "qliksense_users_license"))
+	require.Empty(t, named(&gathered, "qliksense_users_license"))
+	requests := server.Requests()
+	require.Len(t, requests, 1)
+	require.Equal(t, "/qrs/app", requests[0].Path)
 }

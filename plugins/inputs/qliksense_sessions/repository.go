@@ -26,8 +26,10 @@ type Repository struct {
 	Interval   config.Duration `toml:"interval"`
 	Timeout    config.Duration `toml:"timeout"`
 	UserHeader string          `toml:"user_header"`
-	// LicenseInterval is how often the licences are asked (package licences).
-	LicenseInterval config.Duration `toml:"license_interval"`
+	// LicenseInterval is how often the licences are asked (package
+	// licences); unset: every 5 minutes, "0s": never. A pointer, as an
+	// unset key and "0s" differ here.
+	LicenseInterval *config.Duration `toml:"license_interval"`
 	common_tls.ClientConfig
 
 	licences   *licences.Poller // the licence poll
@@ -84,20 +86,21 @@ func (q *QlikSenseSessions) initRepository() error {
 }
 
 // initLicences fills in license_interval's default and makes the licence
-// poll, whose New checks its settings.
+// poll, whose New checks its settings; "0s" makes none.
 func (r *Repository) initLicences(maxEntries, usersMaxBytes int) error {
-	if r.noLicenses {
-		return nil
+	if r.LicenseInterval == nil {
+		interval := config.Duration(licences.DefaultInterval)
+		r.LicenseInterval = &interval
 	}
-	if r.LicenseInterval == 0 {
-		r.LicenseInterval = config.Duration(licences.DefaultInterval)
+	if r.noLicenses || *r.LicenseInterval == 0 {
+		return nil
 	}
 	client, err := newAPIClient("repository", r.URL, &r.ClientConfig, r.Timeout, r.UserHeader, qrs.NewLicenseClient)
 	if err != nil {
 		return err
 	}
 	r.licences, err = licences.New(licences.Config{
-		Client: client, URL: r.URL, Interval: time.Duration(r.LicenseInterval), MaxEntries: maxEntries, UsersMaxBytes: usersMaxBytes,
+		Client: client, URL: r.URL, Interval: time.Duration(*r.LicenseInterval), MaxEntries: maxEntries, UsersMaxBytes: usersMaxBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("repository (%s): %w", r.URL, err)

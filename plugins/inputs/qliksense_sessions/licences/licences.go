@@ -85,8 +85,8 @@ type Poller struct {
 // returns the poll, not started.
 func New(cfg Config) (*Poller, error) {
 	if cfg.Interval < time.Second {
-		return nil, fmt.Errorf("license_interval %s is under \"1s\": use a duration such as \"5m\" (the default); "+
-			"the repository counts the licences, it need not be asked more often", cfg.Interval)
+		return nil, fmt.Errorf("license_interval %s is under \"1s\": use a duration such as \"5m\" (the default), "+
+			"or \"0s\" to ask for no licences; the repository counts the licences, it need not be asked more often", cfg.Interval)
 	}
 	return &Poller{
 		client: cfg.Client, url: cfg.URL, interval: cfg.Interval, maxEntries: cfg.MaxEntries, usersMaxBytes: cfg.UsersMaxBytes, now: time.Now,
