@@ -181,6 +181,7 @@ func TestLicenseHanging(t *testing.T) {
 		t.Fatal("Stop waited for the hanging repository")
 	}
 }
+
 // licenseInterval is a license_interval as the TOML sets it.
 func licenseInterval(d time.Duration) *config.Duration {
 	interval := config.Duration(d)
