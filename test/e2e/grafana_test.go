@@ -123,8 +123,9 @@ var influxQLWords = map[string]bool{
 }
 
 // dashboardContract is what the dashboard may query: metricContract and
-// the names the optional blocks add (app_name with a repository block).
-var dashboardContract = withContract(metricContract, blocksContract)
+// the names the optional blocks add (app_name with a repository block, and
+// the licences of a repository that has them).
+var dashboardContract = withContract(withContract(metricContract, blocksContract), licenseContract)
 
 // checkQuery returns the measurement an InfluxQL query reads, or an error if
 // it names a measurement, field, tag, event value or variable that does not

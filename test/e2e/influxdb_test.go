@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qrs/qrstest"
 )
 
 func startInfluxDB(t *testing.T) string {
@@ -147,7 +148,8 @@ func requireInfluxHasReplay(t *testing.T, base, db, eventRP string, expected rep
 // TestInfluxDB runs the shipped examples/telegraf-influxdb.conf against a
 // real InfluxDB 1.x: the last summaries equal the replay's expectation, the
 // events land in their own retention policy, and every query of the Grafana
-// dashboard runs on what was written.
+// dashboard runs on what was written (the repository answers the licence
+// endpoints too, for the licence panels).
 func TestInfluxDB(t *testing.T) {
 	bin := binDir(t)
 	base := startInfluxDB(t)
@@ -160,6 +162,7 @@ func TestInfluxDB(t *testing.T) {
 	// shows names where it has them.
 	const seed = 21
 	names, repository, repositoryAPI := everyOtherAppNamed(t, seed)
+	repository += serveLicences(t, repositoryAPI, qrstest.FullOverview())
 	pluginConf := pluginConfig(t, dir, udpPort, repository)
 	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-influxdb.conf"),
 		exampleEnv(bin, pluginConf, "QSS_INFLUXDB_URL="+base, "QSS_INFLUXDB_DATABASE="+db, "QSS_INFLUXDB_EVENT_RP="+eventRP))
@@ -180,6 +183,11 @@ func TestInfluxDB(t *testing.T) {
 		rows := influxQuery(t, base, db, `SELECT count("datagrams_received") FROM "qliksense_sessions_internal"`)[""]
 		return len(rows) == 1 && influxNumber(rows[0][1]) >= 1
 	}, 30*time.Second, 250*time.Millisecond, "no intake counters in InfluxDB")
+	// hours_left needs two polls with used minutes rising.
+	require.Eventually(t, func() bool {
+		rows := influxQuery(t, base, db, `SELECT count("hours_left") FROM "qlik_sense_license"`)[""]
+		return len(rows) == 1 && influxNumber(rows[0][1]) >= 1
+	}, 30*time.Second, 250*time.Millisecond, "no analyzer capacity burn in InfluxDB")
 	vars := map[string]string{"$timeFilter": "time > now() - 1h", "$__interval": "10s", "$event_rp": eventRP}
 	queries, _ := dashboardQueries(t)
 	shown := map[string][2]int{} // the apps panel: name or id -> users, connections

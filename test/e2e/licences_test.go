@@ -51,6 +51,14 @@ var licenseContract = map[string]map[string]string{
 func licenseRepository(t *testing.T, overview qrstest.Overview, apps ...qrstest.App) string {
 	t.Helper()
 	block, server := repositoryServer(t, apps)
+	return block + serveLicences(t, server, overview)
+}
+
+// serveLicences makes a fake repository answer the licence endpoints as
+// licenseRepository's does, and returns the repository block's line that
+// polls them every second.
+func serveLicences(t *testing.T, server *qrstest.Server, overview qrstest.Overview) string {
+	t.Helper()
 	server.SetLicenseAnswer(qrstest.OverviewPath, overview.JSON())
 	server.SetLicenseAnswer(qrstest.LicensePath, qrstest.LicenseAnswer(false, "Valid From: 2025-01-01\nValid To: "+keyValidTo+"\n", ""))
 	var professional, analyzer []qrstest.User
@@ -82,7 +90,7 @@ func licenseRepository(t *testing.T, overview qrstest.Overview, apps ...qrstest.
 			}
 		}()
 	}
-	return block + "    license_interval = \"1s\"\n"
+	return "    license_interval = \"1s\"\n"
 }
 
 const keyValidTo = "2099-01-31"
