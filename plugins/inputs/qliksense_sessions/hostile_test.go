@@ -114,9 +114,9 @@ func TestProxyErrorsAreRateLimited(t *testing.T) {
 	plugin.Proxies = []*Proxy{p}
 	var acc testutil.Accumulator
 	startPlugin(t, plugin, &acc)
-	require.Eventually(t, func() bool { return plugin.proxyPollErrors.Load() >= 20 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return proxyCounter(plugin, "proxy_poll_errors") >= 20 }, 10*time.Second, time.Millisecond)
 	errors := log.Errors()
-	require.Len(t, errors, 1, "%d failures", plugin.proxyPollErrors.Load())
+	require.Len(t, errors, 1, "%d failures", proxyCounter(plugin, "proxy_poll_errors"))
 	require.Contains(t, errors[0], "Proxy session API of SENSE1")
 	require.Contains(t, errors[0], "HTTP status 500")
 }

@@ -1,24 +1,21 @@
 package qliksense_sessions
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/pipeline"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/proxies"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/qps"
-	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
 // Proxy is one [[inputs.qliksense_sessions.proxy]] block: a Qlik Sense proxy
-// whose session API corrects the state.
+// whose session API corrects the state (package proxies polls it).
 type Proxy struct {
 	URL            string          `toml:"url"`
 	VirtualProxies []string        `toml:"virtual_proxies"`
@@ -98,27 +95,16 @@ func newAPIClient[C any](name, url string, tc *common_tls.ClientConfig, timeout 
 	return client, nil
 }
 
-// errorLines makes a throttle.Log's lines errors.
-type errorLines struct{ telegraf.Logger }
-
-// Warn logs the line as an error.
-func (e errorLines) Warn(args ...interface{}) { e.Error(args...) }
-
-// virtualProxyTag names a virtual proxy in the virtual_proxy tag: "/" for
-// the default proxy, else its prefix.
-func virtualProxyTag(prefix string) string {
-	if prefix = strings.Trim(prefix, "/"); prefix == "" {
-		return "/"
-	}
-	return prefix
-}
-
+// initProxies checks the proxy blocks and makes their poller.
 func (q *QlikSenseSessions) initProxies() error {
 	servers := make(map[string]string)
+	cfg := proxies.Config{MaxUsers: q.MaxUsers}
 	for i, p := range q.Proxies {
 		if err := p.init(i); err != nil {
 			return err
 		}
+		cfg.Proxies = append(cfg.Proxies, proxies.Proxy{Server: p.Server, VirtualProxies: p.VirtualProxies, Client: p.client,
+			Interval: time.Duration(p.Interval), Timeout: time.Duration(p.Timeout)})
 		key := strings.ToLower(p.Server)
 		if other, dup := servers[key]; dup {
 			return fmt.Errorf("proxy %s and %s both have server %q: give each proxy block its own server (the host name its UDP events carry), "+
@@ -126,6 +112,7 @@ func (q *QlikSenseSessions) initProxies() error {
 		}
 		servers[key] = p.URL
 	}
+	q.proxies = proxies.New(cfg)
 	return nil
 }
 
@@ -135,55 +122,8 @@ func (q *QlikSenseSessions) virtualProxies() []pipeline.VirtualProxy {
 	var vps []pipeline.VirtualProxy
 	for _, p := range q.Proxies {
 		for _, prefix := range p.VirtualProxies {
-			vps = append(vps, pipeline.VirtualProxy{Server: p.Server, Prefix: prefix, Tag: virtualProxyTag(prefix)})
+			vps = append(vps, pipeline.VirtualProxy{Server: p.Server, Prefix: prefix, Tag: proxies.VirtualProxyTag(prefix)})
 		}
 	}
 	return vps
-}
-
-// pollProxy reconciles one proxy's server now and then every interval.
-func (q *QlikSenseSessions) pollProxy(p *Proxy) {
-	q.every(p.Interval, func() { q.reconcile(p) })
-}
-
-// reconcile asks every virtual proxy of p for its sessions and, if all
-// answered, makes the server's state their answer. Events that arrive while
-// it asks are noted by the state and win over the answer.
-func (q *QlikSenseSessions) reconcile(p *Proxy) {
-	q.pipeline.BeginReconcile(p.Server)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.Timeout))
-	defer cancel()
-	q.cancelOnStop(ctx, cancel)
-
-	answers := make(map[string][]state.APISession, len(p.VirtualProxies))
-	refused := 0
-	for _, vp := range p.VirtualProxies {
-		answer, err := p.client.Users(ctx, vp, q.MaxUsers)
-		if err != nil {
-			q.proxyPollErrors.Add(1)
-			q.pipeline.CancelReconcile(p.Server)
-			if !errors.Is(ctx.Err(), context.Canceled) {
-				q.proxyErrors.Warnf(p.Server, "Proxy session API of %s (virtual proxy %q) failed, state left as it was: %v", p.Server, virtualProxyTag(vp), err)
-			}
-			return
-		}
-		if answer.Invalid > 0 {
-			q.throttle.Warnf("proxy-invalid-"+p.Server,
-				"Proxy session API of %s (virtual proxy %q): left out %d sessions whose directory or user id is empty or holds a control character",
-				p.Server, virtualProxyTag(vp), answer.Invalid)
-		}
-		refused += answer.RefusedMaxUsers
-		api := make([]state.APISession, 0, len(answer.Users))
-		for _, u := range answer.Users {
-			api = append(api, state.APISession{Directory: u.UserDirectory, UserID: u.UserID, Sessions: u.Sessions})
-		}
-		answers[vp] = api
-	}
-
-	added, removed := q.pipeline.Reconcile(p.Server, answers, refused, time.Now())
-	q.proxyPolls.Add(1)
-	if added+removed > 0 {
-		q.Log.Infof("Proxy session API of %s: %d sessions added and %d removed that the UDP events had missed", p.Server, added, removed)
-	}
-	q.pipeline.SummaryDue()
 }

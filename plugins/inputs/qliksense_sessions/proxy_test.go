@@ -32,6 +32,14 @@ func proxyFor(server *qpstest.Server) *Proxy {
 	return p
 }
 
+// proxyCounter is one of the proxies' poll counters of
+// qliksense_sessions_internal.
+func proxyCounter(plugin *QlikSenseSessions, field string) int64 {
+	fields := map[string]interface{}{}
+	plugin.proxies.InternalFields(fields)
+	return fields[field].(int64)
+}
+
 // summary is a summary metric as a gather emits it.
 func summary(name string, tags map[string]string, users, sessions int64, names string) telegraf.Metric {
 	tags = maps.Clone(tags)
@@ -49,7 +57,7 @@ func TestProxySeedsTheStateAtStart(t *testing.T) {
 	var acc testutil.Accumulator
 	conn := startPlugin(t, plugin, &acc)
 
-	require.Eventually(t, func() bool { return plugin.proxyPolls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return proxyCounter(plugin, "proxy_polls") == 1 }, 5*time.Second, time.Millisecond)
 	expected := []telegraf.Metric{
 		summary("qliksense_users", nil, 3, 4, `["CORP\\bob","CORP\\carl","LAB\\anna"]`),
 		summary("qliksense_users_server", map[string]string{"server": "SENSE1"}, 3, 4, `["CORP\\bob","CORP\\carl","LAB\\anna"]`),
@@ -75,7 +83,7 @@ func TestProxySeedsTheStateAtStart(t *testing.T) {
 	// the state the events could not.
 	server.SetAnswer("", `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"}]`)
 	server.SetAnswer("hdr", `[]`)
-	plugin.reconcile(plugin.Proxies[0])
+	plugin.proxies.Poll(0)
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{
 		summary("qliksense_users", nil, 1, 1, `["LAB\\anna"]`),
 		summary("qliksense_users_server", map[string]string{"server": "SENSE1"}, 1, 1, `["LAB\\anna"]`),
@@ -102,13 +110,13 @@ func TestProxyFailureLeavesTheStateAlone(t *testing.T) {
 			plugin.Proxies = []*Proxy{p}
 			var acc testutil.Accumulator
 			conn := startPlugin(t, plugin, &acc)
-			require.Eventually(t, func() bool { return plugin.proxyPollErrors.Load() == 1 }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return proxyCounter(plugin, "proxy_poll_errors") == 1 }, 5*time.Second, time.Millisecond)
 
 			send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;maria;AppAccess;/hub/;m`)
 			waitForSessions(t, plugin, 1)
-			plugin.reconcile(p) // fails again
-			require.EqualValues(t, 2, plugin.proxyPollErrors.Load())
-			require.Zero(t, plugin.proxyPolls.Load())
+			plugin.proxies.Poll(0) // fails again
+			require.EqualValues(t, 2, proxyCounter(plugin, "proxy_poll_errors"))
+			require.Zero(t, proxyCounter(plugin, "proxy_polls"))
 			testutil.RequireMetricsEqual(t, []telegraf.Metric{
 				summary("qliksense_users", nil, 1, 1, `["LAB\\maria"]`),
 				summary("qliksense_users_server", map[string]string{"server": "SENSE1"}, 1, 1, `["LAB\\maria"]`),

@@ -4,11 +4,9 @@
 package qliksense_sessions
 
 import (
-	"context"
 	_ "embed"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -19,6 +17,7 @@ import (
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/pipeline"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/proxies"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/sources/udp"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/statefile"
@@ -74,13 +73,9 @@ type QlikSenseSessions struct {
 	listener *udp.Listener
 	logs     *logSource
 	throttle *throttle.Log
-	// proxyErrors logs the session API's failures, at most one line a
-	// minute per proxy, at error level.
-	proxyErrors *throttle.Log
-	wg          sync.WaitGroup
-	done        chan struct{} // closed by Stop: ends the API pollers
-
-	proxyPolls, proxyPollErrors atomic.Uint64
+	proxies  *proxies.Poller
+	wg       sync.WaitGroup
+	done     chan struct{} // closed by Stop
 }
 
 func (*QlikSenseSessions) SampleConfig() string {
@@ -215,7 +210,6 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 			"Set allowed_sources to your proxy nodes, e.g. allowed_sources = [\"10.0.0.11\", \"10.0.0.12\"], or listen on one address", port)
 	}
 	q.throttle = throttle.NewLog(q.Log, time.Minute)
-	q.proxyErrors = throttle.NewLog(errorLines{q.Log}, time.Minute)
 	q.done = make(chan struct{})
 	cfg := q.pipelineConfig
 	cfg.Log, cfg.Throttle = q.Log, q.throttle
@@ -234,9 +228,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.listener = listener
 	q.udp = udp.NewSource(listener, udpConfig, q.pipeline.Handle)
 	q.wg.Go(q.udp.Run)
-	for _, p := range q.Proxies {
-		q.wg.Go(func() { q.pollProxy(p) })
-	}
+	q.proxies.Start(q.pipeline, q.Log)
 	q.startRepository(acc)
 	return nil
 }
@@ -248,37 +240,13 @@ func (q *QlikSenseSessions) Stop() {
 		return
 	}
 	close(q.done)
+	q.proxies.Stop()
 	q.stopRepository()
 	q.listener.Close()
 	q.stopLogFiles()
 	q.wg.Wait()
 	q.listener = nil
 	q.pipeline.Stop()
-}
-
-// every calls f now and then every interval, until Stop.
-func (q *QlikSenseSessions) every(interval config.Duration, f func()) {
-	ticker := time.NewTicker(time.Duration(interval))
-	defer ticker.Stop()
-	for {
-		f()
-		select {
-		case <-q.done:
-			return
-		case <-ticker.C:
-		}
-	}
-}
-
-// cancelOnStop calls cancel when Stop begins, unless ctx is done first.
-func (q *QlikSenseSessions) cancelOnStop(ctx context.Context, cancel context.CancelFunc) {
-	go func() {
-		select {
-		case <-q.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 }
 
 // Gather emits the summaries and the intake counters.
@@ -304,8 +272,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	if dropped, ok := q.udp.Dropped(); ok {
 		fields["datagrams_dropped"] = int64(dropped)
 	}
-	fields["proxy_polls"] = int64(q.proxyPolls.Load())
-	fields["proxy_poll_errors"] = int64(q.proxyPollErrors.Load())
+	q.proxies.InternalFields(fields)
 	q.repositoryInternal(fields)
 	q.logStats(fields, c)
 	acc.AddFields(metrics.Internal, fields, nil)
