@@ -112,7 +112,7 @@ func (q *QlikSenseSessions) initProxies() error {
 		}
 		servers[key] = p.URL
 	}
-	q.proxies = proxies.New(cfg)
+	q.proxyPoll = proxies.New(cfg)
 	return nil
 }
 

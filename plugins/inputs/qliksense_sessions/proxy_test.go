@@ -36,7 +36,7 @@ func proxyFor(server *qpstest.Server) *Proxy {
 // qliksense_sessions_internal.
 func proxyCounter(plugin *QlikSenseSessions, field string) int64 {
 	fields := map[string]interface{}{}
-	plugin.proxies.InternalFields(fields)
+	plugin.proxyPoll.InternalFields(fields)
 	return fields[field].(int64)
 }
 
@@ -83,7 +83,7 @@ func TestProxySeedsTheStateAtStart(t *testing.T) {
 	// the state the events could not.
 	server.SetAnswer("", `[{"UserDirectory":"LAB","UserId":"anna","SessionId":"1"}]`)
 	server.SetAnswer("hdr", `[]`)
-	plugin.proxies.Poll(0)
+	plugin.proxyPoll.Poll(0)
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{
 		summary("qliksense_users", nil, 1, 1, `["LAB\\anna"]`),
 		summary("qliksense_users_server", map[string]string{"server": "SENSE1"}, 1, 1, `["LAB\\anna"]`),
@@ -114,7 +114,7 @@ func TestProxyFailureLeavesTheStateAlone(t *testing.T) {
 
 			send(t, conn, `/qseow-proxy-session/;SENSE1;Start session;LAB;maria;AppAccess;/hub/;m`)
 			waitForSessions(t, plugin, 1)
-			plugin.proxies.Poll(0) // fails again
+			plugin.proxyPoll.Poll(0) // fails again
 			require.EqualValues(t, 2, proxyCounter(plugin, "proxy_poll_errors"))
 			require.Zero(t, proxyCounter(plugin, "proxy_polls"))
 			testutil.RequireMetricsEqual(t, []telegraf.Metric{

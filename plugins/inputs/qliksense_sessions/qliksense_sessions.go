@@ -68,14 +68,14 @@ type QlikSenseSessions struct {
 	pipelineConfig   pipeline.Config
 	udpConfig        udp.Config
 
-	pipeline *pipeline.Pipeline
-	udp      *udp.Source
-	listener *udp.Listener
-	logs     *logSource
-	throttle *throttle.Log
-	proxies  *proxies.Poller
-	wg       sync.WaitGroup
-	done     chan struct{} // closed by Stop
+	pipeline  *pipeline.Pipeline
+	udp       *udp.Source
+	listener  *udp.Listener
+	logs      *logSource
+	throttle  *throttle.Log
+	proxyPoll *proxies.Poller
+	wg        sync.WaitGroup
+	done      chan struct{} // closed by Stop
 }
 
 func (*QlikSenseSessions) SampleConfig() string {
@@ -228,7 +228,7 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	q.listener = listener
 	q.udp = udp.NewSource(listener, udpConfig, q.pipeline.Handle)
 	q.wg.Go(q.udp.Run)
-	q.proxies.Start(q.pipeline, q.Log)
+	q.proxyPoll.Start(q.pipeline, q.Log)
 	q.startRepository(acc)
 	return nil
 }
@@ -240,7 +240,7 @@ func (q *QlikSenseSessions) Stop() {
 		return
 	}
 	close(q.done)
-	q.proxies.Stop()
+	q.proxyPoll.Stop()
 	q.stopRepository()
 	q.listener.Close()
 	q.stopLogFiles()
@@ -272,7 +272,7 @@ func (q *QlikSenseSessions) emitInternal(acc telegraf.Accumulator) {
 	if dropped, ok := q.udp.Dropped(); ok {
 		fields["datagrams_dropped"] = int64(dropped)
 	}
-	q.proxies.InternalFields(fields)
+	q.proxyPoll.InternalFields(fields)
 	q.repositoryInternal(fields)
 	q.logStats(fields, c)
 	acc.AddFields(metrics.Internal, fields, nil)
