@@ -148,13 +148,13 @@ func TestLogFilesRebuildFollowAndResume(t *testing.T) {
 	// as it lives under the live name for a poll (Qlik rotates at 8 MB, 12 h
 	// or a restart); here rows come in chunks smaller than a file.
 	follow := func(p *QlikSenseSessions, n int) replay.Expected {
-		read := p.logs.source.Stats().Rows
+		read := p.logs.Source().Stats().Rows
 		var want replay.Expected
 		for range n / 100 {
 			before := w.Stats().Events + w.Stats().IgnoredRows
 			want = writeLogs(t, sim, w, clock, &next, 100)
 			written := uint64(w.Stats().Events + w.Stats().IgnoredRows - before)
-			require.Eventually(t, func() bool { return p.logs.source.Stats().Rows >= read+written }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return p.logs.Source().Stats().Rows >= read+written }, 5*time.Second, time.Millisecond)
 			read += written
 		}
 		return want
@@ -228,7 +228,7 @@ func TestLogFilesDurations(t *testing.T) {
 	require.NoError(t, plugin.Init())
 	require.NoError(t, plugin.Start(&acc))
 	defer plugin.Stop()
-	<-plugin.logs.source.Rebuilt()
+	<-plugin.logs.Source().Rebuilt()
 
 	stop := start
 	stop.Command, stop.Message = "Stop session", `Stop session for user 'LAB\anna'`
@@ -295,7 +295,7 @@ func TestLogFileCheckpointsMatchTheRecords(t *testing.T) {
 	checked := 0
 	for range 2000 {
 		var sessions int
-		positions := plugin.logs.checkpoint(func() { sessions = plugin.pipeline.ActiveSessions() })
+		positions := plugin.logs.Checkpoint(func() { sessions = plugin.pipeline.ActiveSessions() })
 		require.Len(t, positions, 1)
 		read := positions[0].Offset - int64(len(header))
 		require.Zero(t, read%rowLen, "an offset within a row: %d", positions[0].Offset)

@@ -14,6 +14,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/logfeed"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/parsers/log4net"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/pipeline"
@@ -71,11 +72,10 @@ type QlikSenseSessions struct {
 	pipeline  *pipeline.Pipeline
 	udp       *udp.Source
 	listener  *udp.Listener
-	logs      *logSource
+	logs      *logfeed.Feed
 	throttle  *throttle.Log
 	proxyPoll *proxies.Poller
 	wg        sync.WaitGroup
-	done      chan struct{} // closed by Stop
 }
 
 func (*QlikSenseSessions) SampleConfig() string {
@@ -210,7 +210,6 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 			"Set allowed_sources to your proxy nodes, e.g. allowed_sources = [\"10.0.0.11\", \"10.0.0.12\"], or listen on one address", port)
 	}
 	q.throttle = throttle.NewLog(q.Log, time.Minute)
-	q.done = make(chan struct{})
 	cfg := q.pipelineConfig
 	cfg.Log, cfg.Throttle = q.Log, q.throttle
 	q.pipeline = pipeline.New(cfg)
@@ -239,7 +238,6 @@ func (q *QlikSenseSessions) Stop() {
 	if q.listener == nil {
 		return
 	}
-	close(q.done)
 	q.proxyPoll.Stop()
 	q.stopRepository()
 	q.listener.Close()
