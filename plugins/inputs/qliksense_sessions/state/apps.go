@@ -73,6 +73,9 @@ func (s *State) countApp(us *userOnServer, conns *[]appConnections, appID string
 		u = &appUser{user: us.user}
 		a.users[us.user.key] = u
 		a.names.add(us.user.key, us.user.name, len(a.users))
+		if s.transitions != nil {
+			s.transitions.AppJoined(a.key, a.id, us.user.key)
+		}
 	}
 	u.connections++
 }
@@ -141,6 +144,9 @@ func (s *State) uncount(u *user, a *app, n int) {
 	}
 	delete(a.users, u.key)
 	a.names.remove(u.key, len(a.users))
+	if s.transitions != nil {
+		s.transitions.AppLeft(a.key, a.id, u.key)
+	}
 	if len(a.users) == 0 {
 		delete(s.apps, a.key)
 		s.emptiedApps[a.key] = a

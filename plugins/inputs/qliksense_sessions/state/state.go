@@ -194,6 +194,8 @@ type State struct {
 	lastSweep   time.Time // see sweepWhenFull
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
+	// transitions, if set, hears of every change (transitions.go).
+	transitions Transitions
 }
 
 // New returns an empty State.
@@ -292,6 +294,7 @@ func (s *State) add(serverName, directory, userID string, n int, firstSeen, last
 func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, userID string, n int,
 	firstSeen, lastSeen time.Time) (*userOnServer, Outcome) {
 	var u *user
+	newPair, newUser := us == nil, false
 	if us != nil {
 		u = us.user
 	} else {
@@ -323,6 +326,7 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 	}
 	if us == nil {
 		if u == nil {
+			newUser = true
 			key := string(s.userKeyBytes(directory, userID))
 			u = &user{key: key, directory: strings.Clone(directory), id: strings.Clone(userID)}
 			u.name = u.directory + `\` + u.id
@@ -342,6 +346,9 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 	}
 	srv.sessions += n
 	s.sessions += n
+	if s.transitions != nil {
+		s.transitions.Opened(srv.key, srv.name, us.user.key, n, newPair, newUser)
+	}
 	return us, Changed
 }
 
@@ -367,6 +374,9 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	srv.sessions -= n
 	s.sessions -= n
 	if us.sessions > 0 {
+		if s.transitions != nil {
+			s.transitions.Closed(srv.key, srv.name, us.user.key, n, false, false)
+		}
 		return
 	}
 	s.closePairApps(us)
@@ -385,6 +395,9 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	if len(u.servers) == 0 {
 		delete(s.users, u.key)
 		s.names.remove(u.key, len(s.users))
+	}
+	if s.transitions != nil {
+		s.transitions.Closed(srv.key, srv.name, u.key, n, true, len(u.servers) == 0)
 	}
 	if len(srv.users) == 0 {
 		delete(s.servers, srv.key)
