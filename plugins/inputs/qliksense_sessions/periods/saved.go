@@ -166,15 +166,18 @@ func (r Report) String() string {
 }
 
 // Restore takes saved periods into a Tracker that has not been used, at the
-// time now: it opens the saved hour and day, and then advances to now, so
-// that the periods that ended meanwhile get their final points. Periods and
-// marks in the future or beyond the 30 days are skipped and reported. The
-// sessions restored next (with Restoring) make their users active; those
-// the saved marks count already do not count twice.
+// time now: it opens the saved hour and day at the saved clock (no later
+// than now). Periods and marks in the future or beyond the 30 days are
+// skipped and reported. Then restore the sessions (with Restoring): they
+// make their users active, and those the saved marks count already do not
+// count twice; then Advance to now, which ends the periods that ended
+// meanwhile, with their final points, and starts the new ones with the
+// users restored.
 func (t *Tracker) Restore(s *Saved, now time.Time) Report {
 	var r Report
 	switch {
 	case s == nil:
+		t.Advance(now)
 		return r
 	case s.Version != SavedVersion:
 		r.Whole = fmt.Sprintf("the periods section has version %d, this build reads %d: skipped it, the periods start anew", s.Version, SavedVersion)
@@ -215,7 +218,6 @@ func (t *Tracker) Restore(s *Saved, now time.Time) Report {
 		t.restorePeriod(p, &r)
 	}
 	t.restoreUsers(s, now, &r)
-	t.Advance(now)
 	return r
 }
 
