@@ -47,6 +47,9 @@ type QlikSenseSessions struct {
 	// SessionLimit and SilenceAlert: usage.go.
 	SessionLimit int             `toml:"session_limit"`
 	SilenceAlert config.Duration `toml:"silence_alert"`
+	// Periods and PeriodTimezone: the usage periods (usage.go).
+	Periods        bool   `toml:"periods"`
+	PeriodTimezone string `toml:"period_timezone"`
 	// ButlerSummaries makes the change-driven summaries Butler's: after each
 	// accepted Start session, Open connection and Stop session, one
 	// qliksense_users_server_butler per server Butler would publish, then one
@@ -98,6 +101,10 @@ func (q *QlikSenseSessions) Init() error {
 	if err := q.checkUsage(); err != nil {
 		return err
 	}
+	periodsConfig, err := q.periodsConfig()
+	if err != nil {
+		return err
+	}
 	if err := q.initProxies(); err != nil {
 		return err
 	}
@@ -135,6 +142,7 @@ func (q *QlikSenseSessions) Init() error {
 		StateSaveInterval: time.Duration(q.StateSaveInterval),
 		SessionMaxAge:     time.Duration(q.SessionMaxAge),
 		SilenceAlert:      time.Duration(q.SilenceAlert),
+		Periods:           periodsConfig,
 	}
 	if r := q.Repository; r != nil {
 		q.pipelineConfig.AppName, q.pipelineConfig.AppStream, q.pipelineConfig.Summarised = r.apps.Name, r.apps.StreamName, q.summarised
@@ -301,6 +309,7 @@ func init() {
 			UsersMaxBytes:     config.Size(defaultUsersMaxBytes),
 			SessionLimit:      defaultSessionLimit,
 			SilenceAlert:      config.Duration(defaultSilenceAlert),
+			Periods:           true,
 		}
 	})
 }

@@ -18,11 +18,13 @@ import (
 )
 
 // newTestPlugin is the plugin with its registered defaults, on a free
-// loopback port.
+// loopback port, without the usage periods, whose points carry the wall
+// clock's hours (periods_test.go tests them).
 func newTestPlugin(t *testing.T) *QlikSenseSessions {
 	t.Helper()
 	plugin := inputs.Inputs["qliksense_sessions"]().(*QlikSenseSessions)
 	plugin.ServiceAddress = "udp://127.0.0.1:0"
+	plugin.Periods = false
 	plugin.Log = testutil.Logger{}
 	return plugin
 }

@@ -3,6 +3,8 @@ package qliksense_sessions
 import (
 	"fmt"
 	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/periods"
 )
 
 // Qlik Sense refuses a user's next session beyond its parallel-session
@@ -24,4 +26,22 @@ func (q *QlikSenseSessions) checkUsage() error {
 		return fmt.Errorf("silence_alert %s is negative: use a duration such as \"15m\", or \"0s\" for no silent_servers", time.Duration(q.SilenceAlert))
 	}
 	return nil
+}
+
+// periodsConfig checks periods and period_timezone and returns the
+// periods' config; nil with periods = false.
+func (q *QlikSenseSessions) periodsConfig() (*periods.Config, error) {
+	if !q.Periods {
+		return nil, nil //nolint:nilnil // no periods is no error
+	}
+	loc := time.Local
+	if q.PeriodTimezone != "" {
+		var err error
+		if loc, err = time.LoadLocation(q.PeriodTimezone); err != nil {
+			return nil, fmt.Errorf("period_timezone %q is not a time zone: give an IANA name such as \"Europe/Stockholm\" or \"UTC\", "+
+				"or leave it out for the machine's own zone (on Windows, Telegraf needs Go's zone database: set ZONEINFO, or use a build with it)",
+				q.PeriodTimezone)
+		}
+	}
+	return &periods.Config{Location: loc, MaxUsers: q.MaxUsers}, nil
 }

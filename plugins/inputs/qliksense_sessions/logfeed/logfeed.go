@@ -49,6 +49,7 @@ func (f *Feed) Start(p *pipeline.Pipeline, log telegraf.Logger, sessionMaxAge ti
 	f.cancel = cancel
 	p.SetCheckpoint(f.Checkpoint)
 	started := time.Now()
+	p.HoldPeriodClock(true) // the rows' times make the periods until rebuilt
 	go func() {
 		defer close(f.done)
 		if err := f.source.Run(ctx, f.handleRow(p)); err != nil {
@@ -65,6 +66,7 @@ func (f *Feed) Start(p *pipeline.Pipeline, log telegraf.Logger, sessionMaxAge ti
 		if sessionMaxAge > 0 {
 			expired = p.Expire(time.Now().Add(-sessionMaxAge))
 		}
+		p.HoldPeriodClock(false)
 		users, sessions := p.ActiveUsers(), p.ActiveSessions()
 		stats := f.source.Stats()
 		log.Infof("Read %d rows of %d log files in %s: %d sessions of %d users open (%d older than session_max_age closed)",

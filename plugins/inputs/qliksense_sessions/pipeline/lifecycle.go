@@ -41,6 +41,7 @@ func (p *Pipeline) ActiveUsers() int {
 // Gather emits the summaries tagged trigger=interval.
 func (p *Pipeline) Gather(acc telegraf.Accumulator) {
 	p.EmitSummaries(acc, metrics.TriggerInterval)
+	p.emitPeriods(acc)
 }
 
 // Stop ends the loops and saves the state a last time. The sources must

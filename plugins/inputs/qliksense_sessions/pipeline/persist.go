@@ -57,8 +57,10 @@ func (p *Pipeline) Restore(now time.Time) (resume []statefile.Position) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.restorePeriods(file, now)
 	before := p.state.Counters()
 	skipped := p.state.Restore(file.Sessions)
+	p.periodsRestored(now)
 	after := p.state.Counters()
 	byUsers, byServers := int(after.RefusedMaxUsers-before.RefusedMaxUsers), int(after.RefusedMaxServers-before.RefusedMaxServers)
 	if other := skipped - byUsers - byServers; other > 0 {
@@ -128,13 +130,20 @@ func (p *Pipeline) save(last bool) {
 		file        statefile.File
 		fileServers []string
 	)
+	var periodsGeneration uint64
 	take := func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		generation = p.state.Generation()
-		if changed = generation != p.savedGeneration; changed {
+		if p.periods != nil {
+			periodsGeneration = p.periods.Generation()
+		}
+		if changed = generation != p.savedGeneration || periodsGeneration != p.savedPeriods; changed {
 			file.Sessions = p.state.Records()
 			fileServers = p.fileServerNames()
+			if p.periods != nil {
+				file.Periods = p.periods.Save()
+			}
 		}
 	}
 	if p.checkpoint != nil {
@@ -161,7 +170,7 @@ func (p *Pipeline) save(last bool) {
 		return
 	}
 	p.mu.Lock()
-	p.savedGeneration = generation
+	p.savedGeneration, p.savedPeriods = generation, periodsGeneration
 	p.mu.Unlock()
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/throttle"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/metrics"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/periods"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/statefile"
 )
@@ -52,6 +53,9 @@ type Config struct {
 	// SilenceAlert is how long a server with active users may send nothing
 	// before it counts in silent_servers; 0: never.
 	SilenceAlert time.Duration
+	// Periods, if set, keeps the usage periods (qliksense_users_period,
+	// qliksense_users_distinct); nil: none.
+	Periods *periods.Config
 	// Now is the clock of the summaries (nil: time.Now), for tests.
 	Now func() time.Time
 
@@ -89,6 +93,10 @@ type Pipeline struct {
 	// mu guards the state and everything the event path changes with it.
 	mu    sync.Mutex
 	state *state.State
+	// periods follows the state's changes (periods.go); nil without.
+	periods *periods.Tracker
+	// savedPeriods is the periods' generation last written to state_file.
+	savedPeriods uint64
 	// fileServers are the servers whose events come from the log files
 	// (by case-folded name): the files are the truth for them, and their
 	// UDP events are dropped, so that no session counts twice.
@@ -125,6 +133,10 @@ type Pipeline struct {
 	// outputShedding is whether the last one was.
 	droppedOutputBlocked atomic.Uint64
 	outputShedding       atomic.Bool
+	// periodClockHeld: see HoldPeriodClock; periodsRefusedLogged: the
+	// periods' refused users last logged.
+	periodClockHeld      atomic.Bool
+	periodsRefusedLogged atomic.Uint64
 }
 
 // New makes the pipeline over an empty state.
@@ -143,6 +155,10 @@ func New(cfg Config) *Pipeline {
 	p.started = p.now()
 	if cfg.ButlerSummaries {
 		p.butler = newButlerHook(cfg.State.MaxUsers, cfg.State.MaxServers)
+	}
+	if cfg.Periods != nil {
+		p.periods = periods.New(*cfg.Periods)
+		p.state.Observe(p.periods)
 	}
 	return p
 }
@@ -191,6 +207,9 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 	if !row {
 		p.butlerApply(in)
 	}
+	if p.periods != nil && (row || !p.periodClockHeld.Load()) {
+		p.periods.Advance(at)
+	}
 	outcome := p.state.Apply(ev, at)
 	var eventMetric telegraf.Metric
 	if p.cfg.EmitEvents && live {
@@ -203,7 +222,11 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 		butlerMetrics = p.butlerEmit(at)
 	}
 	appsChanged := p.state.AppsChanged()
+	finals := p.periodFinals()
 	p.mu.Unlock()
+	if finals != nil {
+		addPeriods(p.acc, finals)
+	}
 	if eventMetric != nil {
 		p.addEvent(eventMetric)
 	}

@@ -168,6 +168,7 @@ func (p *Pipeline) InternalFields(fields map[string]interface{}) {
 		fields["api_sessions_refused_max_servers"] = int64(counters.APIRefusedMaxServers)
 	}
 	p.butlerInternal(fields)
+	p.periodsInternal(fields)
 	p.mu.Unlock()
 	if _, ok := p.acc.(BoundedAdder); ok {
 		// Only an output that can be shed (the execd binary's) counts it.

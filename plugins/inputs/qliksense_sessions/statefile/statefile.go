@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/event"
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/periods"
 	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
 )
 
@@ -63,6 +64,11 @@ type File struct {
 	LogFiles []Position `json:"log_files,omitempty"`
 	// FileServers are the servers whose sessions come from the log files.
 	FileServers []string `json:"file_servers,omitempty"`
+	// Periods are the usage periods (periods.go); nil in files without.
+	Periods *periods.Saved `json:"periods,omitempty"`
+	// PeriodsUnreadable says why Load could not read the periods, which
+	// it left out (the sessions are read still); "" if it could.
+	PeriodsUnreadable string `json:"-"`
 	// Skipped counts the records Load left out, by reason.
 	Skipped Skipped `json:"-"`
 	// KnownDropped counts the known sessions (ids) Load left out of records
@@ -283,8 +289,9 @@ func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, e
 		Version     int        `json:"version"`
 		SavedAt     time.Time  `json:"saved_at"`
 		Sessions    []recordV1 `json:"sessions"`
-		LogFiles    []Position `json:"log_files"`
-		FileServers []string   `json:"file_servers"`
+		LogFiles    []Position      `json:"log_files"`
+		FileServers []string        `json:"file_servers"`
+		Periods     json.RawMessage `json:"periods"`
 	}
 	if err := json.Unmarshal(data, &file); err != nil {
 		// A record that does not decode (a string for a number, a malformed
@@ -295,12 +302,13 @@ func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, e
 			Sessions    []json.RawMessage `json:"sessions"`
 			LogFiles    []Position        `json:"log_files"`
 			FileServers []string          `json:"file_servers"`
+			Periods     json.RawMessage   `json:"periods"`
 		}
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("state file %q is corrupt (%w)", path, err)
 		}
 		file.Version, file.SavedAt, file.Sessions = raw.Version, raw.SavedAt, make([]recordV1, len(raw.Sessions))
-		file.LogFiles, file.FileServers = raw.LogFiles, raw.FileServers
+		file.LogFiles, file.FileServers, file.Periods = raw.LogFiles, raw.FileServers, raw.Periods
 		for i, msg := range raw.Sessions {
 			if json.Unmarshal(msg, &file.Sessions[i]) != nil {
 				file.Sessions[i] = recordV1{Sessions: invalid}
@@ -309,6 +317,7 @@ func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, e
 	}
 	f := &File{Version: file.Version, SavedAt: file.SavedAt, Sessions: make([]state.Record, 0, len(file.Sessions)), Skipped: make(Skipped),
 		LogFiles: file.LogFiles}
+	f.readPeriods(file.Periods)
 	for _, name := range file.FileServers {
 		if event.ValidHostName(name) {
 			f.FileServers = append(f.FileServers, name)
