@@ -286,9 +286,9 @@ type recordV1 struct {
 
 func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, error) {
 	var file struct {
-		Version     int        `json:"version"`
-		SavedAt     time.Time  `json:"saved_at"`
-		Sessions    []recordV1 `json:"sessions"`
+		Version     int             `json:"version"`
+		SavedAt     time.Time       `json:"saved_at"`
+		Sessions    []recordV1      `json:"sessions"`
 		LogFiles    []Position      `json:"log_files"`
 		FileServers []string        `json:"file_servers"`
 		Periods     json.RawMessage `json:"periods"`
