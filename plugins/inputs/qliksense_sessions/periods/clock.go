@@ -155,6 +155,7 @@ func (t *Tracker) forget() {
 	}
 	for key, srv := range t.servers {
 		if srv.users == 0 && srv.marks == 0 {
+			srv.forgotten = true
 			delete(t.servers, key)
 		}
 	}

@@ -17,7 +17,11 @@
 // (a ring of 32 days), so that no gather walks the users.
 package periods
 
-import "time"
+import (
+	"time"
+
+	"github.com/qliksense-telegraf/qliksense-sessions/plugins/inputs/qliksense_sessions/state"
+)
 
 // Config sets a Tracker's calendar and limit.
 type Config struct {
@@ -98,8 +102,9 @@ type scope struct {
 	// were last (slot day%ring), for the rolling windows (not for apps).
 	inactive [ring]int32
 	// marks are the users' marks of this scope, so that a server or an app
-	// nobody remembers can be forgotten.
-	marks int
+	// nobody remembers can be forgotten; forgotten: it was.
+	marks     int
+	forgotten bool
 }
 
 // mark is when a user last counted in a scope.
@@ -175,9 +180,10 @@ func (t *Tracker) Generation() uint64 { return t.generation }
 func (t *Tracker) Restoring(on bool) { t.restoring = on }
 
 // Opened is state.Transitions' Opened.
-func (t *Tracker) Opened(server, serverName, userKey string, n int, newPair, newUser bool) {
+func (t *Tracker) Opened(c *state.Change) {
 	t.generation++
-	srv := t.server(server, serverName)
+	srv := t.serverOf(c)
+	n := c.Sessions
 	srv.sessions += n
 	t.site.sessions += n
 	if !t.restoring {
@@ -186,15 +192,15 @@ func (t *Tracker) Opened(server, serverName, userKey string, n int, newPair, new
 		t.site.hour.started += n
 		t.site.day.started += n
 	}
-	if newPair || newUser {
-		u := t.user(userKey)
-		if newUser {
+	if c.OnServer || c.OnSite {
+		u := t.userOf(c)
+		if c.OnSite {
 			t.site.users++
 			if u != nil {
 				t.join(&t.site, &u.site)
 			}
 		}
-		if newPair {
+		if c.OnServer {
 			srv.users++
 			if u != nil {
 				t.join(srv, &u.markOf(srv, &u.servers).mark)
@@ -206,30 +212,51 @@ func (t *Tracker) Opened(server, serverName, userKey string, n int, newPair, new
 }
 
 // Closed is state.Transitions' Closed.
-func (t *Tracker) Closed(server, _, userKey string, n int, pairGone, userGone bool) {
+func (t *Tracker) Closed(c *state.Change) {
 	t.generation++
-	srv := t.servers[server]
-	if srv == nil {
-		return // opened before the Tracker observed the state
-	}
-	srv.sessions -= n
-	t.site.sessions -= n
-	if !pairGone {
+	srv := t.serverOf(c)
+	srv.sessions -= c.Sessions
+	t.site.sessions -= c.Sessions
+	if !c.OnServer {
 		return
 	}
-	u := t.users[userKey]
+	u, _ := (*c.UserSlot).(*user)
 	srv.users--
 	if u != nil {
 		if m := u.find(srv, u.servers); m != nil {
 			t.leave(srv, &m.mark)
 		}
 	}
-	if userGone {
+	if c.OnSite {
 		t.site.users--
 		if u != nil {
 			t.leave(&t.site, &u.site)
 		}
 	}
+}
+
+// serverOf is the scope of c's server: kept in the state's slot, looked
+// up (or made) when the slot holds none or one forgotten since.
+func (t *Tracker) serverOf(c *state.Change) *scope {
+	if srv, ok := (*c.ServerSlot).(*scope); ok && !srv.forgotten {
+		return srv
+	}
+	srv := t.server(c.Server, c.ServerName)
+	*c.ServerSlot = srv
+	return srv
+}
+
+// userOf is what is remembered of c's user, kept in the state's slot
+// while the state holds the user; nil if there is no room.
+func (t *Tracker) userOf(c *state.Change) *user {
+	if u, ok := (*c.UserSlot).(*user); ok {
+		return u
+	}
+	u := t.user(c.User)
+	if u != nil {
+		*c.UserSlot = u
+	}
+	return u
 }
 
 // AppJoined is state.Transitions' AppJoined.

@@ -130,6 +130,7 @@ type user struct {
 	// one or two, so a slice beats a map.
 	servers  []*server
 	sessions int // open sessions over all servers
+	observed any // Transitions' slot (Change.UserSlot)
 }
 
 // userOnServer is one user's open sessions on one proxy.
@@ -157,6 +158,7 @@ type server struct {
 
 	spread    sessionSpread // sessions per user (usage.go)
 	lastEvent time.Time     // see Usage.LastEvent
+	observed  any           // Transitions' slot (Change.ServerSlot)
 }
 
 // State is the set of open sessions of a site.
@@ -194,8 +196,10 @@ type State struct {
 	lastSweep   time.Time // see sweepWhenFull
 
 	keyBuf []byte // scratch space for case-folded keys, so lookups do not allocate
-	// transitions, if set, hears of every change (transitions.go).
+	// transitions, if set, hears of every change (transitions.go), in
+	// change, reused so that telling it allocates nothing.
 	transitions Transitions
+	change      Change
 }
 
 // New returns an empty State.
@@ -347,7 +351,7 @@ func (s *State) addTo(srv *server, us *userOnServer, serverName, directory, user
 	srv.sessions += n
 	s.sessions += n
 	if s.transitions != nil {
-		s.transitions.Opened(srv.key, srv.name, us.user.key, n, newPair, newUser)
+		s.opened(us, n, newPair, newUser)
 	}
 	return us, Changed
 }
@@ -375,7 +379,7 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 	s.sessions -= n
 	if us.sessions > 0 {
 		if s.transitions != nil {
-			s.transitions.Closed(srv.key, srv.name, us.user.key, n, false, false)
+			s.closed(us, n, false, false)
 		}
 		return
 	}
@@ -397,7 +401,7 @@ func (s *State) remove(srv *server, us *userOnServer, n int) {
 		s.names.remove(u.key, len(s.users))
 	}
 	if s.transitions != nil {
-		s.transitions.Closed(srv.key, srv.name, u.key, n, true, len(u.servers) == 0)
+		s.closed(us, n, true, len(u.servers) == 0)
 	}
 	if len(srv.users) == 0 {
 		delete(s.servers, srv.key)
