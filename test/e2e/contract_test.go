@@ -46,6 +46,13 @@ var metricContract = map[string]map[string]string{
 		"message": "string", "active_users": "int", "session_duration_s": "float",
 	}, "server", "event", "user_directory"),
 	"qliksense_sessions_internal": internalContract(),
+	// with periods = true (the default): the open hours and days, and the
+	// final points of those that ended; app_id points (days) have no
+	// sessions
+	"qliksense_users_period": withTags(map[string]string{
+		"peak_users": "int", "peak_sessions": "int", "peak_at": "string", "distinct_users": "int", "sessions_started": "int", "complete": "bool",
+	}, "period", "server", "app_id"),
+	"qliksense_users_distinct": withTags(map[string]string{"distinct_users_7d": "int", "distinct_users_30d": "int"}, "server"),
 }
 
 // butlerContract is what butler_summaries = true adds to metricContract:
@@ -111,7 +118,7 @@ func internalContract() map[string]string {
 		"connections_refused_max_apps": "int", "proxy_polls": "int", "proxy_poll_errors": "int",
 		"reconcile_sessions_added": "int", "reconcile_sessions_removed": "int", "state_save_errors": "int",
 		"tracked_servers": "int", "tracked_users": "int", "tracked_user_server_pairs": "int", "tracked_sessions": "int",
-		"tracked_apps": "int",
+		"tracked_apps": "int", "period_users_refused_max_users": "int", "tracked_period_users": "int",
 	}
 	if runtime.GOOS == "linux" {
 		fields["datagrams_dropped"] = "int" // the kernel's count, from /proc/net/udp
