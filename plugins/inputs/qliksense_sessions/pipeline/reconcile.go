@@ -34,6 +34,9 @@ func (p *Pipeline) Reconcile(server string, answers map[string][]state.APISessio
 		}
 	}
 	p.mu.Lock()
+	if p.periods != nil && !p.periodClockHeld.Load() {
+		p.periods.Advance(now) // the sessions it adds or removes count now
+	}
 	added, removed = p.state.Reconcile(server, all, now)
 	for _, vp := range p.cfg.VirtualProxies {
 		if vp.Server != server {
