@@ -66,7 +66,7 @@ func TestPeriodsOverUDP(t *testing.T) {
 	for _, m := range acc.GetTelegrafMetrics() {
 		switch m.Name() {
 		case metrics.Period:
-			if m.Fields()["complete"] == true {
+			if complete, _ := m.Fields()["complete"].(bool); complete {
 				continue // the gather came just after the hour the datagram came in
 			}
 			periods++

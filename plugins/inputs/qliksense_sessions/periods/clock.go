@@ -265,10 +265,10 @@ func (t *Tracker) Rolling(out []Rolling) []Rolling {
 	if !t.set {
 		return out
 	}
-	out = append(out, t.rolling(&t.site))
+	out = append(out, t.rollingOf(&t.site))
 	from := len(out)
 	for _, srv := range t.servers {
-		if r := t.rolling(srv); r.Distinct30 > 0 {
+		if r := t.rollingOf(srv); r.Distinct30 > 0 {
 			out = append(out, r)
 		}
 	}
@@ -276,7 +276,7 @@ func (t *Tracker) Rolling(out []Rolling) []Rolling {
 	return out
 }
 
-func (t *Tracker) rolling(sc *scope) Rolling {
+func (t *Tracker) rollingOf(sc *scope) Rolling {
 	r := Rolling{Server: sc.name, Distinct7: sc.users, Distinct30: sc.users}
 	for back := range int32(window) {
 		n := int(sc.inactive[(t.day-back)%ring])

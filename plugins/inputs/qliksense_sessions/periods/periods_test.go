@@ -46,6 +46,7 @@ func utc(layout string) time.Time {
 	return at
 }
 
+//nolint:revive // argument-limit: a point, field by field, as the tests read it
 func site1(kind Kind, start string, peakUsers, peakSessions int, peakAt string, distinct, started int, complete bool) Point {
 	return Point{Kind: kind, Start: utc(start), PeakUsers: peakUsers, PeakSessions: peakSessions, PeakAt: utc(peakAt),
 		Distinct: distinct, Started: started, Complete: complete}
@@ -224,5 +225,5 @@ func TestCountsFollowTheState(t *testing.T) {
 		require.Equal(t, s.state.ActiveSessions(), s.tr.site.sessions, "event %d", i)
 		require.LessOrEqual(t, s.tr.site.users, s.tr.site.hour.distinct)
 	}
-	require.Equal(t, s.state.Apps(), len(s.tr.apps))
+	require.Len(t, s.tr.apps, s.state.Apps())
 }

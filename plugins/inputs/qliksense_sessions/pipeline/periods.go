@@ -15,7 +15,7 @@ import (
 // clock to each event's time before the state changes, and hands on the
 // final points of the periods that ended, as gathers do.
 
-// HoldPeriodClock, while on, lets only log rows move the periods' clock:
+// HoldPeriodClock (on) lets only log rows move the periods' clock:
 // while the log files are rebuilt, the rows' own times make the periods,
 // and a gather (or a datagram) at the time of the clock would end them all
 // at once. The log file source turns it on before its first row, off once

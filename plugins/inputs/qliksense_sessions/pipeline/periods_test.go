@@ -51,12 +51,16 @@ func periodPoints(acc *testutil.Accumulator) []telegraf.Metric {
 	return out
 }
 
+//nolint:revive // argument-limit: a point, field by field, as the tests read it
 func periodMetric(kind, server, start string, peakUsers, peakSessions int, peakAt string, distinct, started int, complete bool) telegraf.Metric {
 	tags := map[string]string{"period": kind}
 	if server != "" {
 		tags["server"] = server
 	}
-	at, _ := time.Parse(time.RFC3339, start)
+	at, err := time.Parse(time.RFC3339, start)
+	if err != nil {
+		panic(err)
+	}
 	return metric.New(metrics.Period, tags, map[string]interface{}{
 		"peak_users": int64(peakUsers), "peak_sessions": int64(peakSessions), "peak_at": peakAt,
 		"distinct_users": int64(distinct), "sessions_started": int64(started), "complete": complete,

@@ -5,14 +5,14 @@ package state
 // sees each change once, whatever made it: an event, the session API, a
 // restore, an expiry.
 type Transitions interface {
-	// Opened: c.Sessions sessions of c.User on c.Server opened.
+	// Opened is told that c.Sessions sessions of c.User on c.Server opened.
 	Opened(c *Change)
-	// Closed: c.Sessions sessions closed.
+	// Closed is told that c.Sessions sessions closed.
 	Closed(c *Change)
-	// AppJoined and AppLeft: the user's first connection to the app
-	// opened, or its last closed (the state's keys, and the app's id as
-	// first seen).
+	// AppJoined is told of a user's first connection to an app opening
+	// (the state's keys, and the app's id as first seen).
 	AppJoined(app, appID, user string)
+	// AppLeft is told of a user's last connection to an app closing.
 	AppLeft(app, appID, user string)
 }
 

@@ -20,7 +20,8 @@ func TestPeriodsRoundTrip(t *testing.T) {
 	saved := &periods.Saved{Version: periods.SavedVersion, Zone: "UTC", Clock: at,
 		Open: []periods.SavedPeriod{{Period: "day", Server: "SENSE1", ServerKey: "sense1", Start: at.Truncate(24 * time.Hour),
 			PeakUsers: 3, PeakSessions: 4, PeakAt: at, SessionsStarted: 5}},
-		Users:       []periods.SavedUser{{User: `lab\anna`, Day: "2026-11-24", InHour: true, Servers: []periods.SavedMark{{Server: "sense1", Day: "2026-11-24"}}}},
+		Users: []periods.SavedUser{{User: `lab\anna`, Day: "2026-11-24", InHour: true,
+			Servers: []periods.SavedMark{{Server: "sense1", Day: "2026-11-24"}}}},
 		ServerNames: map[string]string{"sense1": "SENSE1"}}
 	record := state.Record{Server: "SENSE1", Directory: "LAB", UserID: "anna", Sessions: 1, FirstSeen: at, LastSeen: at}
 	require.NoError(t, SaveFile(path, File{SavedAt: at, Sessions: []state.Record{record}, Periods: saved}))
