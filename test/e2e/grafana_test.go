@@ -20,10 +20,13 @@ type dashboardPanel struct {
 		Query    string `json:"query"`
 	} `json:"targets"`
 	Panels []dashboardPanel `json:"panels"` // inside rows
+	// TimeFrom is the panel's own range (Grafana's relative time), e.g. for
+	// the days' points, stamped with the day's start.
+	TimeFrom string `json:"timeFrom"`
 }
 
 // dashboardQuery is one InfluxQL query of the Grafana dashboard.
-type dashboardQuery struct{ panel, query string }
+type dashboardQuery struct{ panel, query, timeFrom string }
 
 // dashboardQueries returns every query of examples/grafana/qliksense-sessions.json
 // and the names of its template variables (with the $).
@@ -50,7 +53,7 @@ func dashboardQueries(t *testing.T) ([]dashboardQuery, map[string]bool) {
 		for _, p := range panels {
 			for _, target := range p.Targets {
 				require.True(t, target.RawQuery, "panel %q: a query built in Grafana's editor is not checked; write it as raw InfluxQL", p.Title)
-				queries = append(queries, dashboardQuery{p.Title, target.Query})
+				queries = append(queries, dashboardQuery{p.Title, target.Query, p.TimeFrom})
 			}
 			walk(p.Panels)
 		}

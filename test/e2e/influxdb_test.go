@@ -193,6 +193,9 @@ func TestInfluxDB(t *testing.T) {
 	shown := map[string][2]int{} // the apps panel: name or id -> users, connections
 	for _, dq := range queries {
 		q := dq.query
+		if dq.timeFrom != "" {
+			q = strings.ReplaceAll(q, "$timeFilter", "time > now() - "+dq.timeFrom)
+		}
 		for name, value := range vars {
 			q = strings.ReplaceAll(q, name, value)
 		}
