@@ -38,8 +38,8 @@ func (q *QlikSenseSessions) periodsConfig() (*periods.Config, error) {
 	if q.PeriodTimezone != "" {
 		var err error
 		if loc, err = time.LoadLocation(q.PeriodTimezone); err != nil {
-			return nil, fmt.Errorf("period_timezone %q is not a time zone: give an IANA name such as \"Europe/Stockholm\" or \"UTC\", "+
-				"or leave it out for the machine's own zone (on Windows, Telegraf needs Go's zone database: set ZONEINFO, or use a build with it)",
+			return nil, fmt.Errorf("period_timezone %q is not a time zone: give an IANA name such as \"Europe/Stockholm\" or \"UTC\" "+
+				"(as in the tz database, case and all), or leave it out for the machine's own zone",
 				q.PeriodTimezone)
 		}
 	}
