@@ -22,10 +22,18 @@ import (
 // a known user's connection to a known app, opened and closed. Events are not
 // emitted (emit_events = false): building a Telegraf metric allocates by
 // nature and is measured by BenchmarkIntakeWithEvents.
-func BenchmarkIntake(b *testing.B) {
+func BenchmarkIntake(b *testing.B) { benchIntake(b) }
+
+// BenchmarkIntakeWithoutPeriods is BenchmarkIntake with periods = false:
+// the two side by side, in one binary, give what the usage periods cost.
+func BenchmarkIntakeWithoutPeriods(b *testing.B) {
+	benchIntake(b, func(q *QlikSenseSessions) { q.Periods = false })
+}
+
+func benchIntake(b *testing.B, configure ...func(*QlikSenseSessions)) {
 	for _, format := range []string{"sos", "butler", "legacy", "connection"} {
 		b.Run(format, func(b *testing.B) {
-			plugin := benchPlugin(b, false, &testutil.Accumulator{})
+			plugin := benchPlugin(b, false, &testutil.Accumulator{}, configure...)
 			payloads := benchPayloads(format, 100000)
 			source := netip.MustParseAddr("10.0.0.11")
 			now := time.Now()
@@ -74,7 +82,7 @@ func (benchMaker) Log() telegraf.Logger                         { return testuti
 
 // benchPlugin is a started-up plugin without a socket, over a state that
 // already holds 100,000 users (one session each on one of 10 servers).
-func benchPlugin(b *testing.B, emitEvents bool, acc telegraf.Accumulator) *QlikSenseSessions {
+func benchPlugin(b *testing.B, emitEvents bool, acc telegraf.Accumulator, configure ...func(*QlikSenseSessions)) *QlikSenseSessions {
 	b.Helper()
 	// The registered defaults, as a config would give them.
 	plugin := inputs.Inputs["qliksense_sessions"]().(*QlikSenseSessions)
@@ -82,6 +90,9 @@ func benchPlugin(b *testing.B, emitEvents bool, acc telegraf.Accumulator) *QlikS
 	plugin.EmitEvents = emitEvents
 	plugin.ExcludeUsers = []string{`INTERNAL\sa_*`}
 	plugin.Log = testutil.Logger{}
+	for _, c := range configure {
+		c(plugin)
+	}
 	if err := plugin.Init(); err != nil {
 		b.Fatal(err)
 	}
