@@ -194,3 +194,69 @@ func TestPeriodsInTheFutureAreSkipped(t *testing.T) {
 	p.Gather(acc)
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{distinctMetric("", 0, 0, c.now)}, periodPoints(acc))
 }
+
+// TestPeriodClockHeldWhileRebuilding: while the log files are rebuilt, a
+// gather at the wall clock's time ends no period; the rows' times do.
+func TestPeriodClockHeldWhileRebuilding(t *testing.T) {
+	c := &testClock{now: time.Date(2026, 12, 9, 8, 0, 0, 0, time.UTC)}
+	p, acc := periodsPipeline(t, c, "", testutil.Logger{})
+	defer p.Stop()
+	p.HoldPeriodClock(true)
+	row(p, time.Date(2026, 12, 7, 10, 5, 0, 0, time.UTC), "SENSE1", event.StartSession, "ann")
+	p.Gather(acc)
+	for _, m := range periodPoints(acc) {
+		if m.Name() == metrics.Period {
+			require.Equal(t, false, m.Fields()["complete"], "%v", m)
+		}
+	}
+	row(p, time.Date(2026, 12, 7, 11, 5, 0, 0, time.UTC), "SENSE1", event.StopSession, "ann")
+	require.Len(t, periodPoints(acc), 2, "the hour of 10:00 ends at the row of 11:05: site and server")
+	p.HoldPeriodClock(false)
+	p.Gather(acc)
+	complete := 0
+	for _, m := range periodPoints(acc) {
+		if done, _ := m.Fields()["complete"].(bool); done {
+			complete++
+		}
+	}
+	require.Equal(t, 4, complete, "the hour of 11:00 and the day end at the gather: site and server")
+}
+
+// TestPeriodsFromAnOldStateFile: a state file without periods (every file
+// before them) restores the sessions, whose users count in the periods
+// from the restart.
+func TestPeriodsFromAnOldStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	data, err := os.ReadFile("../statefile/testdata/v1.json")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	c := &testClock{now: time.Date(2026, 11, 24, 8, 30, 0, 0, time.UTC)}
+	p, acc := periodsPipeline(t, c, path, testutil.Logger{})
+	defer p.Stop()
+	p.Gather(acc)
+	points := periodPoints(acc)
+	require.NotEmpty(t, points)
+	site := points[0].Fields()
+	require.Equal(t, int64(p.ActiveUsers()), site["distinct_users"])
+	require.Equal(t, int64(0), site["sessions_started"], "restored sessions are not started ones")
+	require.Equal(t, "2026-11-24T08:00:00Z", points[0].Time().UTC().Format(time.RFC3339))
+}
+
+// TestPeriodsRefusedAreLogged: users beyond max_users are counted and
+// logged.
+func TestPeriodsRefusedAreLogged(t *testing.T) {
+	log := &testutil.CaptureLogger{}
+	c := &testClock{now: time.Date(2026, 12, 7, 10, 30, 0, 0, time.UTC)}
+	p := New(Config{Periods: &periods.Config{Location: time.UTC, MaxUsers: 1}, Now: c.Now, UsersMaxBytes: 1024,
+		StateSaveInterval: time.Hour, Log: log, Throttle: throttle.NewLog(log, time.Minute)})
+	acc := &testutil.Accumulator{}
+	p.Start(acc)
+	defer p.Stop()
+	row(p, c.now, "SENSE1", event.StartSession, "ann")
+	row(p, c.now, "SENSE1", event.StartSession, "bob")
+	p.Gather(acc)
+	require.Contains(t, strings.Join(log.Warnings(), "\n"), "distinct_users leaves out 1 users since the start: max_users = 1")
+	fields := make(map[string]interface{})
+	p.InternalFields(fields)
+	require.Equal(t, int64(1), fields["period_users_refused_max_users"])
+}
