@@ -254,7 +254,6 @@ type Source struct {
 		rows, bytes, oversize, filesRead, filesSkipped, rotations, truncations, readErrors atomic.Uint64
 		openFiles, bufBytes                                                                atomic.Int64
 	}
-	ev       event.Event
 	scratch  [FingerprintBytes]byte // for reading first bytes again
 	oversize limitedLog
 	readErr  limitedLog
