@@ -58,10 +58,10 @@ func (s *Source) closeAll() {
 			s.closeFile(lp.cur)
 		}
 	}
-	if s.reading != nil {
-		s.closeFile(s.reading)
-		s.reading = nil
+	for _, fl := range s.reading {
+		s.closeFile(fl)
 	}
+	s.reading = nil
 }
 
 // poll reads what the live file gained; when it gained nothing, it checks

@@ -59,8 +59,10 @@ func (s *Source) Positions() []Position {
 			out = append(out, p)
 		}
 	}
-	if p, ok := s.reading.position(now); ok {
-		out = append(out, p)
+	for _, fl := range s.reading {
+		if p, ok := fl.position(now); ok {
+			out = append(out, p)
+		}
 	}
 	out = append(out, s.done...)
 	out = append(out, s.pending...)

@@ -245,7 +245,7 @@ type Source struct {
 	// from another goroutine.
 	mu        sync.Mutex
 	live      []*livePath // sorted by path
-	reading   *file       // a rotated or archived file being read at start
+	reading   []*file     // rotated or archived files being read
 	following bool        // rebuild is over
 	done      []Position  // files read to their end
 	pending   []Position  // saved positions no file has matched yet

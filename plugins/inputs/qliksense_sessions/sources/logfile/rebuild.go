@@ -75,22 +75,20 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	rotated = slices.DeleteFunc(rotated, func(c *candidate) bool { return c.f == nil })
 
 	// Rotated files: those a saved position names, and those modified within
-	// archive_max_age; oldest first, so that a session's stop comes after
-	// its start.
+	// archive_max_age. Their order (oldest first, then the live files)
+	// breaks ties of time stamps in the merge.
 	slices.SortStableFunc(rotated, func(a, b *candidate) int { return a.mtime.Compare(b.mtime) })
 	cutoff := start.Add(-s.cfg.ArchiveMaxAge)
-	var files, archives int
+	var streams []*stream
 	for _, c := range rotated {
-		if ctx.Err() != nil {
-			s.closeCandidate(c)
-			continue
-		}
-		if s.readRotated(ctx, c, start, true, s.cfg.ArchiveMaxAge > 0 && !c.mtime.Before(cutoff), handle) {
-			archives++
+		if fl := s.openRotated(c, start, true, s.cfg.ArchiveMaxAge > 0 && !c.mtime.Before(cutoff)); fl != nil {
+			streams = append(streams, &stream{fl: fl, final: true, order: len(streams)})
 		}
 	}
+	archives := len(streams)
 
 	// Live files, from the start or where a saved position says.
+	var files int
 	s.mu.Lock()
 	for _, c := range live {
 		offset, _ := s.matchLocked(c.prefix)
@@ -110,12 +108,13 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 	s.live = paths
 	s.mu.Unlock()
 	for _, lp := range s.live {
-		if ctx.Err() != nil {
-			return
-		}
 		if lp.cur != nil {
-			s.read(ctx, lp.cur, false, handle)
+			streams = append(streams, &stream{fl: lp.cur, order: len(streams)})
 		}
+	}
+	s.merge(ctx, streams, start, handle)
+	if ctx.Err() != nil {
+		return
 	}
 	after := s.Stats()
 	elapsed := time.Since(start)
@@ -127,39 +126,52 @@ func (s *Source) rebuild(ctx context.Context, handle func(Row)) {
 		after.Rows-before.Rows, after.Bytes-before.Bytes, files, archives, elapsed.Round(time.Millisecond), files, unfollowed)
 }
 
-// readRotated reads a rotated or archived file to its end, from where a
-// saved position or a file read before says, and keeps its position; a file
-// that no position names is read from its start if unknown says so, else
-// left alone. Its rows are Row.Rebuilding if rebuilding. It tells whether
-// it read the file.
+// readRotated reads a rotated or archived file to its end (see openRotated)
+// and keeps its position. It tells whether it read the file.
 func (s *Source) readRotated(ctx context.Context, c *candidate, now time.Time, rebuilding, unknown bool, handle func(Row)) bool {
+	fl := s.openRotated(c, now, rebuilding, unknown)
+	if fl == nil {
+		return false
+	}
+	s.read(ctx, fl, true, handle)
+	s.finishRotated(fl, now) // also when stopped half way: it keeps the offset
+	return true
+}
+
+// openRotated takes a rotated or archived file to read to its end, from
+// where a saved position or a file read before says; a file that no
+// position names is read from its start if unknown says so, else left
+// alone (nil), and so is one read through before. Its rows are
+// Row.Rebuilding if rebuilding.
+func (s *Source) openRotated(c *candidate, now time.Time, rebuilding, unknown bool) *file {
 	// A matched position is taken out and the file put in its place under
 	// one lock, so that Positions never misses it.
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	offset, known := s.matchLocked(c.prefix)
 	switch {
 	case known && offset >= c.size:
 		// Read through before.
 		s.closeCandidate(c)
 		s.done = append(s.done, Position{Path: c.path, Fingerprint: fingerprint(c.prefix), FingerprintBytes: int64(len(c.prefix)), Offset: offset, Seen: now})
-		s.mu.Unlock()
-		return false
+		return nil
 	case !known && !unknown:
-		s.mu.Unlock()
 		s.closeCandidate(c)
-		return false
+		return nil
 	}
 	var rebuildEnd int64
 	if rebuilding {
 		rebuildEnd = c.size
 	}
 	fl := s.newFile(c, offset, rebuildEnd)
-	s.reading = fl
-	s.mu.Unlock()
-	s.read(ctx, fl, true, handle)
+	s.reading = append(s.reading, fl)
+	return fl
+}
+
+// finishRotated closes a rotated or archived file and keeps its position.
+func (s *Source) finishRotated(fl *file, now time.Time) {
 	s.mu.Lock()
-	s.reading = nil
-	s.retireLocked(fl, now) // also when stopped half way: it keeps the offset
+	s.reading = slices.DeleteFunc(s.reading, func(r *file) bool { return r == fl })
+	s.retireLocked(fl, now)
 	s.mu.Unlock()
-	return true
 }
