@@ -23,12 +23,13 @@ const benchUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/53
 // writeBenchFile writes about size bytes of a proxy audit activity log as
 // the parser's BenchmarkFile does: a day of 2,000 users on 3 proxies
 // (starts, connections with user agents, stops, failed starts, other
-// commands), CR LF line ends. It returns the number of data rows.
-func writeBenchFile(tb testing.TB, path string, size int) int {
+// commands), CR LF line ends; seed picks the rows. It returns the number of
+// data rows.
+func writeBenchFile(tb testing.TB, path string, size int, seed uint64) int {
 	f, err := os.Create(path)
 	require.NoError(tb, err)
 	w := bufio.NewWriter(f)
-	rng := rand.New(rand.NewPCG(12, 2026))
+	rng := rand.New(rand.NewPCG(12, seed))
 	written, err := w.WriteString(header)
 	require.NoError(tb, err)
 	at := t0
@@ -90,21 +91,33 @@ func rebuildOnce(tb testing.TB, cfg Config, handle func(Row)) int {
 // BenchmarkRebuild reads an 8 MB log at start, as after a restart: the
 // issue's target is 250,000 rows/s on two cores (run with -cpu 2). source
 // is the source alone; with_state also applies each event to a State as the
-// plugin does.
+// plugin does; three_servers is the source merging three servers' files of
+// 8 MB in all, whose rows interleave in time.
 func BenchmarkRebuild(b *testing.B) {
 	const size = 8 << 20
-	path := filepath.Join(b.TempDir(), "QS-PROXY-01_AuditActivity_Proxy.txt")
-	rows := writeBenchFile(b, path, size)
-	info, err := os.Stat(path)
-	require.NoError(b, err)
-	cfg := Config{Files: []string{path}}
+	dir := b.TempDir()
+	path := filepath.Join(dir, "QS-PROXY-01_AuditActivity_Proxy.txt")
+	rows := writeBenchFile(b, path, size, 2026)
+	three := filepath.Join(dir, "three")
+	require.NoError(b, os.Mkdir(three, 0o750))
+	var threeRows int
+	for i := range 3 {
+		threeRows += writeBenchFile(b, filepath.Join(three, fmt.Sprintf("QS-PROXY-%02d_AuditActivity_Proxy.txt", i+1)), size/3, uint64(i))
+	}
 
 	for _, bc := range []struct {
 		name  string
 		state bool
-	}{{"source", false}, {"with_state", true}} {
+		cfg   Config
+		rows  int
+	}{
+		{"source", false, Config{Files: []string{path}}, rows},
+		{"with_state", true, Config{Files: []string{path}}, rows},
+		{"three_servers", false, Config{Files: []string{filepath.Join(three, "*.txt")}}, threeRows},
+	} {
+		cfg, rows := bc.cfg, bc.rows
 		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(info.Size())
+			b.SetBytes(size)
 			b.ReportAllocs()
 			var elapsed time.Duration
 			for b.Loop() {
@@ -139,7 +152,7 @@ func TestRebuildSpeed(t *testing.T) {
 		t.Skip("timing")
 	}
 	path := filepath.Join(t.TempDir(), "QS-PROXY-01_AuditActivity_Proxy.txt")
-	rows := writeBenchFile(t, path, 8<<20)
+	rows := writeBenchFile(t, path, 8<<20, 2026)
 	best := time.Hour
 	for range 3 {
 		start := time.Now()

@@ -25,7 +25,11 @@ var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.FixedZone("", 3600))
 // row writes a data row: seq numbers the row (unique within a test), host
 // is the proxy, command e.g. "Start session", user the user id in LAB.
 func row(seq int, host, command, user string) string {
-	at := t0.Add(time.Duration(seq) * time.Millisecond)
+	return rowAt(seq, host, t0.Add(time.Duration(seq)*time.Millisecond), command, user)
+}
+
+// rowAt writes a data row stamped at, with at's UTC offset.
+func rowAt(seq int, host string, at time.Time, command, user string) string {
 	sid := fmt.Sprintf("%08x-7d35-4c38-a7a2-0a6f5b3e9d01", len(user)*7919+int(user[0]))
 	return fmt.Sprintf("%d\t14.5.1.0\t%s\t%s\t%08x-1b2c-4d5e-8f90-a1b2c3d40001\tCommand=%s;Result=0;ResultText=Success\t%s\t0\t0\tLAB\t%s\t"+
 		"Not available\tNot available\tProxy\tAppAccess\t/hub/\t%s\t0\t%s for user 'LAB\\%s'\t%08x-1b2c-4d5e-8f90-a1b2c3d40001\r\n",
@@ -114,12 +118,7 @@ func start(t testing.TB, cfg Config) *harness {
 
 func (h *harness) handle(r Row) {
 	g := got{Path: r.Path, Status: r.Status, Reason: r.Reason, Offset: r.Offset, Rebuilding: r.Rebuilding}
-	fields := strings.Split(string(r.Line), "\t")
-	if len(fields) > 3 {
-		g.Key = fields[3] + "#" + fields[0]
-	} else {
-		g.Key = string(r.Line)
-	}
+	g.Key = key(r.Line)
 	if r.Event != nil {
 		g.Command, g.User, g.SessionID, g.Time = r.Event.Command, r.Event.UserName(), r.Event.SessionID, r.Event.Time
 	} else if r.Status == event.Accepted {
