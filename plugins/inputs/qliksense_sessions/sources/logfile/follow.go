@@ -7,8 +7,10 @@ import (
 )
 
 // Run reads until ctx is done: first the rows already in the files (see the
-// package documentation), then new ones. It calls handle for each row, in
-// file order, from the goroutine that called Run. Run may be called once.
+// package documentation), then new ones. It calls handle for each row, from
+// the goroutine that called Run: those of the rebuild in time-stamp order
+// across the files, then each file's new rows as they are read. Run may be
+// called once.
 func (s *Source) Run(ctx context.Context, handle func(Row)) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("logfile: Run called twice")

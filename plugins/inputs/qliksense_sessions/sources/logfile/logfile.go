@@ -1,7 +1,8 @@
 // Package logfile is the log file source: it reads the Qlik Sense proxies'
 // audit activity logs, C:\ProgramData\Qlik\Sense\Log\Proxy\Audit\<HOST>_AuditActivity_Proxy.txt,
 // several servers' files at once, and hands every row, parsed by
-// parsers/auditlog, to one handler, in file order.
+// parsers/auditlog, to one handler: at start in time-stamp order across the
+// files, then as read.
 //
 // # What Qlik Sense does with the files
 //
@@ -20,10 +21,18 @@
 //   - Rebuild: it reads the rotated and archived files (those beside the
 //     live ones, found by the glob <live glob without .txt>_*.log, and those
 //     Config.ArchiveFiles match) that a saved Position names, from there,
-//     or that were modified within Config.ArchiveMaxAge, in full; oldest
-//     first, one copy of each (a file both beside the live one and in
-//     ArchivedLogs is read once). Then the live files, from the beginning or
-//     from their saved Position. These rows come with Row.Rebuilding set;
+//     or that were modified within Config.ArchiveMaxAge, in full, one copy
+//     of each (a file both beside the live one and in ArchivedLogs is read
+//     once), and the live files, from the beginning or from their saved
+//     Position. The rows of all these files are merged in time-stamp order
+//     (merge.go; the rows' own UTC offsets compared as instants), so that
+//     the rows of several servers are applied as they happened: each file's
+//     rows stay in file order (also where its time stamps go back), a row
+//     without a time stamp (ignored or malformed) goes with the row before
+//     it, and equal time stamps go to the older rotated file, then to the
+//     live path first by name. Each file holds at most one row waiting (in
+//     its read buffer), and a file is read only once the merge reaches the
+//     time of its first row. These rows come with Row.Rebuilding set;
 //     Rebuilt is closed when they are done.
 //   - Follow: every PollInterval it reads what the live files gained,
 //     delivering complete rows only (a partial last line waits for its line
