@@ -131,9 +131,24 @@ func HasBOM(path string) (bool, error) {
 // out, as the plugin's exclude_users does. EventsSent is the number of
 // accepted rows.
 func ExpectFromLogDir(dir string, exclude ...string) (Expected, error) {
-	logs, err := ReadLogDir(dir)
+	events, err := logDirEvents(dir, exclude)
 	if err != nil {
 		return Expected{}, err
+	}
+	m := NewModel(ReorderWindow)
+	for i := range events {
+		m.Apply(&events[i].Event, events[i].Time)
+	}
+	return m.Snapshot(len(events)), nil
+}
+
+// logDirEvents are the accepted rows of the log files in dir but those of
+// the users in exclude, merged by their time stamps (rows of the same
+// moment in host order).
+func logDirEvents(dir string, exclude []string) ([]LogEvent, error) {
+	logs, err := ReadLogDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	var events []LogEvent
 	for _, hl := range logs {
@@ -145,9 +160,5 @@ func ExpectFromLogDir(dir string, exclude ...string) (Expected, error) {
 		}
 	}
 	slices.SortStableFunc(events, func(a, b LogEvent) int { return a.Time.Compare(b.Time) })
-	m := NewModel(ReorderWindow)
-	for i := range events {
-		m.Apply(&events[i].Event, events[i].Time)
-	}
-	return m.Snapshot(len(events)), nil
+	return events, nil
 }
