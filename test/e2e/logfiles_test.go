@@ -343,14 +343,15 @@ type stdoutTelegraf struct {
 
 type process = telegrafProcess
 
-// startTelegrafStdout is startTelegraf with stdout kept apart from the log.
-func startTelegrafStdout(t *testing.T, bin, configFile string) *stdoutTelegraf {
+// startTelegrafStdout is startTelegraf with stdout kept apart from the log,
+// and env ("NAME=value") added to its environment.
+func startTelegrafStdout(t *testing.T, bin, configFile string, env ...string) *stdoutTelegraf {
 	t.Helper()
 	parser := &influx.Parser{}
 	require.NoError(t, parser.Init())
 	out := &stdoutMetrics{parser: parser}
 	tg := &stdoutTelegraf{process: &telegrafProcess{done: make(chan error, 1), stdout: out}, out: out}
-	launchTelegraf(t, tg.process, bin, configFile, nil)
+	launchTelegraf(t, tg.process, bin, configFile, env)
 	return tg
 }
 
