@@ -202,9 +202,9 @@ func (c *periodCounter) opening(start time.Time, withApps bool) map[periodScope]
 func (c *periodCounter) observe(t time.Time) {
 	now := c.now()
 	for scope, n := range now {
-		c.tally(c.days, scope).count(n, t)
+		tallyOf(c.days, scope).count(n, t)
 		if scope.app == "" {
-			c.tally(c.hours, scope).count(n, t)
+			tallyOf(c.hours, scope).count(n, t)
 		}
 	}
 	// Sessions started: what each server gained by the event.
@@ -216,15 +216,16 @@ func (c *periodCounter) observe(t time.Time) {
 		sessions[scope] = n.sessions
 		if gained := n.sessions - c.sessions[scope]; gained > 0 {
 			for _, s := range []periodScope{scope, {}} {
-				c.tally(c.hours, s).started += gained
-				c.tally(c.days, s).started += gained
+				tallyOf(c.hours, s).started += gained
+				tallyOf(c.days, s).started += gained
 			}
 		}
 	}
 	c.sessions = sessions
 }
 
-func (c *periodCounter) tally(tallies map[periodScope]*periodTally, scope periodScope) *periodTally {
+// tallyOf is scope's tally among tallies, made if new.
+func tallyOf(tallies map[periodScope]*periodTally, scope periodScope) *periodTally {
 	t := tallies[scope]
 	if t == nil {
 		t = &periodTally{users: make(map[string]bool)}

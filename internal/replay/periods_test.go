@@ -13,20 +13,31 @@ const (
 	periodApp2 = "7b2e9d4a-1c3f-4e5a-8b6c-0d1e2f3a4b5c"
 )
 
-// logEvent is an accepted row at at (RFC 3339, with the offset the server
-// writes) by DIR\user, in session on server; app names the app of a
-// connection.
-func logEvent(t *testing.T, at, server, command, user, session, app string) LogEvent {
+// row is an accepted row at at (RFC 3339, with the offset its server
+// writes) by user (DIR\userid) in session on server; app names the app of
+// a connection.
+type row struct{ at, server, command, user, session, app string }
+
+func (r row) event(t *testing.T) LogEvent {
 	t.Helper()
-	stamp, err := time.Parse(time.RFC3339, at)
+	stamp, err := time.Parse(time.RFC3339, r.at)
 	require.NoError(t, err)
-	dir, id, ok := strings.Cut(user, `\`)
-	require.True(t, ok, "DIR\\user: %s", user)
-	ev := Event{Server: server, Command: command, Directory: dir, UserID: id, SessionID: session, Context: "/hub/"}
-	if app != "" {
-		ev.Context = "/app/" + app
+	dir, id, ok := strings.Cut(r.user, `\`)
+	require.True(t, ok, "DIR\\user: %s", r.user)
+	ev := Event{Server: r.server, Command: r.command, Directory: dir, UserID: id, SessionID: r.session, Context: "/hub/"}
+	if r.app != "" {
+		ev.Context = "/app/" + r.app
 	}
 	return LogEvent{Event: ev, Time: stamp}
+}
+
+func toEvents(t *testing.T, rows []row) []LogEvent {
+	t.Helper()
+	out := make([]LogEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.event(t))
+	}
+	return out
 }
 
 func utc(t *testing.T, s string) time.Time {
@@ -49,18 +60,18 @@ func byKey(periods []PeriodExpected) map[string]PeriodExpected {
 // user peak's first moment; the same user on two servers (spelt two ways)
 // is one site user; servers in other UTC offsets count at their instants.
 func TestExpectPeriodsPeakWithinAnHour(t *testing.T) {
-	events := []LogEvent{
-		logEvent(t, "2026-03-02T11:05:00+01:00", "SENSE1", StartSession, `LAB\Anna`, "s1", ""),
-		logEvent(t, "2026-03-02T11:10:00+01:00", "SENSE1", StartSession, `LAB\bob`, "s2", ""),
-		logEvent(t, "2026-03-02T11:15:00+01:00", "SENSE1", OpenConnection, `LAB\Anna`, "s1", periodApp1),
-		logEvent(t, "2026-03-02T05:20:00-05:00", "SENSE2", StartSession, `LAB\carl`, "s3", ""),
-		logEvent(t, "2026-03-02T05:25:00-05:00", "sense2", StartSession, `lab\anna`, "s4", ""),
-		logEvent(t, "2026-03-02T11:30:00+01:00", "SENSE1", StopSession, `LAB\bob`, "s2", ""),
-		logEvent(t, "2026-03-02T11:40:00+01:00", "SENSE1", StartSession, `LAB\dora`, "s5", ""),
-		logEvent(t, "2026-03-02T11:45:00+01:00", "SENSE1", OpenConnection, `LAB\dora`, "s5", periodApp1),
-		logEvent(t, "2026-03-02T11:50:00+01:00", "SENSE1", OpenConnection, `LAB\dora`, "s5", periodApp2),
-		logEvent(t, "2026-03-02T11:55:00+01:00", "SENSE1", CloseConnection, `LAB\dora`, "s5", periodApp2),
-	}
+	events := toEvents(t, []row{
+		{"2026-03-02T11:05:00+01:00", "SENSE1", StartSession, `LAB\Anna`, "s1", ""},
+		{"2026-03-02T11:10:00+01:00", "SENSE1", StartSession, `LAB\bob`, "s2", ""},
+		{"2026-03-02T11:15:00+01:00", "SENSE1", OpenConnection, `LAB\Anna`, "s1", periodApp1},
+		{"2026-03-02T05:20:00-05:00", "SENSE2", StartSession, `LAB\carl`, "s3", ""},
+		{"2026-03-02T05:25:00-05:00", "sense2", StartSession, `lab\anna`, "s4", ""},
+		{"2026-03-02T11:30:00+01:00", "SENSE1", StopSession, `LAB\bob`, "s2", ""},
+		{"2026-03-02T11:40:00+01:00", "SENSE1", StartSession, `LAB\dora`, "s5", ""},
+		{"2026-03-02T11:45:00+01:00", "SENSE1", OpenConnection, `LAB\dora`, "s5", periodApp1},
+		{"2026-03-02T11:50:00+01:00", "SENSE1", OpenConnection, `LAB\dora`, "s5", periodApp2},
+		{"2026-03-02T11:55:00+01:00", "SENSE1", CloseConnection, `LAB\dora`, "s5", periodApp2},
+	})
 	hour, day := utc(t, "2026-03-02T10:00:00Z"), utc(t, "2026-03-02T00:00:00Z")
 	at := func(s string) time.Time { return utc(t, "2026-03-02T"+s+"Z") }
 	want := []PeriodExpected{
@@ -96,11 +107,11 @@ func withUTCStart(p PeriodExpected) PeriodExpected {
 // A user active across an hour's end counts in both hours, started in the
 // first; a period nobody was active in has no point.
 func TestExpectPeriodsAcrossTheHour(t *testing.T) {
-	events := []LogEvent{
-		logEvent(t, "2026-03-02T10:50:00Z", "SENSE1", StartSession, `LAB\anna`, "s1", ""),
-		logEvent(t, "2026-03-02T11:10:00Z", "SENSE1", StopSession, `LAB\anna`, "s1", ""),
-		logEvent(t, "2026-03-02T13:10:00Z", "SENSE1", StartSession, `LAB\bob`, "s2", ""),
-	}
+	events := toEvents(t, []row{
+		{"2026-03-02T10:50:00Z", "SENSE1", StartSession, `LAB\anna`, "s1", ""},
+		{"2026-03-02T11:10:00Z", "SENSE1", StopSession, `LAB\anna`, "s1", ""},
+		{"2026-03-02T13:10:00Z", "SENSE1", StartSession, `LAB\bob`, "s2", ""},
+	})
 	got := byKey(ExpectPeriods(events, time.UTC, utc(t, "2026-03-02T13:30:00Z")))
 	ten := PeriodExpected{Period: PeriodHour, Start: utc(t, "2026-03-02T10:00:00Z"), PeakUsers: 1, PeakSessions: 1,
 		PeakAt: utc(t, "2026-03-02T10:50:00Z"), DistinctUsers: 1, SessionsStarted: 1, Complete: true}
@@ -131,10 +142,10 @@ func TestExpectPeriodsDST(t *testing.T) {
 		{"autumn", "2026-10-24T23:30:00+02:00", "2026-10-26T00:30:00+01:00", "2026-10-25", 25, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			events := []LogEvent{
-				logEvent(t, tc.start, "SENSE1", StartSession, `LAB\anna`, "s1", ""),
-				logEvent(t, tc.stop, "SENSE1", StopSession, `LAB\anna`, "s1", ""),
-			}
+			events := toEvents(t, []row{
+				{tc.start, "SENSE1", StartSession, `LAB\anna`, "s1", ""},
+				{tc.stop, "SENSE1", StopSession, `LAB\anna`, "s1", ""},
+			})
 			got := ExpectPeriods(events, stockholm, events[1].Time.Add(time.Hour))
 			date, err := time.ParseInLocation(time.DateOnly, tc.day, stockholm)
 			require.NoError(t, err)
@@ -157,7 +168,8 @@ func TestExpectPeriodsDST(t *testing.T) {
 				}
 			}
 			require.Equal(t, tc.hours, hours)
-			require.Equal(t, []string{tc.day[:8] + dayBefore(tc.day) + " 00:00:00", tc.day + " 00:00:00", date.AddDate(0, 0, 1).Format(time.DateOnly) + " 00:00:00"}, days)
+			midnight := func(d time.Time) string { return d.Format(time.DateOnly) + " 00:00:00" }
+			require.Equal(t, []string{midnight(date.AddDate(0, 0, -1)), midnight(date), midnight(date.AddDate(0, 0, 1))}, days)
 			if tc.twice {
 				require.Equal(t, 2, local[2], "02:00 comes twice")
 			} else {
@@ -165,12 +177,6 @@ func TestExpectPeriodsDST(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dayBefore is the day of the month before date's (YYYY-MM-DD, not the 1st).
-func dayBefore(date string) string {
-	d, _ := time.Parse(time.DateOnly, date) //nolint:errcheck // the test's own dates
-	return d.AddDate(0, 0, -1).Format("02")
 }
 
 // The same rows in the files give the same periods: the log files the

@@ -131,13 +131,23 @@ func firstStamp(prefix []byte) time.Time {
 	return time.Time{}
 }
 
-// streamHeap is the merge's files that have a head, the earliest first.
+// streamHeap is the merge's files that have a head, the earliest first
+// (container/heap's methods).
 type streamHeap []*stream
 
-func (h streamHeap) Len() int           { return len(h) }
+// Len is the number of files.
+func (h streamHeap) Len() int { return len(h) }
+
+// Less orders the files by their heads.
 func (h streamHeap) Less(i, j int) bool { return h[i].before(h[j]) }
-func (h streamHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *streamHeap) Push(x any)        { *h = append(*h, x.(*stream)) } //nolint:forcetypeassert,errcheck // only streams go in
+
+// Swap swaps two files.
+func (h streamHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+
+// Push adds a file.
+func (h *streamHeap) Push(x any) { *h = append(*h, x.(*stream)) } //nolint:forcetypeassert // only streams go in
+
+// Pop takes the last file out.
 func (h *streamHeap) Pop() any {
 	old := *h
 	st := old[len(old)-1]

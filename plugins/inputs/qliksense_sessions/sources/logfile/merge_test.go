@@ -48,14 +48,15 @@ func mergeFiles(t *testing.T) (Config, []string) {
 		}
 		return b.String()
 	}
+	const bArchive = "B_AuditActivity_Proxy_2026-03-02T06.00.45Z.log"
 	files := []struct {
 		path string
 		age  time.Duration
 		data string
 	}{
 		{filepath.Join(audit, "A_AuditActivity_Proxy_2026-03-02T06.00.30Z.log"), time.Hour, content("A", r{1, 0}, r{2, 10}, r{3, 20})},
-		{filepath.Join(archive, "B", "Proxy", "Audit", "B_AuditActivity_Proxy_2026-03-02T06.00.45Z.log"), 2 * time.Hour, content("B", r{1, 5}, r{2, 15}, r{3, 45})},
-		{filepath.Join(audit, "B_AuditActivity_Proxy_2026-03-02T06.00.45Z.log"), 2 * time.Hour, content("B", r{1, 5}, r{2, 15}, r{3, 45})},
+		{filepath.Join(archive, "B", "Proxy", "Audit", bArchive), 2 * time.Hour, content("B", r{1, 5}, r{2, 15}, r{3, 45})},
+		{filepath.Join(audit, bArchive), 2 * time.Hour, content("B", r{1, 5}, r{2, 15}, r{3, 45})}, // a copy
 		{filepath.Join(archive, "C", "Proxy", "Audit", "C_AuditActivity_Proxy_2026-02-28T06.00.00Z.log"), 48 * time.Hour, content("C", r{90, 2})},
 		{filepath.Join(audit, "A_AuditActivity_Proxy.txt"), 0, content("A", r{4, 40}, r{5, 50}, r{6, 70})},
 		{filepath.Join(audit, "B_AuditActivity_Proxy.txt"), 0, content("B", r{4, 55}, r{5, 60}, r{6, -1}, r{7, 65})},
