@@ -40,11 +40,7 @@ import (
 // rebuild's rate through the binary and the latency from a row written to
 // its metric on Telegraf's stdout.
 func TestLogFilesEndToEnd(t *testing.T) {
-	bin := binDir(t)
-	dir := t.TempDir()
-	audit := filepath.Join(dir, "Audit")
-	require.NoError(t, os.Mkdir(audit, 0o750))
-	stateFile := filepath.Join(dir, "state.json")
+	bin, dir, audit, stateFile := logFileTest(t)
 	logfileBlock := func(pollInterval string) string {
 		return fmt.Sprintf(`
   [inputs.qliksense_sessions.logfile]
@@ -167,6 +163,16 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	t.Logf("tail latency, single rows (poll_interval 250ms, flush_interval 100ms): %s", single)
 	require.Len(t, single.values, 40+sim.extraSamples, "every sampled row reached stdout")
 	require.Less(t, single.max(), time.Second, "a row reaches stdout as a metric within 1 s while tailing")
+}
+
+// logFileTest returns the binaries' folder, the test's folder, an empty
+// Audit folder in it for the log files, and the path of a state file there.
+func logFileTest(t *testing.T) (bin, dir, audit, stateFile string) {
+	t.Helper()
+	bin, dir = binDir(t), t.TempDir()
+	audit = filepath.Join(dir, "Audit")
+	require.NoError(t, os.Mkdir(audit, 0o750))
+	return bin, dir, audit, filepath.Join(dir, "state.json")
 }
 
 // pluginConfigAt is pluginConfig under another file name.

@@ -33,11 +33,7 @@ const periodZone = "Europe/Stockholm"
 // gives for the same rows; then a SIGKILL of the plugin and its restart
 // from the state file give the same open periods, and read no row again.
 func TestPeriodsFromLogFiles(t *testing.T) {
-	bin := binDir(t)
-	dir := t.TempDir()
-	audit := filepath.Join(dir, "Audit")
-	require.NoError(t, os.Mkdir(audit, 0o750))
-	stateFile := filepath.Join(dir, "state.json")
+	bin, dir, audit, stateFile := logFileTest(t)
 	loc, err := time.LoadLocation(periodZone)
 	require.NoError(t, err)
 
