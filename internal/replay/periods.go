@@ -2,6 +2,8 @@ package replay
 
 import (
 	"cmp"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -77,7 +79,7 @@ func ExpectPeriods(events []LogEvent, loc *time.Location, until time.Time) []Per
 		c.advance(ev.Time)
 		c.m.Apply(&ev.Event, ev.Time)
 		c.name(ev)
-		c.observe(ev.Time)
+		c.observe(ev, ev.Time)
 	}
 	if !c.started {
 		return nil
@@ -114,9 +116,9 @@ type periodTally struct {
 	started                 int
 }
 
-// scopeNow is who is active in a scope after an event.
+// scopeNow is who is active in a scope now.
 type scopeNow struct {
-	users    []string
+	users    map[string]bool // folded DIR\userid
 	sessions int
 }
 
@@ -128,9 +130,11 @@ type periodCounter struct {
 	// The open hour and day, and their tallies.
 	hourStart, hourEnd, dayStart, dayEnd time.Time
 	hours, days                          map[periodScope]*periodTally
-	// sessions are the servers' sessions after the last event.
-	sessions map[periodScope]int
-	out      []PeriodExpected
+	// active is who is active in each scope with somebody, kept event by
+	// event; pairs are the sessions of each user on each server.
+	active map[periodScope]*scopeNow
+	pairs  map[pairKey]int
+	out    []PeriodExpected
 }
 
 func (c *periodCounter) name(ev *LogEvent) {
@@ -150,6 +154,7 @@ func (c *periodCounter) name(ev *LogEvent) {
 func (c *periodCounter) advance(t time.Time) {
 	if !c.started {
 		c.started = true
+		c.active, c.pairs = make(map[periodScope]*scopeNow), make(map[pairKey]int)
 		c.openDay(t)
 		c.openHour(c.hourOf(t))
 		return
@@ -185,43 +190,82 @@ func (c *periodCounter) openDay(at time.Time) {
 // opening makes the tallies of a period that starts at start: every scope
 // with users active then (apps only if withApps).
 func (c *periodCounter) opening(start time.Time, withApps bool) map[periodScope]*periodTally {
+	c.check()
 	tallies := make(map[periodScope]*periodTally)
-	for scope, now := range c.now() {
+	for scope, now := range c.active {
 		if scope.app != "" && !withApps {
 			continue
 		}
-		t := &periodTally{users: make(map[string]bool)}
-		t.count(now, start)
-		tallies[scope] = t
+		t := tallyOf(tallies, scope)
+		for user := range now.users {
+			t.users[user] = true
+		}
+		t.peak(*now, start)
 	}
 	return tallies
 }
 
-// observe counts what the Model holds after an event at t in the open
-// periods.
-func (c *periodCounter) observe(t time.Time) {
-	now := c.now()
-	for scope, n := range now {
-		tallyOf(c.days, scope).count(n, t)
-		if scope.app == "" {
-			tallyOf(c.hours, scope).count(n, t)
+// observe follows the Model's change by an event at t, which only the
+// event's user on its server and their connections can have made, and
+// counts it in the open periods.
+func (c *periodCounter) observe(ev *LogEvent, t time.Time) {
+	key := pairKey{strings.ToLower(ev.Server), strings.ToLower(ev.Directory + `\` + ev.UserID)}
+	server := periodScope{server: key.server}
+	sessions := 0
+	if p := c.m.pairs[key]; p != nil {
+		sessions = p.sessions
+	}
+	gained := sessions - c.pairs[key]
+	c.pairs[key] = sessions
+	if sessions == 0 {
+		delete(c.pairs, key)
+	}
+	c.set(periodScope{}, key.user, c.m.users[key.user] != nil, gained, t)
+	c.set(server, key.user, sessions > 0, gained, t)
+	for app, members := range c.m.members {
+		c.set(periodScope{app: app}, key.user, members[key.user] != nil, 0, t)
+	}
+	for scope, now := range c.active {
+		if scope.app != "" && now.users[key.user] && c.m.members[scope.app][key.user] == nil {
+			c.set(scope, key.user, false, 0, t)
 		}
 	}
-	// Sessions started: what each server gained by the event.
-	sessions := make(map[periodScope]int)
-	for scope, n := range now {
-		if scope.server == "" || scope.app != "" {
-			continue
-		}
-		sessions[scope] = n.sessions
-		if gained := n.sessions - c.sessions[scope]; gained > 0 {
-			for _, s := range []periodScope{scope, {}} {
-				tallyOf(c.hours, s).started += gained
-				tallyOf(c.days, s).started += gained
-			}
+	if gained > 0 {
+		for _, scope := range []periodScope{server, {}} {
+			tallyOf(c.hours, scope).started += gained
+			tallyOf(c.days, scope).started += gained
 		}
 	}
-	c.sessions = sessions
+}
+
+// set notes whether user is active in scope now, and the sessions it
+// gained, and counts the scope in the open periods.
+func (c *periodCounter) set(scope periodScope, user string, active bool, gained int, t time.Time) {
+	now := c.active[scope]
+	if now == nil {
+		if !active {
+			return
+		}
+		now = &scopeNow{users: make(map[string]bool)}
+		c.active[scope] = now
+	}
+	now.sessions += gained
+	if !active {
+		delete(now.users, user)
+		if len(now.users) == 0 {
+			delete(c.active, scope)
+		}
+		return
+	}
+	now.users[user] = true
+	day := tallyOf(c.days, scope)
+	day.users[user] = true
+	day.peak(*now, t)
+	if scope.app == "" {
+		hour := tallyOf(c.hours, scope)
+		hour.users[user] = true
+		hour.peak(*now, t)
+	}
 }
 
 // tallyOf is scope's tally among tallies, made if new.
@@ -234,46 +278,43 @@ func tallyOf(tallies map[periodScope]*periodTally, scope periodScope) *periodTal
 	return t
 }
 
-// count takes in who is active at t.
-func (t *periodTally) count(now scopeNow, at time.Time) {
-	for _, u := range now.users {
-		t.users[u] = true
-	}
+// peak raises the tally's peaks to who is active at t.
+func (t *periodTally) peak(now scopeNow, at time.Time) {
 	if len(now.users) > t.peakUsers {
 		t.peakUsers, t.peakAt = len(now.users), at
 	}
 	t.peakSessions = max(t.peakSessions, now.sessions)
 }
 
-// now is who is active in each scope that has somebody: the site (if
-// anybody is), the servers, the apps.
-func (c *periodCounter) now() map[periodScope]scopeNow {
-	out := make(map[periodScope]scopeNow)
-	for key, p := range c.m.pairs {
-		for _, scope := range []periodScope{{}, {server: key.server}} {
-			n := out[scope]
-			n.sessions += p.sessions
-			if scope.server != "" {
-				n.users = append(n.users, key.user)
-			}
-			out[scope] = n
+// check compares what observe kept with the Model itself: a difference
+// would be a change the Model made that observe did not follow.
+func (c *periodCounter) check() {
+	want := make(map[periodScope]*scopeNow)
+	add := func(scope periodScope, user string, sessions int) {
+		if want[scope] == nil {
+			want[scope] = &scopeNow{users: make(map[string]bool)}
 		}
+		want[scope].users[user] = true
+		want[scope].sessions += sessions
 	}
-	if len(c.m.users) > 0 {
-		site := out[periodScope{}]
-		for user := range c.m.users {
-			site.users = append(site.users, user)
-		}
-		out[periodScope{}] = site
+	for key, p := range c.m.pairs {
+		add(periodScope{}, key.user, p.sessions)
+		add(periodScope{server: key.server}, key.user, p.sessions)
 	}
 	for app, members := range c.m.members {
-		n := scopeNow{}
 		for user := range members {
-			n.users = append(n.users, user)
+			add(periodScope{app: app}, user, 0)
 		}
-		out[periodScope{app: app}] = n
 	}
-	return out
+	if len(want) != len(c.active) {
+		panic(fmt.Sprintf("replay periods: %d scopes active in the Model, %d followed", len(want), len(c.active)))
+	}
+	for scope, w := range want {
+		got := c.active[scope]
+		if got == nil || got.sessions != w.sessions || !maps.Equal(got.users, w.users) {
+			panic(fmt.Sprintf("replay periods: scope %+v followed as %+v, the Model has %+v", scope, got, w))
+		}
+	}
 }
 
 // emit writes the points of a period's tallies.

@@ -185,9 +185,10 @@ func TestExpectPeriodsFromLogDir(t *testing.T) {
 	dir := t.TempDir()
 	w, err := NewLogWriter(LogConfig{Dir: dir, RotateAge: 6 * time.Hour, Seed: 3})
 	require.NoError(t, err)
-	sim, err := NewSimulation(SimConfig{Users: 40, Directories: 2, Servers: 3, Events: 3000, Seed: 3, Format: "sos"})
+	const n = 2000
+	sim, err := NewSimulation(SimConfig{Users: 40, Directories: 2, Servers: 3, Events: n, Seed: 3, Format: "sos"})
 	require.NoError(t, err)
-	clock := SimClock{Start: time.Date(2026, 3, 28, 20, 0, 0, 0, time.UTC), Rate: 0.01}
+	clock := SimClock{Start: time.Date(2026, 3, 28, 20, 0, 0, 0, time.UTC), Rate: n / (3.5 * 86400)}
 	zones := []*time.Location{time.FixedZone("", 3600), time.FixedZone("", -5*3600), time.FixedZone("", 5*3600+1800)}
 	var events []LogEvent
 	for i := 0; ; i++ {
@@ -203,7 +204,7 @@ func TestExpectPeriodsFromLogDir(t *testing.T) {
 	require.Greater(t, w.Stats().Rotations, 3)
 	stockholm, err := time.LoadLocation("Europe/Stockholm")
 	require.NoError(t, err)
-	until := clock.At(3000)
+	until := clock.At(n)
 	fromFiles, err := ExpectPeriodsFromLogDir(dir, stockholm, until)
 	require.NoError(t, err)
 	direct := ExpectPeriods(events, stockholm, until)

@@ -40,7 +40,8 @@ import (
 // rebuild's rate through the binary and the latency from a row written to
 // its metric on Telegraf's stdout.
 func TestLogFilesEndToEnd(t *testing.T) {
-	bin, dir, audit, stateFile := logFileTest(t)
+	lt := newLogFileTest(t)
+	bin, dir, audit, stateFile := lt.bin, lt.dir, lt.audit, lt.stateFile
 	logfileBlock := func(pollInterval string) string {
 		return fmt.Sprintf(`
   [inputs.qliksense_sessions.logfile]
@@ -165,14 +166,16 @@ func TestLogFilesEndToEnd(t *testing.T) {
 	require.Less(t, single.max(), time.Second, "a row reaches stdout as a metric within 1 s while tailing")
 }
 
-// logFileTest returns the binaries' folder, the test's folder, an empty
-// Audit folder in it for the log files, and the path of a state file there.
-func logFileTest(t *testing.T) (bin, dir, audit, stateFile string) {
+// logFileTest is the binaries' folder, the test's folder, an empty Audit
+// folder in it for the log files, and the path of a state file there.
+type logFileTest struct{ bin, dir, audit, stateFile string }
+
+func newLogFileTest(t *testing.T) logFileTest {
 	t.Helper()
-	bin, dir = binDir(t), t.TempDir()
-	audit = filepath.Join(dir, "Audit")
-	require.NoError(t, os.Mkdir(audit, 0o750))
-	return bin, dir, audit, filepath.Join(dir, "state.json")
+	lt := logFileTest{bin: binDir(t), dir: t.TempDir()}
+	lt.audit, lt.stateFile = filepath.Join(lt.dir, "Audit"), filepath.Join(lt.dir, "state.json")
+	require.NoError(t, os.Mkdir(lt.audit, 0o750))
+	return lt
 }
 
 // pluginConfigAt is pluginConfig under another file name.

@@ -33,7 +33,8 @@ const periodZone = "Europe/Stockholm"
 // gives for the same rows; then a SIGKILL of the plugin and its restart
 // from the state file give the same open periods, and read no row again.
 func TestPeriodsFromLogFiles(t *testing.T) {
-	bin, dir, audit, stateFile := logFileTest(t)
+	lt := newLogFileTest(t)
+	bin, dir, audit, stateFile := lt.bin, lt.dir, lt.audit, lt.stateFile
 	loc, err := time.LoadLocation(periodZone)
 	require.NoError(t, err)
 
