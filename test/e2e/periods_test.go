@@ -56,8 +56,8 @@ func TestPeriodsFromLogFiles(t *testing.T) {
 	// ended before Telegraf started has one.
 	var complete map[string]replay.PeriodExpected
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		want := expectPeriods(t, audit, loc, time.Now())
-		complete = periodPoints(t, tg.out.snapshot(), true)
+		want := expectPeriods(c, audit, loc, time.Now())
+		complete = periodPoints(c, tg.out.snapshot(), true)
 		assert.Empty(c, periodsMismatch(want, complete, loc, started),
 			"the complete qliksense_users_period points differ from the replay's computation over the same rows")
 	}, 60*time.Second, 200*time.Millisecond)
@@ -101,15 +101,16 @@ func TestPeriodsFromLogFiles(t *testing.T) {
 // leave every evening (19:00 in loc) and others come and go all the time.
 func writePeriodLogs(t *testing.T, audit string, loc *time.Location) replay.LogStats {
 	t.Helper()
-	const events = 40_000
+	const events = 36_000
 	sim, err := replay.NewSimulation(replay.SimConfig{Users: 600, Directories: 3, Servers: 3, Events: events, Seed: 19, Format: "sos"})
 	require.NoError(t, err)
 	w, err := replay.NewLogWriter(replay.LogConfig{Dir: audit, RotateBytes: 1 << 20, RotateAge: 6 * time.Hour, Noise: 0.05, Seed: 19})
 	require.NoError(t, err)
 	end := time.Now().Add(-2 * time.Minute).Truncate(time.Second)
 	span := 50 * time.Hour
-	// One event every 4.5 s: no two rows share a millisecond, so the order
-	// of rows of the same moment on two servers does not matter.
+	// One event every 5 s: no two rows share a moment, so the order of rows
+	// of the same moment on two servers does not matter, and every time
+	// stamp is a whole second, as precise as any peak_at.
 	clock := replay.SimClock{Start: end.Add(-span), Rate: float64(events) / span.Seconds()}
 	zones := map[string]*time.Location{
 		"SENSE1": time.FixedZone("", 3600),
@@ -150,8 +151,7 @@ func requirePeriodPoints(t *testing.T, tg *stdoutTelegraf) {
 	}
 }
 
-func expectPeriods(t *testing.T, audit string, loc *time.Location, until time.Time) []replay.PeriodExpected {
-	t.Helper()
+func expectPeriods(t require.TestingT, audit string, loc *time.Location, until time.Time) []replay.PeriodExpected {
 	want, err := replay.ExpectPeriodsFromLogDir(audit, loc, until)
 	require.NoError(t, err)
 	return want
@@ -167,8 +167,7 @@ func byPeriodKey(periods []replay.PeriodExpected) map[string]replay.PeriodExpect
 
 // periodPoints are the qliksense_users_period points with complete set
 // as given, the last of each period and scope.
-func periodPoints(t *testing.T, metrics []telegraf.Metric, complete bool) map[string]replay.PeriodExpected {
-	t.Helper()
+func periodPoints(t require.TestingT, metrics []telegraf.Metric, complete bool) map[string]replay.PeriodExpected {
 	out := make(map[string]replay.PeriodExpected)
 	for _, m := range metrics {
 		if m.Name() != "qliksense_users_period" {
@@ -182,8 +181,7 @@ func periodPoints(t *testing.T, metrics []telegraf.Metric, complete bool) map[st
 	return out
 }
 
-func periodOf(t *testing.T, m telegraf.Metric) replay.PeriodExpected {
-	t.Helper()
+func periodOf(t require.TestingT, m telegraf.Metric) replay.PeriodExpected {
 	integer := func(name string) int {
 		v, ok := m.GetField(name)
 		if !ok {
@@ -310,12 +308,12 @@ func requireOpenPeriods(t *testing.T, tg *stdoutTelegraf, from int, audit string
 	var open map[string]replay.PeriodExpected
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		var want []replay.PeriodExpected
-		for _, p := range expectPeriods(t, audit, loc, time.Now()) {
+		for _, p := range expectPeriods(c, audit, loc, time.Now()) {
 			if !p.Complete {
 				want = append(want, p)
 			}
 		}
-		got := periodPoints(t, tg.out.snapshot()[from:], false)
+		got := periodPoints(c, tg.out.snapshot()[from:], false)
 		open = make(map[string]replay.PeriodExpected, len(want))
 		var lines []string
 		for _, w := range want {
