@@ -82,6 +82,13 @@ func (s *Source) merge(ctx context.Context, streams []*stream, now time.Time, ha
 			return
 		}
 		st := active[0]
+		if len(active) == 1 && len(waiting) == 0 {
+			// The last file: the rest of it in file order, without the heap.
+			s.deliver(st.fl, st.head, handle)
+			s.read(ctx, st.fl, st.final, handle)
+			s.endStream(st, now)
+			return
+		}
 		s.deliver(st.fl, st.head, handle)
 		if s.advance(ctx, st) {
 			heap.Fix(&active, 0)
