@@ -69,22 +69,7 @@ func OneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n\t") {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	run := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\r', '\n', '\t':
-			if !run {
-				b.WriteByte(' ')
-			}
-			run = true
-		default:
-			b.WriteByte(c)
-			run = false
-		}
-	}
-	return b.String()
+	return string(appendValue(make([]byte, 0, len(s)), s, true, false))
 }
 
 // SummaryFields are a site's, server's or virtual proxy's summary fields,
