@@ -33,12 +33,14 @@ func TestEventLineIsTheSerializers(t *testing.T) {
 		"hub, no app":          func(ev *event.Event) { ev.Context = "/hub/" },
 		"no context or origin": func(ev *event.Event) { ev.Context, ev.Origin = "", "" },
 		"no message":           func(ev *event.Event) { ev.Message = "" },
-		"stop with duration":   func(ev *event.Event) { ev.Command, ev.Duration = event.StopSession, 90*time.Minute+1500*time.Millisecond },
-		"stop, tiny duration":  func(ev *event.Event) { ev.Command, ev.Duration = event.StopSession, time.Nanosecond },
-		"stop, no duration":    func(ev *event.Event) { ev.Command = event.StopSession },
-		"open with duration":   func(ev *event.Event) { ev.Command, ev.Duration = event.OpenConnection, time.Second },
-		"close":                func(ev *event.Event) { ev.Command = event.CloseConnection },
-		"unknown command":      func(ev *event.Event) { ev.Command = event.Unknown },
+		"stop with duration": func(ev *event.Event) {
+			ev.Command, ev.Duration = event.StopSession, 90*time.Minute+1500*time.Millisecond
+		},
+		"stop, tiny duration": func(ev *event.Event) { ev.Command, ev.Duration = event.StopSession, time.Nanosecond },
+		"stop, no duration":   func(ev *event.Event) { ev.Command = event.StopSession },
+		"open with duration":  func(ev *event.Event) { ev.Command, ev.Duration = event.OpenConnection, time.Second },
+		"close":               func(ev *event.Event) { ev.Command = event.CloseConnection },
+		"unknown command":     func(ev *event.Event) { ev.Command = event.Unknown },
 		"tag escapes": func(ev *event.Event) {
 			ev.Server, ev.Directory = "a b,c=d\te\nf\fg\rh", "dir with space,comma=eq"
 		},
