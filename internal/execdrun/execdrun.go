@@ -1,10 +1,12 @@
 // Package execdrun runs a service input the way Telegraf's shim does for
 // inputs.execd (gather on a timer or on a line from stdin, stop on SIGTERM,
-// SIGINT or the end of stdin, metrics in line protocol on stdout), with one
-// difference that matters at high event rates: metrics go to stdout through
-// a buffer that is flushed whenever no further metric is waiting, instead of
-// one write system call per metric. Under load that is one write per batch;
-// when idle, each metric still leaves at once.
+// SIGINT or the end of stdin, metrics in line protocol on stdout), with two
+// differences that matter at high event rates: metrics are serialised as
+// they are added, into one queue that the writer takes whole, in one write
+// system call, instead of one per metric (under load that is one write per
+// batch; when idle, each metric still leaves at once); and the input may add
+// lines of line protocol it wrote itself (AddLinesWithin), which cost no
+// Telegraf metric.
 package execdrun
 
 import (
@@ -20,13 +22,8 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/logger"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
+	telegraflogger "github.com/influxdata/telegraf/logger"
 )
-
-// queueLength is how many metrics may wait for the writer; a service input
-// blocks when it is full, as it would on Telegraf's own channel.
-const queueLength = 10000
 
 // Run runs input until SIGTERM, SIGINT or the end of stdin. input must be
 // initialised (Init called, logger set), as shim.LoadConfig leaves it.
@@ -50,8 +47,13 @@ func Run(input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdo
 // runContext is Run until ctx ends (cancel ends it too); the tests call it
 // without signals.
 func runContext(ctx context.Context, cancel context.CancelFunc, input telegraf.Input, pollInterval time.Duration, stdin io.Reader, stdout io.Writer) error {
-	metrics := make(chan telegraf.Metric, queueLength)
-	acc := boundedAccumulator{agent.NewAccumulator(maker{logger.New("", "", "")}, metrics), metrics}
+	queue, err := newQueue()
+	if err != nil {
+		return err
+	}
+	// The accumulator hands every metric to the queue through the maker, and
+	// sends none on its channel.
+	acc := boundedAccumulator{agent.NewAccumulator(queueMaker{queue}, nil), queue}
 	acc.SetPrecision(time.Nanosecond)
 
 	if service, ok := input.(telegraf.ServiceInput); ok {
@@ -75,7 +77,7 @@ func runContext(ctx context.Context, cancel context.CancelFunc, input telegraf.I
 	}()
 
 	go func() {
-		defer close(metrics)
+		defer queue.close()
 		var tick <-chan time.Time
 		if pollInterval > 0 {
 			ticker := time.NewTicker(pollInterval)
@@ -98,20 +100,19 @@ func runContext(ctx context.Context, cancel context.CancelFunc, input telegraf.I
 		}
 	}()
 
-	err := write(metrics, &abandoningWriter{ctx: ctx, grace: stopGrace, w: stdout})
+	err = write(queue, &abandoningWriter{ctx: ctx, grace: stopGrace, w: stdout})
 	if err != nil {
 		cancel()
-		dropped := 0
-		for range metrics { // let the input stop without blocking
-			dropped++
-		}
+		waiting, dropped := queue.abandon() // lets the input stop without blocking
 		if errors.Is(err, errAbandoned) {
-			logger.New("", "", "").Warnf("Stdout took nothing for %v after the stop: abandoned its buffer and %d more metrics", stopGrace, dropped)
+			logger().Warnf("Stdout took nothing for %v after the stop: abandoned its buffer, %d bytes waiting, and %d more adds", stopGrace, waiting, dropped)
 			return nil
 		}
 	}
 	return err
 }
+
+func logger() telegraf.Logger { return telegraflogger.New("", "", "") }
 
 // stopGrace is how long, once stopping, a write to stdout may block before
 // it is abandoned: a stdout nobody reads must not keep the plugin from its
@@ -160,68 +161,38 @@ func (a *abandoningWriter) Write(b []byte) (int, error) {
 	}
 }
 
-// boundedAccumulator is Telegraf's accumulator with AddMetricWithin, which
-// the plugin uses to shed event metrics when stdout takes none.
+// boundedAccumulator is Telegraf's accumulator with AddMetricWithin and
+// AddLinesWithin, which the plugin uses to write its event lines and to shed
+// them when stdout takes none.
 type boundedAccumulator struct {
 	telegraf.Accumulator
-	metrics chan<- telegraf.Metric
+	queue *queue
 }
 
 // AddMetricWithin queues m if there is room within wait, as AddMetric does
 // (the precision is the nanosecond and the maker adds nothing).
 func (a boundedAccumulator) AddMetricWithin(m telegraf.Metric, wait time.Duration) bool {
-	select {
-	case a.metrics <- m:
-		return true
-	default:
-	}
-	if wait <= 0 {
-		return false
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case a.metrics <- m:
-		return true
-	case <-timer.C:
-		return false
-	}
+	return a.queue.addMetric(m, wait, false)
 }
 
-// write serialises metrics to w until the channel closes, flushing whenever
-// the channel is empty.
-func write(metrics <-chan telegraf.Metric, w io.Writer) error {
-	serializer := &influx.Serializer{}
-	if err := serializer.Init(); err != nil {
-		return fmt.Errorf("creating the serializer failed: %w", err)
-	}
-	// Small enough that under a steady flow a full buffer leaves within a
-	// millisecond or so: flushing on empty alone would wait for a full one.
-	out := bufio.NewWriterSize(w, 16*1024)
-	for m := range metrics {
-		line, err := serializer.Serialize(m)
-		if err != nil {
-			m.Reject()
-			logger.New("", "", "").Errorf("Dropped a metric that cannot be serialised: %v", err)
-			continue
+// AddLinesWithin queues lines, whole lines of line protocol, if there is
+// room within wait; they are copied.
+func (a boundedAccumulator) AddLinesWithin(lines []byte, wait time.Duration) bool {
+	return a.queue.add(lines, wait, false)
+}
+
+// write writes what the queue takes to w, each take in one write, until the
+// queue closes and is empty.
+func write(queue *queue, w io.Writer) error {
+	var spare []byte
+	for {
+		lines, ok := queue.take(spare)
+		if !ok {
+			return nil
 		}
-		if _, err := out.Write(line); err != nil {
-			m.Drop()
+		if _, err := w.Write(lines); err != nil {
 			return fmt.Errorf("writing to stdout failed: %w", err)
 		}
-		m.Accept()
-		if len(metrics) == 0 {
-			if err := out.Flush(); err != nil {
-				return fmt.Errorf("writing to stdout failed: %w", err)
-			}
-		}
+		spare = lines
 	}
-	return out.Flush()
 }
-
-// maker is the accumulator's view of the plugin, as the shim's.
-type maker struct{ log telegraf.Logger }
-
-func (maker) LogName() string                              { return "" }
-func (maker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
-func (m maker) Log() telegraf.Logger                       { return m.log }

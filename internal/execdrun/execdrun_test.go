@@ -195,16 +195,53 @@ func TestStopWithBlockedStdout(t *testing.T) {
 }
 
 // TestAddMetricWithin: a full queue refuses within the wait, a queue with
-// room takes the metric.
+// room takes the metric or the lines.
 func TestAddMetricWithin(t *testing.T) {
-	ch := make(chan telegraf.Metric, 1)
-	acc := boundedAccumulator{metrics: ch}
+	queue, err := newQueue()
+	require.NoError(t, err)
+	acc := boundedAccumulator{queue: queue}
 	m := metric.New("m", nil, map[string]interface{}{"v": 1}, time.Unix(0, 0))
-	require.True(t, acc.AddMetricWithin(m, 0))
+	require.True(t, acc.AddLinesWithin(make([]byte, queueBytes), 0), "one line may fill the queue")
 	require.False(t, acc.AddMetricWithin(m, 0))
+	require.False(t, acc.AddLinesWithin([]byte("m v=1i 0\n"), 0))
 	start := time.Now()
 	require.False(t, acc.AddMetricWithin(m, 20*time.Millisecond))
 	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
-	<-ch
-	require.True(t, acc.AddMetricWithin(m, time.Second))
+	taken := make(chan []byte)
+	go func() { // the add below waits for it, or finds the room it made
+		lines, _ := queue.take(nil)
+		taken <- lines
+	}()
+	require.True(t, acc.AddMetricWithin(m, 5*time.Second), "the writer's take makes room")
+	require.Len(t, <-taken, queueBytes)
+	require.True(t, acc.AddLinesWithin([]byte("lines v=2i 1\n"), 0))
+	lines, ok := queue.take(nil)
+	require.True(t, ok)
+	require.Equal(t, "m v=1i 0\nlines v=2i 1\n", string(lines))
+}
+
+// lineInput adds its own lines between Telegraf metrics, as the plugin adds
+// event lines between summaries.
+type lineInput struct{ fakeInput }
+
+func (l *lineInput) Start(acc telegraf.Accumulator) error {
+	bounded := acc.(interface {
+		AddLinesWithin([]byte, time.Duration) bool
+	})
+	for i := range 3 {
+		acc.AddFields("metric", map[string]interface{}{"i": i}, nil, time.Unix(0, int64(i)))
+		if !bounded.AddLinesWithin([]byte(fmt.Sprintf("line i=%di %d\n", i, i)), time.Second) {
+			return fmt.Errorf("line %d refused", i)
+		}
+	}
+	return nil
+}
+
+// TestLinesKeepTheirOrderAmongMetrics: lines and metrics leave in the order
+// they were added.
+func TestLinesKeepTheirOrderAmongMetrics(t *testing.T) {
+	out := &countingWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, runContext(ctx, cancel, &lineInput{}, 0, strings.NewReader(""), out))
+	require.Equal(t, "metric i=0i 0\nline i=0i 0\nmetric i=1i 1\nline i=1i 1\nmetric i=2i 2\nline i=2i 2\n", out.String())
 }
