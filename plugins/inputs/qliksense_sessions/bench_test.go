@@ -53,17 +53,28 @@ func benchIntake(b *testing.B, configure ...func(*QlikSenseSessions)) {
 	}
 }
 
-// BenchmarkIntakeWithEvents adds building each event's metric and handing
-// it to Telegraf's accumulator, as the execd binary does.
+// BenchmarkIntakeWithEvents adds each event's metric: "metric" builds a
+// Telegraf metric and hands it to Telegraf's accumulator, as the plugin does
+// inside Telegraf; "line" writes its line protocol into the output queue
+// (a BoundedAdder), as the execd binary does.
 func BenchmarkIntakeWithEvents(b *testing.B) {
-	out := make(chan telegraf.Metric, 1024)
-	go func() {
-		for m := range out {
-			m.Accept()
-		}
-	}()
-	b.Cleanup(func() { close(out) }) // after the pipeline stops: cleanups run last first
-	plugin := benchPlugin(b, true, agent.NewAccumulator(benchMaker{}, out))
+	b.Run("metric", func(b *testing.B) {
+		out := make(chan telegraf.Metric, 1024)
+		go func() {
+			for m := range out {
+				m.Accept()
+			}
+		}()
+		b.Cleanup(func() { close(out) }) // after the pipeline stops: cleanups run last first
+		benchIntakeWithEvents(b, agent.NewAccumulator(benchMaker{}, out))
+	})
+	b.Run("line", func(b *testing.B) {
+		benchIntakeWithEvents(b, &benchLines{Accumulator: &testutil.Accumulator{}})
+	})
+}
+
+func benchIntakeWithEvents(b *testing.B, acc telegraf.Accumulator) {
+	plugin := benchPlugin(b, true, acc)
 	payloads := benchPayloads("sos", 100000)
 	source := netip.MustParseAddr("10.0.0.11")
 	now := time.Now()
@@ -72,6 +83,23 @@ func BenchmarkIntakeWithEvents(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		plugin.udp.Datagram(payloads[i%len(payloads)], source, now)
 	}
+}
+
+// benchLines is an output queue that takes everything: its lines are
+// counted and forgotten, as the execd binary's writer takes them.
+type benchLines struct {
+	telegraf.Accumulator
+	bytes int
+}
+
+func (o *benchLines) AddMetricWithin(m telegraf.Metric, _ time.Duration) bool {
+	m.Accept()
+	return true
+}
+
+func (o *benchLines) AddLinesWithin(lines []byte, _ time.Duration) bool {
+	o.bytes += len(lines)
+	return true
 }
 
 type benchMaker struct{}
@@ -117,9 +145,7 @@ func startBenchPipeline(b *testing.B, plugin *QlikSenseSessions, acc telegraf.Ac
 	plugin.pipeline = pipeline.New(cfg)
 	plugin.pipeline.Start(acc)
 	b.Cleanup(plugin.pipeline.Stop)
-	udpConfig := plugin.udpConfig
-	udpConfig.Log = plugin.throttle
-	plugin.udp = udp.NewSource(nil, udpConfig, plugin.pipeline.Handle)
+	plugin.udp = udp.NewSource(nil, plugin.udpSourceConfig(), plugin.pipeline.Handle)
 }
 
 // benchPayloads cycles each of n/2 users through start and stop, so the

@@ -230,14 +230,26 @@ func (q *QlikSenseSessions) Start(acc telegraf.Accumulator) error {
 	}
 	q.pipeline.ShowRestored()
 
-	udpConfig := q.udpConfig
-	udpConfig.Log = q.throttle
 	q.listener = listener
-	q.udp = udp.NewSource(listener, udpConfig, q.pipeline.Handle)
+	q.udp = udp.NewSource(listener, q.udpSourceConfig(), q.pipeline.Handle)
 	q.wg.Go(q.udp.Run)
 	q.proxyPoll.Start(q.pipeline, q.Log)
 	q.startRepository(acc)
 	return nil
+}
+
+// udpSourceConfig is the UDP source's configuration for the started
+// pipeline.
+func (q *QlikSenseSessions) udpSourceConfig() udp.Config {
+	cfg := q.udpConfig
+	cfg.Log = q.throttle
+	if q.pipeline.WritesLines() {
+		// Event lines copy what they take: the payloads need no copies.
+		parser := *cfg.Parser
+		parser.Retain = false
+		cfg.Parser = &parser
+	}
+	return cfg
 }
 
 // Stop closes the socket, stops the log files and the pollers, then the

@@ -12,9 +12,15 @@ import (
 // loops. A state restored before shows at once, not at the first gather.
 func (p *Pipeline) Start(acc telegraf.Accumulator) {
 	p.acc = acc
+	p.bounded, _ = acc.(BoundedAdder)
 	p.wg.Go(p.summariseChanges)
 	p.wg.Go(p.maintain)
 }
+
+// WritesLines tells whether the event metrics go out as lines written
+// directly (an accumulator that is a BoundedAdder), which copy what they take
+// from an event during Handle: its strings need not outlive the call.
+func (p *Pipeline) WritesLines() bool { return p.bounded != nil }
 
 // ShowRestored asks for a summary if the state holds sessions (after a
 // restore, or a rebuild from the log files).

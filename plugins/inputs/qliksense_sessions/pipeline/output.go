@@ -6,12 +6,18 @@ import (
 	"github.com/influxdata/telegraf"
 )
 
-// BoundedAdder is an accumulator that can refuse a metric it cannot queue
-// within wait (the execd binary's, whose queue is emptied to stdout).
+// BoundedAdder is an accumulator that can refuse what it cannot queue
+// within wait (the execd binary's, whose queue is emptied to stdout), and
+// takes lines of line protocol too: with it, the event metrics are written
+// as lines directly (metrics.AppendEventLine), which costs no Telegraf
+// metric and no serialisation.
 type BoundedAdder interface {
 	// AddMetricWithin queues m if there is room within wait, and says
 	// whether it did.
 	AddMetricWithin(m telegraf.Metric, wait time.Duration) bool
+	// AddLinesWithin queues lines (whole lines of line protocol, copied) if
+	// there is room within wait, and says whether it did.
+	AddLinesWithin(lines []byte, wait time.Duration) bool
 }
 
 // outputWait is how long an event metric waits for room in a full output
@@ -27,18 +33,30 @@ const outputWait = time.Second
 // not one per event. Summaries are not shed: they are few, and the last one
 // is the picture a consumer keeps.
 func (p *Pipeline) addEvent(m telegraf.Metric) {
-	bounded, ok := p.acc.(BoundedAdder)
-	if !ok {
+	if p.bounded == nil {
 		p.acc.AddMetric(m)
 		return
 	}
-	wait := outputWait
-	shedding := p.outputShedding.Load()
-	if shedding {
-		wait = 0
+	p.queued(p.bounded.AddMetricWithin(m, p.eventWait()))
+}
+
+// addEventLines is addEvent for event lines written directly.
+func (p *Pipeline) addEventLines(lines []byte) {
+	p.queued(p.bounded.AddLinesWithin(lines, p.eventWait()))
+}
+
+// eventWait is how long the next event may wait for room.
+func (p *Pipeline) eventWait() time.Duration {
+	if p.outputShedding.Load() {
+		return 0
 	}
-	if bounded.AddMetricWithin(m, wait) {
-		if shedding {
+	return outputWait
+}
+
+// queued notes whether an event's metric was queued or shed.
+func (p *Pipeline) queued(ok bool) {
+	if ok {
+		if p.outputShedding.Load() {
 			p.outputShedding.Store(false)
 		}
 		return

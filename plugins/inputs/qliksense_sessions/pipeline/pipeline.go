@@ -87,6 +87,8 @@ type Counters struct {
 type Pipeline struct {
 	cfg Config
 	acc telegraf.Accumulator
+	// bounded is acc if it is a BoundedAdder (the execd binary's), else nil.
+	bounded BoundedAdder
 	// started is when New made it, by cfg.Now.
 	started time.Time
 
@@ -109,8 +111,9 @@ type Pipeline struct {
 	// (in its function) together with the files' positions.
 	checkpoint func(records func()) []statefile.Position
 
-	// Excludes' buffers, one per source goroutine.
+	// Excludes' buffers and the event lines', one per source goroutine.
 	datagramNameBuf, rowNameBuf []byte
+	datagramLineBuf, rowLineBuf []byte
 
 	// emitMu keeps summaries in the order their snapshots were taken.
 	emitMu      sync.Mutex
@@ -183,9 +186,9 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 		return
 	}
 	ev := &in.Event
-	nameBuf := &p.datagramNameBuf
+	nameBuf, lineBuf := &p.datagramNameBuf, &p.datagramLineBuf
 	if row {
-		nameBuf = &p.rowNameBuf
+		nameBuf, lineBuf = &p.rowNameBuf, &p.rowLineBuf
 	}
 	if p.cfg.Excludes.Excluded(ev, nameBuf) {
 		p.eventsExcluded.Add(1)
@@ -212,10 +215,16 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 	}
 	outcome := p.state.Apply(ev, at)
 	var eventMetric telegraf.Metric
+	eventLine := (*lineBuf)[:0]
 	if p.cfg.EmitEvents && live {
 		// Built under the lock (it counts the state's users), added after
 		// it: a blocked output must not hold up saves and summaries.
-		eventMetric = metrics.EventMetric(p.eventToDescribe(in), p.state.ActiveUsers(), p.cfg.EventMessage, at)
+		if p.bounded != nil {
+			eventLine = metrics.AppendEventLine(eventLine, p.eventToDescribe(in), p.state.ActiveUsers(), p.cfg.EventMessage, at)
+			*lineBuf = eventLine
+		} else {
+			eventMetric = metrics.EventMetric(p.ownedEvent(in, p.eventToDescribe(in)), p.state.ActiveUsers(), p.cfg.EventMessage, at)
+		}
 	}
 	var butlerMetrics []telegraf.Metric
 	if !row {
@@ -226,6 +235,9 @@ func (p *Pipeline) Handle(in *event.Parsed) {
 	p.mu.Unlock()
 	if finals != nil {
 		addPeriods(p.acc, finals)
+	}
+	if len(eventLine) > 0 {
+		p.addEventLines(eventLine)
 	}
 	if eventMetric != nil {
 		p.addEvent(eventMetric)
@@ -280,14 +292,18 @@ func (p *Pipeline) countMalformed(in *event.Parsed) {
 	}
 }
 
-// eventToDescribe is the event for qliksense_session_event: with strings
-// of its own (a row's alias the source's buffer), and with butler_summaries
-// the names as Butler read them. Called under mu.
+// eventToDescribe is the event for qliksense_session_event: with
+// butler_summaries, the names as Butler read them. Called under mu.
 func (p *Pipeline) eventToDescribe(in *event.Parsed) *event.Event {
 	if !in.From.IsRow() {
 		return p.butlerNames(&in.Event)
 	}
-	ev := &in.Event
+	return &in.Event
+}
+
+// ownedEvent is ev with strings of its own, for a metric that keeps them
+// (unless in.Owned, they alias the source's buffer).
+func (*Pipeline) ownedEvent(in *event.Parsed, ev *event.Event) *event.Event {
 	if in.Owned {
 		return ev
 	}

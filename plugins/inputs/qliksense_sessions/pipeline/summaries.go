@@ -170,7 +170,7 @@ func (p *Pipeline) InternalFields(fields map[string]interface{}) {
 	p.butlerInternal(fields)
 	p.periodsInternal(fields)
 	p.mu.Unlock()
-	if _, ok := p.acc.(BoundedAdder); ok {
+	if p.bounded != nil {
 		// Only an output that can be shed (the execd binary's) counts it.
 		fields["metrics_dropped_output_blocked"] = int64(p.droppedOutputBlocked.Load())
 	}
