@@ -159,8 +159,8 @@ func (q *queue) abandon() (waiting, dropped int) {
 // lines then share one queue and keep their order.
 type queueMaker struct{ queue *queue }
 
-func (queueMaker) LogName() string        { return "" }
-func (queueMaker) Log() telegraf.Logger   { return logger() }
+func (queueMaker) LogName() string      { return "" }
+func (queueMaker) Log() telegraf.Logger { return logger() }
 func (m queueMaker) MakeMetric(metric telegraf.Metric) telegraf.Metric {
 	m.queue.addMetric(metric, 0, true)
 	return nil
