@@ -37,6 +37,8 @@ func main() {
 	flag.DurationVar(&opts.duration, "duration", 5*time.Second, "how long each measurement sends")
 	flag.IntVar(&opts.users, "users", 5000, "simulated users: the size of the user lists the summaries carry")
 	flag.IntVar(&opts.servers, "servers", 4, "simulated proxy servers")
+	flag.StringVar(&opts.baseline, "baseline", "", "a folder with another qliksense_sessions (the code before a change): "+
+		"adds the targets baseline-plugin and baseline-telegraf, measured interleaved with the others")
 	targets := flag.String("targets", "reader,socket_listener,plugin,telegraf",
 		"what to measure: reader (minimal UDP reader), socket_listener (Telegraf's inputs.socket_listener into outputs.file), "+
 			"plugin (the binary alone), telegraf (under Telegraf, inputs.execd with influx_parser_type = \"upstream\"), "+
@@ -52,6 +54,9 @@ func main() {
 			return
 		}
 		opts.targets = strings.Split(*targets, ",")
+		if opts.baseline != "" {
+			opts.targets = append(opts.targets, "baseline-plugin", "baseline-telegraf")
+		}
 		err = run(&opts)
 	}
 	if err != nil {
@@ -61,7 +66,7 @@ func main() {
 }
 
 type options struct {
-	bin                    string
+	bin, baseline          string
 	cpuRate, lossRate      int
 	rounds, users, servers int
 	duration               time.Duration

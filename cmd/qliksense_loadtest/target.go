@@ -30,6 +30,8 @@ var targetNames = map[string]string{
 	"telegraf":               "plugin under Telegraf inputs.execd → outputs.file",
 	"telegraf-influx-parser": "under Telegraf, default influx parser",
 	"telegraf-summaries":     "under Telegraf, emit_events = false",
+	"baseline-plugin":        "baseline: plugin alone",
+	"baseline-telegraf":      "baseline: plugin under Telegraf",
 }
 
 // socketListenerName is the measurement socket_listener's lines get.
@@ -87,6 +89,9 @@ func command(opts *options, target, addr, work string) (cmd *exec.Cmd, ready str
 	}
 	ready = "Listening for log4net datagrams"
 	plugin := filepath.Join(opts.bin, "qliksense_sessions")
+	if base, found := strings.CutPrefix(target, "baseline-"); found {
+		plugin, target = filepath.Join(opts.baseline, "qliksense_sessions"), base
+	}
 	if target == "plugin" {
 		return exec.Command(plugin, "-config", conf, "-poll_interval", "1s"), ready, nil
 	}
