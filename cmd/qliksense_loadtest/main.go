@@ -81,9 +81,10 @@ func run(opts *options) error {
 			return fmt.Errorf("unknown target %q", target)
 		}
 	}
-	fmt.Printf("| round | target | rate (ev/s) | sent | sent/s | kept | kept %% | CPU µs per event | CPU (%% of a core) | peak RSS (MiB) | latency p50 | latency p99 |\n")
+	fmt.Printf("| round | target | rate (ev/s) | sent | sent/s | kept | kept %% | CPU µs per event | CPU (%% of a core) | " +
+		"peak RSS (MiB) | latency p50 | latency p99 |\n")
 	fmt.Printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	results := map[string][]result{}
+	results := make(map[string][]result)
 	for round := 1; round <= opts.rounds; round++ {
 		for _, rate := range []int{opts.cpuRate, opts.lossRate} {
 			for _, target := range opts.targets {
@@ -106,7 +107,7 @@ func run(opts *options) error {
 // printSummary prints each target's median CPU per event at the CPU rate
 // and kept at the loss rate, and the ratios the targets of issue 22 name.
 func printSummary(opts *options, results map[string][]result) {
-	cpu, kept := map[string]float64{}, map[string]float64{}
+	cpu, kept := make(map[string]float64), make(map[string]float64)
 	fmt.Printf("\nMedians of %d rounds (%s each, %d users on %d servers):\n\n", opts.rounds, opts.duration, opts.users, opts.servers)
 	fmt.Printf("| receiver | CPU µs per event at %d/s | kept at %d/s offered |\n|---|---:|---:|\n", opts.cpuRate, opts.lossRate)
 	for _, target := range opts.targets {

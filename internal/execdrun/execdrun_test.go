@@ -224,7 +224,7 @@ func TestAddMetricWithin(t *testing.T) {
 // event lines between summaries.
 type lineInput struct{ fakeInput }
 
-func (l *lineInput) Start(acc telegraf.Accumulator) error {
+func (*lineInput) Start(acc telegraf.Accumulator) error {
 	bounded := acc.(interface {
 		AddLinesWithin([]byte, time.Duration) bool
 	})

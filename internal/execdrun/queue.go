@@ -68,6 +68,12 @@ func (q *queue) addMetric(m telegraf.Metric, wait time.Duration, forever bool) b
 // as it takes (forever) or within wait, and says whether it did. Once the
 // writer is gone, lines are dropped at once.
 func (q *queue) add(lines []byte, wait time.Duration, forever bool) bool {
+	var timer *time.Timer // made at the first wait
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	var timeout <-chan time.Time
 	q.mu.Lock()
 	for len(q.pending) > 0 && len(q.pending)+len(lines) > queueBytes && !q.gone {
@@ -77,9 +83,8 @@ func (q *queue) add(lines []byte, wait time.Duration, forever bool) bool {
 			if wait <= 0 {
 				return false
 			}
-			if timeout == nil {
-				timer := time.NewTimer(wait)
-				defer timer.Stop()
+			if timer == nil {
+				timer = time.NewTimer(wait)
 				timeout = timer.C
 			}
 		}

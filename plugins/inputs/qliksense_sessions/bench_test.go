@@ -92,7 +92,7 @@ type benchLines struct {
 	bytes int
 }
 
-func (o *benchLines) AddMetricWithin(m telegraf.Metric, _ time.Duration) bool {
+func (*benchLines) AddMetricWithin(m telegraf.Metric, _ time.Duration) bool {
 	m.Accept()
 	return true
 }

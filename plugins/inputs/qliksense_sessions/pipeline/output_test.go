@@ -58,8 +58,9 @@ func (o *lineOutput) take(lines string, wait time.Duration) bool {
 }
 
 func linesTestPipeline(t *testing.T, acc telegraf.Accumulator, butlerSummaries bool) *Pipeline {
-	p := New(Config{State: state.Config{MaxUsers: 100, MaxServers: 10, MaxApps: 100, MaxUserSessions: 100}, EmitEvents: true, EventMessage: true,
-		ButlerSummaries: butlerSummaries, UsersMaxBytes: 1 << 20, StateSaveInterval: time.Hour, Log: testutil.Logger{}, Throttle: throttle.NewLog(testutil.Logger{}, time.Minute)})
+	p := New(Config{State: state.Config{MaxUsers: 100, MaxServers: 10, MaxApps: 100, MaxUserSessions: 100},
+		EmitEvents: true, EventMessage: true, ButlerSummaries: butlerSummaries, UsersMaxBytes: 1 << 20, StateSaveInterval: time.Hour,
+		Log: testutil.Logger{}, Throttle: throttle.NewLog(testutil.Logger{}, time.Minute)})
 	p.Start(acc)
 	t.Cleanup(p.Stop)
 	return p
