@@ -192,6 +192,11 @@ const (
 	coalesceBytes = 64 << 10
 )
 
+// keepBytes is the largest buffer the writer keeps for the next lines once
+// written: the summaries of a large site (user lists of 100 KB and more each
+// second) would otherwise keep two buffers of their size for good.
+const keepBytes = 256 << 10
+
 // write writes what the queue takes to w, each take in one write, until the
 // queue closes and is empty.
 func write(queue *queue, w io.Writer) error {
@@ -207,6 +212,9 @@ func write(queue *queue, w io.Writer) error {
 			return fmt.Errorf("writing to stdout failed: %w", err)
 		}
 		spare = lines
+		if cap(lines) > keepBytes {
+			spare = nil // a burst's (or a large summary's) buffer is not kept for good
+		}
 		if len(lines) < coalesceBytes {
 			delay.Reset(coalesceDelay)
 			select {
