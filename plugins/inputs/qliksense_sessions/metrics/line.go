@@ -50,8 +50,32 @@ func AppendEventLine(dst []byte, ev *event.Event, activeUsers int, withMessage b
 	return append(dst, '\n')
 }
 
-// tagEscapes are the bytes the influx serializer escapes in tag values.
-const tagEscapes = "\t\n\f\r ,="
+// The bytes the influx serializer escapes in tag values, in string fields,
+// and those OneLine folds too: tables, since strings.ContainsAny builds its
+// set anew on every call, seven times a line.
+var (
+	tagEscapes      = byteSet("\t\n\f\r ,=")
+	fieldEscapes    = byteSet(`"\`)
+	oneLineSpecials = byteSet("\"\\\r\n\t")
+)
+
+func byteSet(chars string) *[256]bool {
+	var set [256]bool
+	for i := 0; i < len(chars); i++ {
+		set[chars[i]] = true
+	}
+	return &set
+}
+
+// containsAny tells whether s holds a byte of set.
+func containsAny(s string, set *[256]bool) bool {
+	for i := 0; i < len(s); i++ {
+		if set[s[i]] {
+			return true
+		}
+	}
+	return false
+}
 
 // appendTag appends ",key=value" as the influx serializer writes a tag: its
 // value escaped, trailing backslashes cut (escaping ends in none of its
@@ -64,7 +88,7 @@ func appendTag(dst []byte, key, value string) []byte {
 	dst = append(dst, ',')
 	dst = append(dst, key...)
 	dst = append(dst, '=')
-	if !strings.ContainsAny(value, tagEscapes) {
+	if !containsAny(value, tagEscapes) {
 		return append(dst, value...)
 	}
 	for i := 0; i < len(value); i++ {
@@ -97,11 +121,11 @@ func appendStringField(dst []byte, prefix, value string, oneLine bool) []byte {
 // writes it, quotes and backslashes escaped, and with oneLine as OneLine
 // makes it.
 func appendStringValue(dst []byte, value string, oneLine bool) []byte {
-	special := `"\`
+	special := fieldEscapes
 	if oneLine {
-		special = "\"\\\r\n\t"
+		special = oneLineSpecials
 	}
-	if !strings.ContainsAny(value, special) {
+	if !containsAny(value, special) {
 		return append(dst, value...)
 	}
 	return appendValue(dst, value, oneLine, true)
