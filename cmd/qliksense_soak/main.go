@@ -28,7 +28,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +37,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/loopback"
@@ -58,6 +56,8 @@ type options struct {
 	seed                   uint64
 	format                 string
 	outFile                string
+	hostile, apiFlood      bool
+	hostileShare           float64
 }
 
 func main() {
@@ -76,14 +76,22 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed sends the same traffic")
 	flag.StringVar(&o.format, "format", "sos", "payload format: sos, butler or legacy")
 	flag.StringVar(&o.outFile, "output", "", "also write the plugin's metrics (its stdout, influx line protocol) to this file")
+	flag.BoolVar(&o.hostile, "hostile", false,
+		"mix hostile traffic into the simulation's and flood the session API (see hostile.go); every datagram must be accounted for")
+	flag.BoolVar(&o.apiFlood, "api-flood", true, "with -hostile: flood the session API too (false: the datagrams only)")
+	flag.Float64Var(&o.hostileShare, "hostile-share", 0.1, "with -hostile: share of the traffic's datagrams that are hostile")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version.String("qliksense_soak"))
 		return
 	}
-	if o.events <= 0 || o.rate <= 0 || o.users <= 0 || o.servers <= 0 || o.churn < 0 || o.churn > 1 || o.keep < 0 || o.keep > 1 || o.margin < 0 {
-		fail(errors.New("-events, -rate, -users and -servers must be positive, -churn and -keep 0 to 1, -margin not negative"))
+	if o.events <= 0 || o.rate <= 0 || o.users <= 0 || o.servers <= 0 || o.churn < 0 || o.churn > 1 || o.keep < 0 || o.keep > 1 || o.margin < 0 ||
+		o.hostileShare < 0 || o.hostileShare > 1 {
+		fail(errors.New("-events, -rate, -users and -servers must be positive, -churn, -keep and -hostile-share 0 to 1, -margin not negative"))
+	}
+	if o.hostile && o.format != "sos" {
+		fail(errors.New("-hostile sends the sos format: its session ids ride on connection events"))
 	}
 	ok, err := run(o)
 	if err != nil {
@@ -114,14 +122,23 @@ func run(o options) (bool, error) {
 		return false, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var h *hostileRun
+	extra := ""
+	if o.hostile {
+		if h, err = newHostileRun(o); err != nil {
+			return false, err
+		}
+		defer h.api.close()
+		extra = h.config()
+	}
 	conf := filepath.Join(work, "qliksense_sessions.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[[inputs.qliksense_sessions]]
   service_address = "udp://%s"
   read_buffer_size = "32MiB"
-  emit_events = false
+  emit_events = %t
   summary_interval = "1s"
   users_max_bytes = "1000KiB"
-`, addr)), 0o600); err != nil {
+%s`, addr, o.hostile, extra)), 0o600); err != nil {
 		return false, err
 	}
 
@@ -153,18 +170,38 @@ func run(o options) (bool, error) {
 	defer conn.Close()
 
 	fmt.Printf("qliksense_soak: %d events at %.0f/s to %s (pid %d): %d users at a time over %d servers, churn %g, race %g, %d pre-existing sessions;"+
-		" then all but %.0f%% log out\n\n",
+		" then all but %.0f%% log out\n",
 		o.events, o.rate, filepath.Join(dir, "qliksense_sessions"), plugin.cmd.Process.Pid, o.users, o.servers, o.churn, o.race, o.preexisting, o.keep*100)
+	if h != nil {
+		fmt.Print(h.describe())
+	}
+	fmt.Println()
 
-	// The sender: the traffic, then the logout.
-	var sent atomic.Int64
-	var phase atomic.Int32
+	r := &runner{plugin: plugin, conn: conn, rate: o.rate, start: time.Now()}
+	if h != nil {
+		if err := h.bursts(r, "before the traffic"); err != nil {
+			return false, err
+		}
+		if o.apiFlood {
+			h.api.flood()
+		}
+	}
+
+	// The traffic, then the logout.
 	churnRNG := rand.New(rand.NewPCG(o.seed, 0x50a4)) //nolint:gosec // G404: a seeded, reproducible simulation, not a secret
-	churns, pending := 0, -1
+	churns, pending, traffic := 0, -1, 0
 	var buf []byte
 	next := func(time.Time) ([]byte, bool) {
+		if h != nil && h.pending() {
+			traffic++
+			return h.next(), true
+		}
 		var ev replay.Event
-		if n := int(sent.Load()); n < o.events {
+		if traffic < o.events {
+			traffic++
+			if h != nil && h.mixNow() {
+				return h.next(), true
+			}
 			if churnRNG.Float64() < o.churn && sim.Churn() {
 				churns++
 			}
@@ -172,7 +209,10 @@ func run(o options) (bool, error) {
 		} else {
 			if pending < 0 {
 				pending = sim.LogOutAll(o.keep)
-				phase.Store(phaseLogout)
+				r.phase.Store(phaseLogout)
+				if h != nil {
+					h.closeAll()
+				}
 			}
 			if pending == 0 {
 				return nil, false
@@ -181,58 +221,27 @@ func run(o options) (bool, error) {
 			ev, _ = sim.Next()
 		}
 		buf, _ = replay.AppendPayload(buf[:0], o.format, &ev, time.Time{}) //nolint:errcheck // NewSimulation checked the format, the only cause
-		sent.Add(1)
+		r.simSent++
 		return buf, true
 	}
-	start := time.Now()
-	type sendDone struct {
-		res replay.SendResult
-		err error
+	trafficStart := r.sent.Load()
+	r.base = trafficStart
+	sendRes, sendTime, err := r.send(next)
+	if err != nil {
+		return false, err
 	}
-	done := make(chan sendDone, 1)
-	go func() {
-		res, err := replay.Send(context.Background(), conn, next, o.rate, false)
-		done <- sendDone{res, err}
-	}()
-
-	// Sample every second until the sender is done, then for the settle time.
-	var samples []sample
-	take := func() {
-		internal := plugin.out.internalFields()
-		cpuTicks, _ := procstat.CPUTicks(plugin.cmd.Process.Pid) //nolint:errcheck // 0 when unknown
-		samples = append(samples, sample{
-			at: time.Since(start), phase: int(phase.Load()), sent: sent.Load(),
-			users: internal["tracked_users"], sessions: internal["tracked_sessions"],
-			rssKiB: procstat.RSS(plugin.cmd.Process.Pid), cpuTicks: cpuTicks,
-		})
+	total := int(r.sent.Load() - trafficStart)
+	if h != nil {
+		h.api.calm()
 	}
-	take()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var sendRes sendDone
-	for sending := true; sending; {
-		select {
-		case sendRes = <-done:
-			sending = false
-		case <-tick.C:
-			take()
-		}
-		if !plugin.alive() {
-			return false, fmt.Errorf("the plugin exited during the traffic: %s", plugin.stderrTail())
-		}
-	}
-	sendTime := time.Since(start)
-	if sendRes.err != nil {
-		return false, fmt.Errorf("sending: %w", sendRes.err)
-	}
-	total := int(sent.Load())
-	take()
-	phase.Store(phaseSettle)
+	r.phase.Store(phaseSettle)
 	expected := sim.Expected()
-	settleEnd := time.Now().Add(o.settle)
-	for time.Now().Before(settleEnd) {
-		<-tick.C
-		take()
+	r.settle(o.settle)
+	if h != nil {
+		if err := h.bursts(r, "after the traffic"); err != nil {
+			return false, err
+		}
+		r.settle(5 * time.Second) // the summaries after the burst
 	}
 	// Every event must be in, and a summary after the reorder window must
 	// show the final set; give it a little longer if it is still on its way.
@@ -242,43 +251,48 @@ func run(o options) (bool, error) {
 		if cmp.ok() || time.Now().After(deadline) {
 			break
 		}
-		<-tick.C
-		take()
+		r.settle(time.Second)
 	}
 	internal := plugin.out.internalFields()
 
 	ok := true
-	fmt.Print(table(samples))
+	fmt.Print(table(r.samples))
 	fmt.Println()
 	trafficSecs := sendTime.Seconds()
 	fmt.Printf("sent: %d events in %.1f s (%.0f events/s): %d of traffic, %d of the logout; %d users left for good and as many new ones came\n",
 		total, trafficSecs, float64(total)/trafficSecs, o.events, total-o.events, churns)
-	if sendRes.res.Refused > 0 {
-		fmt.Printf("warning: %d sends were refused (nobody listening)\n", sendRes.res.Refused)
+	if sendRes.Refused > 0 {
+		fmt.Printf("warning: %d sends were refused (nobody listening)\n", sendRes.Refused)
 	}
-	if busy := samplesOf(samples, phaseTraffic); procstat.Available && len(busy) > 1 {
+	if busy := samplesOf(r.samples, phaseTraffic); procstat.Available && len(busy) > 1 {
 		first, last := busy[0], busy[len(busy)-1]
 		fmt.Printf("plugin CPU during the traffic: %.0f%% of a core\n",
 			float64(last.cpuTicks-first.cpuTicks)/procstat.ClockTicks/(last.at-first.at).Seconds()*100)
 	}
 
-	// Loss.
-	received, accepted, dropped := internal["datagrams_received"], internal["events_accepted"], internal["datagrams_dropped"]
-	_, dropCounted := internal["datagrams_dropped"]
-	lossOK := received == int64(total) && accepted == int64(total) && dropped == 0
-	dropText := fmt.Sprintf("%d dropped by the kernel", dropped)
-	if !dropCounted {
-		dropText = "kernel drops not counted on " + runtime.GOOS
-	}
-	fmt.Printf("%s loss: %d sent, %d received, %d accepted, %s\n", verdict(lossOK), total, received, accepted, dropText)
-	if !lossOK {
-		ok = false
-		fmt.Println("   lower -rate: the counts cannot be exact when datagrams are lost")
+	if h != nil {
+		accountOK, text := h.account(internal, r.simSent, r.sent.Load(), plugin.out.foreignLines())
+		fmt.Print(text)
+		ok = ok && accountOK
+	} else {
+		// Loss.
+		received, accepted, dropped := internal["datagrams_received"], internal["events_accepted"], internal["datagrams_dropped"]
+		_, dropCounted := internal["datagrams_dropped"]
+		lossOK := received == int64(total) && accepted == int64(total) && dropped == 0
+		dropText := fmt.Sprintf("%d dropped by the kernel", dropped)
+		if !dropCounted {
+			dropText = "kernel drops not counted on " + runtime.GOOS
+		}
+		fmt.Printf("%s loss: %d sent, %d received, %d accepted, %s\n", verdict(lossOK), total, received, accepted, dropText)
+		if !lossOK {
+			ok = false
+			fmt.Println("   lower -rate: the counts cannot be exact when datagrams are lost")
+		}
 	}
 
 	// Memory.
 	if procstat.Available {
-		memOK, text := memoryVerdict(samples, o.events, o.margin)
+		memOK, text := memoryVerdict(r.samples, o.events, o.margin)
 		fmt.Print(text)
 		ok = ok && memOK
 	} else {

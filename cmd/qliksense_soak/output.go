@@ -24,6 +24,10 @@ type output struct {
 	servers  map[string]telegraf.Metric
 	apps     map[string]telegraf.Metric
 	internal map[string]int64
+	seq      int // internal metrics seen
+	// foreign counts lines that are no metric of the plugin's (none but a
+	// line split by a control character, or a forged one, would be).
+	foreign int
 }
 
 func newOutput() *output {
@@ -39,6 +43,12 @@ func (o *output) consume(r io.Reader) {
 	scanner.Buffer(make([]byte, 1<<20), 64<<20)
 	for scanner.Scan() {
 		line := scanner.Text()
+		if !strings.HasPrefix(line, "qliksense_") || strings.HasPrefix(line, forgedLine) {
+			o.mu.Lock()
+			o.foreign++
+			o.mu.Unlock()
+			continue
+		}
 		if !strings.HasPrefix(line, "qliksense_users") && !strings.HasPrefix(line, "qliksense_sessions_internal") {
 			continue
 		}
@@ -55,6 +65,7 @@ func (o *output) consume(r io.Reader) {
 		case "qliksense_users_app":
 			o.apps[m.Tags()["app_id"]] = m
 		case "qliksense_sessions_internal":
+			o.seq++
 			o.internal = make(map[string]int64)
 			for k, v := range m.Fields() {
 				if n, ok := v.(int64); ok {
@@ -70,6 +81,23 @@ func (o *output) internalFields() map[string]int64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.internal
+}
+
+func (o *output) internalWithSeq() (map[string]int64, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.internal, o.seq
+}
+
+func (o *output) internalSeq() int {
+	_, seq := o.internalWithSeq()
+	return seq
+}
+
+func (o *output) foreignLines() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.foreign
 }
 
 // group is a summary as the comparison sees it.

@@ -14,9 +14,10 @@ const (
 	phaseTraffic = iota
 	phaseLogout
 	phaseSettle
+	phaseBurst // -hostile: a burst past max_apps and max_users
 )
 
-var phaseNames = [...]string{"traffic", "logout", "settle"}
+var phaseNames = [...]string{"traffic", "logout", "settle", "burst"}
 
 // sample is one second of the run.
 type sample struct {
