@@ -106,14 +106,7 @@ func (a *fakeAPI) close() { a.tb.runCleanups() }
 
 // config is the plugin's proxy block for the fake.
 func (a *fakeAPI) config() string {
-	return fmt.Sprintf(`  [[inputs.qliksense_sessions.proxy]]
-    url = %q
-    server = %q
-    interval = "1s"
-    tls_cert = %q
-    tls_key = %q
-    tls_ca = %q
-`, a.server.URL, apiServer, a.server.ClientCertFile, a.server.ClientKeyFile, a.server.CAFile)
+	return fmt.Sprintf("  [[inputs.qliksense_sessions.proxy]]\n    server = %q\n    interval = \"1s\"\n", apiServer) + a.server.ConfigKeys()
 }
 
 // runTB is the testing.TB that qpstest's fake asks for, outside a test:

@@ -202,12 +202,7 @@ func butlerTraffic(t *testing.T, bin, dir string) [][]byte {
 // topics of the ordered output (events, per-server counts, count) arrive
 // interleaved exactly as Butler published them.
 func TestMQTTButlerCompat(t *testing.T) {
-	bin := binDir(t)
-	broker := startMosquitto(t)
-	sub := subscribe(t, broker)
-
-	dir := t.TempDir()
-	udpPort := freeUDPPort(t)
+	bin, broker, sub, dir, udpPort := startMQTT(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "  butler_summaries = true")
 	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
 		exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker))

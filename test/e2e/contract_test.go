@@ -169,12 +169,8 @@ func emitted(t *testing.T, extra string, want map[string]map[string]string) (map
   session_limit = 1
 %s
   [[inputs.qliksense_sessions.proxy]]
-    url = %q
     server = "SENSE1"
-    tls_cert = %q
-    tls_key = %q
-    tls_ca = %q
-`, extra, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
+%s`, extra, server.ConfigKeys()))
 	p := startPluginPoll(t, bin, conf, "1s")
 	replayTraffic(t, bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-file", repoFile(t, "testdata/sample-day.txt"))
 
@@ -427,12 +423,7 @@ func repositoryBlock(t *testing.T, apps []qrstest.App) string {
 func repositoryServer(t *testing.T, apps []qrstest.App) (string, *qrstest.Server) {
 	t.Helper()
 	repository := qrstest.NewServer(t, qrstest.Answer(apps...))
-	return fmt.Sprintf(`  [inputs.qliksense_sessions.repository]
-    url = %q
-    tls_cert = %q
-    tls_key = %q
-    tls_ca = %q
-`, repository.URL, repository.ClientCertFile, repository.ClientKeyFile, repository.CAFile), repository
+	return "  [inputs.qliksense_sessions.repository]\n" + repository.ConfigKeys(), repository
 }
 
 // everyOtherAppNamed is a repository that names every other app of the

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,13 +93,9 @@ func TestProxyAnswerBoundedByMaxUsers(t *testing.T) {
 	server := qpstest.NewServer(t, map[string]string{"": answer.String()})
 	conf := pluginConfig(t, t.TempDir(), freeUDPPort(t), fmt.Sprintf(`  max_users = %d
   [[inputs.qliksense_sessions.proxy]]
-    url = %q
     server = "SENSE1"
     interval = "1s"
-    tls_cert = %q
-    tls_key = %q
-    tls_ca = %q
-`, maxUsers, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
+%s`, maxUsers, server.ConfigKeys()))
 	p := startPluginPoll(t, bin, conf, "500ms")
 
 	var maxRSS int64
@@ -138,26 +135,7 @@ type rawPlugin struct {
 func startRawPlugin(t *testing.T, bin, configFile, pollInterval string) *rawPlugin {
 	t.Helper()
 	p := &rawPlugin{}
-	p.cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", pollInterval)
-	stdin, err := p.cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr, err := p.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		stdin.Close()
-		p.cmd.Process.Kill() //nolint:errcheck // may be gone already
-		<-done
-		if t.Failed() {
-			t.Logf("plugin stderr:\n%s", p.log())
-		}
-	})
-	go p.read(stderr)
-	go func() {
-		defer close(done)
+	p.cmd, _, _ = runPlugin(t, bin, configFile, pollInterval, &p.processLog, func(stdout io.Reader) {
 		scanner := bufio.NewScanner(stdout)
 		scanner.Buffer(make([]byte, 1<<20), 64<<20)
 		for scanner.Scan() {
@@ -165,9 +143,7 @@ func startRawPlugin(t *testing.T, bin, configFile, pollInterval string) *rawPlug
 			p.lines = append(p.lines, scanner.Text())
 			p.mu.Unlock()
 		}
-		p.cmd.Wait() //nolint:errcheck // killed on purpose
-	}()
-	p.waitListening(t)
+	})
 	return p
 }
 

@@ -74,6 +74,16 @@ func startMosquitto(t *testing.T) string {
 	return addr
 }
 
+// startMQTT is where an MQTT test starts: the binaries' folder, a
+// mosquitto and a subscriber to all its topics, a folder for the test's
+// files and a free UDP port for the plugin.
+func startMQTT(t *testing.T) (bin, broker string, sub *subscriber, dir string, udpPort int) {
+	t.Helper()
+	bin = binDir(t)
+	broker = startMosquitto(t)
+	return bin, broker, subscribe(t, broker), t.TempDir(), freeUDPPort(t)
+}
+
 // subscribe subscribes to every topic on broker.
 func subscribe(t *testing.T, broker string) *subscriber {
 	t.Helper()
@@ -120,12 +130,7 @@ var butlerEventTopics = map[string]string{
 // mosquitto and checks every topic a Butler consumer reads, payload by
 // payload.
 func TestMQTTButlerTopics(t *testing.T) {
-	bin := binDir(t)
-	broker := startMosquitto(t)
-	sub := subscribe(t, broker)
-
-	dir := t.TempDir()
-	udpPort := freeUDPPort(t)
+	bin, broker, sub, dir, udpPort := startMQTT(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "")
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
 		exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker))
@@ -283,13 +288,8 @@ func parseUsers(t *testing.T, payload string) []string {
 // Telegraf's strict environment handling (its default from v1.38 on), and
 // the payloads are exactly the documented examples.
 func TestMQTTTopicPrefix(t *testing.T) {
-	bin := binDir(t)
-	broker := startMosquitto(t)
-	sub := subscribe(t, broker)
+	bin, broker, sub, dir, udpPort := startMQTT(t)
 	const prefix = "site1/qliksense"
-
-	dir := t.TempDir()
-	udpPort := freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "")
 	startTelegrafArgs(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
 		exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker, "QSS_MQTT_TOPIC_PREFIX="+prefix), "--strict-env-handling")
@@ -402,13 +402,8 @@ func appTopicsMatch(t *testing.T, sub *subscriber, want replay.Expected) (bool, 
 // left, 0 and []. Only those two topics per app are published, and the
 // shipped example publishes none (TestMQTTButlerTopics).
 func TestMQTTAppTopics(t *testing.T) {
-	bin := binDir(t)
-	broker := startMosquitto(t)
-	sub := subscribe(t, broker)
-
-	dir := t.TempDir()
+	bin, broker, sub, dir, udpPort := startMQTT(t)
 	conf := appTopicsExample(t, dir)
-	udpPort := freeUDPPort(t)
 	startTelegrafEnv(t, bin, conf, exampleEnv(bin, pluginConfig(t, dir, udpPort, ""), "QSS_MQTT_SERVER="+broker))
 
 	b := newBursts(t, udpPort, replay.SimConfig{Users: 25, Directories: 2, Servers: 2, Events: 1500, Seed: 29, Format: "sos", Race: 0.05}, 5000)
@@ -455,16 +450,11 @@ func TestMQTTAppTopics(t *testing.T) {
 // The example's gathers every 2 s instead of 10 s and summary_interval =
 // "5s" make a gather come first every time.
 func TestMQTTFinalZeroFromAGather(t *testing.T) {
-	bin := binDir(t)
-	broker := startMosquitto(t)
-	sub := subscribe(t, broker)
-
-	dir := t.TempDir()
+	bin, broker, sub, dir, udpPort := startMQTT(t)
 	conf := appTopicsExample(t, dir)
 	writeVariant(t, conf, conf, func(s string) string {
 		return replaceOnce(t, s, `"-poll_interval", "10s"`, `"-poll_interval", "2s"`)
 	})
-	udpPort := freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "")
 	writeVariant(t, pluginConf, pluginConf, func(s string) string {
 		return replaceOnce(t, s, `summary_interval = "1s"`, `summary_interval = "5s"`)

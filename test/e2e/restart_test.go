@@ -71,35 +71,48 @@ func startPlugin(t *testing.T, bin, configFile string) *plugin {
 // startPluginPoll is startPlugin with a gather every pollInterval.
 func startPluginPoll(t *testing.T, bin, configFile, pollInterval string) *plugin {
 	t.Helper()
-	p := &plugin{done: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", pollInterval)
-	var err error
-	p.stdin, err = p.cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr, err := p.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	t.Cleanup(func() {
-		p.cmd.Process.Kill() //nolint:errcheck // may be gone already
-		<-p.done
-		if t.Failed() {
-			t.Logf("plugin stderr:\n%s", p.log())
-		}
-	})
-	go p.read(stderr)
-	go func() {
-		defer close(p.done)
+	p := &plugin{}
+	p.cmd, p.stdin, p.done = runPlugin(t, bin, configFile, pollInterval, &p.processLog, func(stdout io.Reader) {
 		scanMetrics(stdout, func(m telegraf.Metric) {
 			p.mu.Lock()
 			p.metrics = append(p.metrics, m)
 			p.mu.Unlock()
 		})
-		p.cmd.Wait() //nolint:errcheck // killed on purpose
-	}()
-	p.waitListening(t)
+	})
 	return p
+}
+
+// runPlugin runs the plugin on configFile with a gather every
+// pollInterval, keeps its stderr in log and hands its stdout to consume,
+// and waits until it listens; done closes when consume has returned and
+// the process has ended. The process is killed when the test ends.
+func runPlugin(t *testing.T, bin, configFile, pollInterval string, log *processLog, consume func(stdout io.Reader)) (*exec.Cmd, io.WriteCloser, chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", configFile, "-poll_interval", pollInterval)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill() //nolint:errcheck // may be gone already
+		<-done
+		if t.Failed() {
+			t.Logf("plugin stderr:\n%s", log.log())
+		}
+	})
+	go log.read(stderr)
+	go func() {
+		defer close(done)
+		consume(stdout)
+		cmd.Wait() //nolint:errcheck // killed on purpose
+	}()
+	log.waitListening(t)
+	return cmd, stdin, done
 }
 
 func (p *plugin) snapshot() []telegraf.Metric {
@@ -233,13 +246,9 @@ func TestFirstSummaryFromProxyAPI(t *testing.T) {
 	})
 	conf := pluginConfig(t, dir, freeUDPPort(t), fmt.Sprintf(`
   [[inputs.qliksense_sessions.proxy]]
-    url = %q
     server = "SENSE1"
     virtual_proxies = ["", "hdr"]
-    tls_cert = %q
-    tls_key = %q
-    tls_ca = %q
-`, server.URL, server.ClientCertFile, server.ClientKeyFile, server.CAFile))
+%s`, server.ConfigKeys()))
 
 	p := startPlugin(t, bin, conf)
 	set := p.waitForFirstSummary(t)

@@ -306,6 +306,10 @@ func (s *orderedSet) compact() {
 	s.entries = kept
 }
 
+// shortEscapes are the two-character escapes of JSON.stringify, by the
+// byte they stand for.
+var shortEscapes = [utf8.RuneSelf]byte{'"': '"', '\\': '\\', '\b': 'b', '\t': 't', '\n': 'n', '\f': 'f', '\r': 'r'}
+
 // AppendJSONString appends s as JavaScript's JSON.stringify writes a string
 // (ECMAScript QuoteJSONString): quotes; \" \\ \b \t \n \f \r; \u00xx (lower
 // case) for the other control characters; everything else as is, including
@@ -335,22 +339,9 @@ func AppendJSONString(dst []byte, s string) []byte {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		default:
+		if short := shortEscapes[c]; short != 0 {
+			dst = append(dst, '\\', short)
+		} else {
 			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
 		i++

@@ -3,6 +3,7 @@ package qlikapitest
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -211,3 +212,10 @@ func CheckXrfKeys(t testing.TB, requests []Request) {
 
 // origin is the server's host and port, as in its URL.
 func (s *Server) origin() string { return strings.TrimPrefix(s.URL, "https://") }
+
+// ConfigKeys are the keys of a plugin's proxy or repository block that
+// point it at this server, with the client certificate it trusts: url,
+// tls_cert, tls_key and tls_ca, each on a line indented by four spaces.
+func (s *Server) ConfigKeys() string {
+	return fmt.Sprintf("    url = %q\n    tls_cert = %q\n    tls_key = %q\n    tls_ca = %q\n", s.URL, s.ClientCertFile, s.ClientKeyFile, s.CAFile)
+}
