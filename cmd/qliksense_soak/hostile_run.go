@@ -93,28 +93,34 @@ func (h *hostileRun) bursts(r *runner, when string) error {
 		return h.gen.next(), true
 	}
 	h.round++
-	internal, err := r.processed()
-	if err != nil {
-		return err
+	type step struct {
+		gauge         string // what takes room
+		limit, past   int
+		queue         func(round, n int)
+		refused       *int64
+		tracked, came int
 	}
-	apps := int(internal["tracked_apps"])
-	h.gen.appBurst(h.round, h.lim.maxApps-apps+appsPast)
-	h.refusedApps += appsPast
-	if _, _, err := r.send(drain); err != nil {
-		return err
+	steps := []*step{
+		{gauge: "tracked_apps", limit: h.lim.maxApps, past: appsPast, queue: h.gen.appBurst, refused: &h.refusedApps},
+		{gauge: "tracked_users", limit: h.lim.maxUsers, past: crowdPast, queue: h.gen.crowdBurst, refused: &h.refusedUsers},
 	}
-	if internal, err = r.processed(); err != nil {
-		return err
+	for _, st := range steps {
+		internal, err := r.processed()
+		if err != nil {
+			return err
+		}
+		st.tracked = int(internal[st.gauge])
+		st.came = st.limit - st.tracked + st.past
+		st.queue(h.round, st.came)
+		*st.refused += int64(st.past)
+		if _, _, err := r.send(drain); err != nil {
+			return err
+		}
 	}
-	users := int(internal["tracked_users"])
-	h.gen.crowdBurst(h.round, h.lim.maxUsers-users+crowdPast)
-	h.refusedUsers += crowdPast
-	if _, _, err := r.send(drain); err != nil {
-		return err
-	}
+	apps, users := steps[0], steps[1]
 	h.notes = append(h.notes, fmt.Sprintf("%s: %d apps and %d users tracked; %d apps and %d users came, %d and %d past the limits",
-		when, apps, users, h.lim.maxApps-apps+appsPast, h.lim.maxUsers-users+crowdPast, appsPast, crowdPast))
-	_, err = r.processed()
+		when, apps.tracked, users.tracked, apps.came, users.came, apps.past, users.past))
+	_, err := r.processed()
 	return err
 }
 

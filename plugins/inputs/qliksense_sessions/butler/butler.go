@@ -364,28 +364,31 @@ func AppendLossyUTF8(dst, b []byte) []byte {
 			i++
 			continue
 		}
-		need, lower, upper := 0, byte(0x80), byte(0xBF)
+		need := 0
 		switch {
 		case 0xC2 <= c && c <= 0xDF:
 			need = 1
 		case 0xE0 <= c && c <= 0xEF:
 			need = 2
-			if c == 0xE0 {
-				lower = 0xA0
-			} else if c == 0xED {
-				upper = 0x9F
-			}
 		case 0xF0 <= c && c <= 0xF4:
 			need = 3
-			if c == 0xF0 {
-				lower = 0x90
-			} else if c == 0xF4 {
-				upper = 0x8F
-			}
 		default:
 			dst = utf8.AppendRune(dst, utf8.RuneError)
 			i++
 			continue
+		}
+		// The second byte's range: narrower after these leads, which would
+		// start an overlong form, a surrogate or a code point past U+10FFFF.
+		lower, upper := byte(0x80), byte(0xBF)
+		switch c {
+		case 0xE0:
+			lower = 0xA0
+		case 0xED:
+			upper = 0x9F
+		case 0xF0:
+			lower = 0x90
+		case 0xF4:
+			upper = 0x8F
 		}
 		j := i + 1
 		for seen := 0; seen < need; seen++ {

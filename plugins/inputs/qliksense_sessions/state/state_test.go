@@ -597,13 +597,10 @@ func TestRandomTrafficAgainstModel(t *testing.T) {
 	servers := []string{"SENSE1", "sense2.lab.example", "Zürich", "ΑΘΗΝΑ"}
 	dirs := []string{"LAB", "corp", "MÜNCHEN"}
 	ids := []string{"anna", "Bob", "jörg", "åsa", "admin", "Σοφία", "李雷"}
-	defer func(limit func(int) int) { changeLogLimit = limit }(changeLogLimit)
-	normalLimit := changeLogLimit
 	for seed := uint64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			changeLogLimit = normalLimit
 			if seed >= 4 {
-				changeLogLimit = func(int) int { return 3 }
+				limitChangeLog(t, 3)
 			}
 			rng := rand.New(rand.NewPCG(seed, 2026))
 			s, m := New(Config{}), newRefState()

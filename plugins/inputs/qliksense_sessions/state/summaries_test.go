@@ -30,8 +30,7 @@ func TestChangedOnly(t *testing.T) {
 	for _, overflow := range []bool{false, true} {
 		t.Run(map[bool]string{false: "change logs", true: "overflowed change logs"}[overflow], func(t *testing.T) {
 			if overflow {
-				defer func(limit func(int) int) { changeLogLimit = limit }(changeLogLimit)
-				changeLogLimit = func(int) int { return 0 }
+				limitChangeLog(t, 0)
 			}
 			s := New(Config{})
 			do := func(server string, cmd event.Command, dir, user, app string) {
@@ -277,4 +276,13 @@ func BenchmarkSummariseApps(b *testing.B) {
 			b.ReportMetric(float64(locked.Microseconds())/float64(b.N), "locked-µs/op")
 		})
 	}
+}
+
+// limitChangeLog makes every change log hold at most n changes until the
+// test ends, so that the lists are sent whole.
+func limitChangeLog(t *testing.T, n int) {
+	t.Helper()
+	normal := changeLogLimit
+	changeLogLimit = func(int) int { return n }
+	t.Cleanup(func() { changeLogLimit = normal })
 }

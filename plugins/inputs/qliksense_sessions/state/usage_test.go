@@ -96,13 +96,10 @@ func TestUsageLastEvent(t *testing.T) {
 // say after random traffic (starts, stops, connections, expiries, large
 // counts, a change log that overflows).
 func TestUsageRandomTraffic(t *testing.T) {
-	defer func(limit func(int) int) { changeLogLimit = limit }(changeLogLimit)
-	normalLimit := changeLogLimit
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			changeLogLimit = normalLimit
 			if seed >= 3 {
-				changeLogLimit = func(int) int { return 2 }
+				limitChangeLog(t, 2)
 			}
 			rng := rand.New(rand.NewPCG(seed, 19))
 			limit := 1 + int(seed)
