@@ -141,7 +141,7 @@ func table(samples []sample) string {
 			continue
 		}
 		rate := "–"
-		if i > 0 && s.at > prev.at {
+		if i > 0 && s.at > prev.at && s.sent >= prev.sent { // -hostile counts anew from the traffic's start
 			rate = fmt.Sprintf("%.0f", float64(s.sent-prev.sent)/(s.at-prev.at).Seconds())
 		}
 		rssText := "n/a"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -258,49 +257,21 @@ func TestSettledCheckpointsAgreeWithTheModel(t *testing.T) {
 	const rate = 1000
 	cfg := SimConfig{Users: 60, Directories: 2, Servers: 3, Events: 8000, Seed: 17, Format: "sos",
 		Race: 0.3, Preexisting: 20, WindowEvents: WindowEvents(rate)}
-	sim, err := NewSimulation(cfg)
+	st, err := CheckSettledCheckpoints(cfg, rate, ReorderWindow, modelChecked{NewModel(ReorderWindow)}, func(checkpoint, n int, want, got Expected) {
+		require.Equal(t, want, got, "checkpoint %d after %d events", checkpoint, n)
+	})
 	require.NoError(t, err)
-	m := NewModel(ReorderWindow)
-	at := time.Unix(1_000_000_000, 0)
-	checkpoints, unsettled, ahead, appsSeen := 0, 0, 0, 0
-	for n := 1; ; n++ {
-		e, ok := sim.Next()
-		if !ok {
-			break
-		}
-		p, err := AppendPayload(nil, cfg.Format, &e, time.Time{})
-		require.NoError(t, err)
-		at = at.Add(time.Second / rate)
-		if ev, status := ReadPayload(p); status == Accepted {
-			m.Apply(&ev, at)
-		}
-		if n%97 == 0 && !sim.Settled() {
-			unsettled++
-			m.Sweep(at)
-			if !equalExpected(sim.Expected(), m.Snapshot(n)) {
-				ahead++
-			}
-		}
-		if n < (checkpoints+1)*500 || !sim.Settled() {
-			continue
-		}
-		// A checkpoint: the sender pauses, summaries go out.
-		checkpoints++
-		at = at.Add(3 * ReorderWindow)
-		m.Sweep(at)
-		want := sim.Expected()
-		require.Equal(t, want, m.Snapshot(n), "checkpoint %d after %d events", checkpoints, n)
-		appsSeen += len(want.Apps)
-	}
-	require.GreaterOrEqual(t, checkpoints, 15)
-	require.NotZero(t, appsSeen)
-	require.NotZero(t, unsettled, "the traffic has events decided together")
-	require.NotZero(t, ahead, "between events decided together the model is ahead of the traffic")
-	t.Logf("%d checkpoints; the model was ahead at %d of %d unsettled points", checkpoints, ahead, unsettled)
+	require.Empty(t, st.Lacking(15))
+	t.Log(st)
 }
 
-// equalExpected compares two expectations but for EventsSent.
-func equalExpected(a, b Expected) bool {
-	a.EventsSent = b.EventsSent
-	return reflect.DeepEqual(a, b)
+// modelChecked is the replay's Model under CheckSettledCheckpoints.
+type modelChecked struct{ m *Model }
+
+func (c modelChecked) Apply(payload []byte, at time.Time) {
+	if ev, status := ReadPayload(payload); status == Accepted {
+		c.m.Apply(&ev, at)
+	}
 }
+func (c modelChecked) Sweep(at time.Time)      { c.m.Sweep(at) }
+func (c modelChecked) Snapshot(n int) Expected { return c.m.Snapshot(n) }

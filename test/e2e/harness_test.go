@@ -27,6 +27,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qliksense-telegraf/qliksense-sessions/internal/loopback"
 	"github.com/qliksense-telegraf/qliksense-sessions/internal/replay"
 )
 
@@ -49,10 +50,9 @@ func binDir(t *testing.T) string {
 // freeUDPPort returns a loopback UDP port that was free a moment ago.
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	port, err := loopback.FreeUDPPort()
 	require.NoError(t, err)
-	defer conn.Close()
-	return conn.LocalAddr().(*net.UDPAddr).Port
+	return port
 }
 
 // freeTCPPort returns a loopback TCP port that was free a moment ago.

@@ -156,10 +156,7 @@ func firstSummary(t *testing.T, metrics []telegraf.Metric) (activeSet, bool) {
 // here we wait for the save, so nothing is).
 func TestRestartAfterSIGKILL(t *testing.T) {
 	bin := binDir(t)
-	dir := t.TempDir()
-	port := freeUDPPort(t)
-	stateFile := filepath.Join(dir, "state.json")
-	conf := pluginConfig(t, dir, port, fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"", stateFile)) // the shortest allowed
+	port, stateFile, conf := savingConfig(t, "")
 
 	first := startPlugin(t, bin, conf)
 	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -259,4 +256,15 @@ func TestFirstSummaryFromProxyAPI(t *testing.T) {
 	})
 	require.True(t, ok, why)
 	require.NotContains(t, p.log(), "E! ")
+}
+
+// savingConfig is the configuration of a plugin that saves its state every
+// second (the shortest state_save_interval) to state.json in a new folder,
+// with extra keys: the UDP port, the state file and the configuration
+// file (both in the folder).
+func savingConfig(t *testing.T, extra string) (port int, stateFile, conf string) {
+	t.Helper()
+	dir := t.TempDir()
+	port, stateFile = freeUDPPort(t), filepath.Join(dir, "state.json")
+	return port, stateFile, pluginConfig(t, dir, port, fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"\n%s", stateFile, extra))
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,10 +44,7 @@ func (p *plugin) waitForReceived(t *testing.T, n int) map[string]interface{} {
 // sessions, and the next start restores all of them.
 func TestSessionIDFlood(t *testing.T) {
 	bin := binDir(t)
-	dir := t.TempDir()
-	port := freeUDPPort(t)
-	stateFile := filepath.Join(dir, "state.json")
-	conf := pluginConfig(t, dir, port, fmt.Sprintf("  emit_events = false\n  state_file = %q\n  state_save_interval = \"1s\"", stateFile))
+	port, stateFile, conf := savingConfig(t, "  emit_events = false")
 
 	first := startPluginPoll(t, bin, conf, "200ms")
 	conn := dialPlugin(t, port)

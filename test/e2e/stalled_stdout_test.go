@@ -25,10 +25,7 @@ import (
 // few seconds with a final save that holds the sessions.
 func TestStalledStdout(t *testing.T) {
 	bin := binDir(t)
-	dir := t.TempDir()
-	port := freeUDPPort(t)
-	stateFile := filepath.Join(dir, "state.json")
-	conf := pluginConfig(t, dir, port, fmt.Sprintf("  state_file = %q\n  state_save_interval = \"1s\"\n  emit_events = true\n  max_users = 100000", stateFile))
+	port, stateFile, conf := savingConfig(t, "  emit_events = true\n  max_users = 100000")
 
 	cmd := exec.Command(filepath.Join(bin, "qliksense_sessions"), "-config", conf, "-poll_interval", "1s")
 	stdin, err := cmd.StdinPipe()

@@ -3,7 +3,6 @@ package state_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -189,58 +188,29 @@ func TestSettledCheckpointsAgreeWithThePlugin(t *testing.T) {
 	const rate = 1000
 	cfg := replay.SimConfig{Users: 60, Directories: 2, Servers: 3, Events: 8000, Seed: 17, Format: "sos",
 		Race: 0.3, Preexisting: 20, WindowEvents: replay.WindowEvents(rate)}
-	sim, err := replay.NewSimulation(cfg)
+	plugin := &pluginChecked{s: state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})}
+	st, err := replay.CheckSettledCheckpoints(cfg, rate, state.DefaultReorderWindow, plugin, func(checkpoint, n int, want, got replay.Expected) {
+		require.Equal(t, want, got, "checkpoint %d after %d events", checkpoint, n)
+	})
 	require.NoError(t, err)
-	s := state.New(state.Config{ReorderWindow: state.DefaultReorderWindow})
-	at := time.Unix(1_000_000_000, 0)
-	var ev event.Event
-	checkpoints, unsettled, ahead, appsSeen := 0, 0, 0, 0
-	for n := 1; ; n++ {
-		e, ok := sim.Next()
-		if !ok {
-			break
-		}
-		p, err := replay.AppendPayload(nil, cfg.Format, &e, time.Time{})
-		require.NoError(t, err)
-		at = at.Add(time.Second / rate)
-		if status, _ := log4net.Parse(p, &ev); status == log4net.Accepted {
-			s.Apply(&ev, at)
-		}
-		if n%97 == 0 && !sim.Settled() {
-			unsettled++
-			s.Sweep(at)
-			if !equalButEvents(t, sim.Expected(), pluginSet(s, n)) {
-				ahead++
-			}
-		}
-		if n < (checkpoints+1)*500 || !sim.Settled() {
-			continue
-		}
-		// A checkpoint: the sender pauses, summaries go out.
-		checkpoints++
-		at = at.Add(3 * state.DefaultReorderWindow)
-		s.Sweep(at)
-		want := sim.Expected()
-		require.Equal(t, want, pluginSet(s, n), "checkpoint %d after %d events", checkpoints, n)
-		appsSeen += len(want.Apps)
-	}
-	require.GreaterOrEqual(t, checkpoints, 15)
-	require.NotZero(t, appsSeen)
-	require.NotZero(t, unsettled, "the traffic has events decided together")
-	require.NotZero(t, ahead, "between events decided together the model is ahead of the traffic")
-	t.Logf("%d checkpoints; the model was ahead at %d of %d unsettled points", checkpoints, ahead, unsettled)
+	require.Empty(t, st.Lacking(15))
+	t.Log(st)
 }
 
-// equalButEvents compares two expectations but for EventsSent.
-func equalButEvents(t *testing.T, a, b replay.Expected) bool {
-	t.Helper()
-	a.EventsSent, b.EventsSent = 0, 0
-	da, err := json.Marshal(a)
-	require.NoError(t, err)
-	db, err := json.Marshal(b)
-	require.NoError(t, err)
-	return bytes.Equal(da, db)
+// pluginChecked is the plugin's parser and state under
+// replay.CheckSettledCheckpoints.
+type pluginChecked struct {
+	s  *state.State
+	ev event.Event
 }
+
+func (c *pluginChecked) Apply(payload []byte, at time.Time) {
+	if status, _ := log4net.Parse(payload, &c.ev); status == log4net.Accepted {
+		c.s.Apply(&c.ev, at)
+	}
+}
+func (c *pluginChecked) Sweep(at time.Time)             { c.s.Sweep(at) }
+func (c *pluginChecked) Snapshot(n int) replay.Expected { return pluginSet(c.s, n) }
 
 // repoFile is a path from the repository's root.
 func repoFile(parts ...string) string {
