@@ -284,31 +284,27 @@ type recordV1 struct {
 	Apps      []state.AppConnections `json:"apps"`
 }
 
+// fileV1 is a version 1 state file as it decodes, its records of type R.
+type fileV1[R any] struct {
+	Version     int             `json:"version"`
+	SavedAt     time.Time       `json:"saved_at"`
+	Sessions    []R             `json:"sessions"`
+	LogFiles    []Position      `json:"log_files"`
+	FileServers []string        `json:"file_servers"`
+	Periods     json.RawMessage `json:"periods"`
+}
+
 func loadV1(path string, data []byte, now time.Time, cfg state.Config) (*File, error) {
-	var file struct {
-		Version     int             `json:"version"`
-		SavedAt     time.Time       `json:"saved_at"`
-		Sessions    []recordV1      `json:"sessions"`
-		LogFiles    []Position      `json:"log_files"`
-		FileServers []string        `json:"file_servers"`
-		Periods     json.RawMessage `json:"periods"`
-	}
+	var file fileV1[recordV1]
 	if err := json.Unmarshal(data, &file); err != nil {
 		// A record that does not decode (a string for a number, a malformed
 		// time) costs that record, not the file: decode them one by one.
-		var raw struct {
-			Version     int               `json:"version"`
-			SavedAt     time.Time         `json:"saved_at"`
-			Sessions    []json.RawMessage `json:"sessions"`
-			LogFiles    []Position        `json:"log_files"`
-			FileServers []string          `json:"file_servers"`
-			Periods     json.RawMessage   `json:"periods"`
-		}
+		var raw fileV1[json.RawMessage]
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return nil, fmt.Errorf("state file %q is corrupt (%w)", path, err)
 		}
-		file.Version, file.SavedAt, file.Sessions = raw.Version, raw.SavedAt, make([]recordV1, len(raw.Sessions))
-		file.LogFiles, file.FileServers, file.Periods = raw.LogFiles, raw.FileServers, raw.Periods
+		file = fileV1[recordV1]{Version: raw.Version, SavedAt: raw.SavedAt, Sessions: make([]recordV1, len(raw.Sessions)),
+			LogFiles: raw.LogFiles, FileServers: raw.FileServers, Periods: raw.Periods}
 		for i, msg := range raw.Sessions {
 			if json.Unmarshal(msg, &file.Sessions[i]) != nil {
 				file.Sessions[i] = recordV1{Sessions: invalid}
