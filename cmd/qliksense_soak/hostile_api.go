@@ -25,16 +25,7 @@ const (
 // null (no answer: the server keeps its sessions), names with control
 // characters among valid ones, {} and a truncated array.
 func floodAnswers() []string {
-	var huge strings.Builder
-	huge.Grow(apiSessions * 110)
-	huge.WriteByte('[')
-	for i := range apiSessions {
-		if i > 0 {
-			huge.WriteByte(',')
-		}
-		fmt.Fprintf(&huge, `{"UserDirectory":"HOSTILE","UserId":"api%d","SessionId":"%08d-0000-4000-8000-000000000000"}`, i/apiSessionsOfUser, i)
-	}
-	huge.WriteByte(']')
+	huge := qpstest.ManySessions(apiSessions, apiSessionsOfUser, hostileDirectory, "api")
 	var control strings.Builder
 	control.WriteByte('[')
 	for i := range 1000 {
@@ -49,7 +40,7 @@ func floodAnswers() []string {
 		fmt.Fprintf(&control, `{"UserDirectory":"HOSTILE","UserId":"%s","SessionId":"c%d"}`, user, i)
 	}
 	control.WriteByte(']')
-	return []string{huge.String(), "null", control.String(), "{}", huge.String()[:1<<20]}
+	return []string{huge, "null", control.String(), "{}", huge[:1<<20]}
 }
 
 // fakeAPI is the running fake and its rotation.

@@ -81,16 +81,7 @@ func TestProxyAnswerBoundedByMaxUsers(t *testing.T) {
 	}
 	bin := binDir(t)
 	const sessions, maxUsers = 300_000, 1000
-	var answer strings.Builder
-	answer.WriteByte('[')
-	for i := range sessions {
-		if i > 0 {
-			answer.WriteByte(',')
-		}
-		fmt.Fprintf(&answer, `{"UserDirectory":"LAB","UserId":"user%d","SessionId":"%d"}`, i, i)
-	}
-	answer.WriteByte(']')
-	server := qpstest.NewServer(t, map[string]string{"": answer.String()})
+	server := qpstest.NewServer(t, map[string]string{"": qpstest.ManySessions(sessions, 1, "LAB", "user")})
 	conf := pluginConfig(t, t.TempDir(), freeUDPPort(t), fmt.Sprintf(`  max_users = %d
   [[inputs.qliksense_sessions.proxy]]
     server = "SENSE1"

@@ -2,8 +2,6 @@ package qps_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,21 +14,13 @@ import (
 // over mutual TLS to the fake, the read and the decoding folded per user.
 func BenchmarkUsers300000(b *testing.B) {
 	const sessions, perUser = 300_000, 100
-	var answer strings.Builder
-	answer.WriteByte('[')
-	for i := range sessions {
-		if i > 0 {
-			answer.WriteByte(',')
-		}
-		fmt.Fprintf(&answer, `{"UserDirectory":"LAB","UserId":"user%d","SessionId":"%08d-0000-4000-8000-000000000000"}`, i/perUser, i)
-	}
-	answer.WriteByte(']')
-	server := qpstest.NewServer(b, map[string]string{"": answer.String()})
+	answer := qpstest.ManySessions(sessions, perUser, "LAB", "user")
+	server := qpstest.NewServer(b, map[string]string{"": answer})
 	client, err := qps.NewClient(server.URL, server.ClientTLS(b), time.Minute, "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(answer.Len()))
+	b.SetBytes(int64(len(answer)))
 	b.ReportAllocs()
 	for b.Loop() {
 		got, err := client.Users(context.Background(), "", 0)

@@ -5,6 +5,7 @@
 package qpstest
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -55,4 +56,20 @@ func route(w http.ResponseWriter, r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.Trim(strings.TrimSuffix(prefix, "session"), "/"), true
+}
+
+// ManySessions is a session list of n sessions, perUser of each user
+// directory\<prefix><number>, each with its own session id: a huge answer.
+func ManySessions(n, perUser int, directory, prefix string) string {
+	var b strings.Builder
+	b.Grow(n * 110)
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"UserDirectory":%q,"UserId":"%s%d","SessionId":"%d"}`, directory, prefix, i/perUser, i)
+	}
+	b.WriteByte(']')
+	return b.String()
 }
