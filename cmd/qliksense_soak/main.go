@@ -20,6 +20,12 @@
 //   - the plugin's last summaries equal the simulation's expected set
 //     exactly: the site, each server and each app, counts and user lists.
 //
+// With -hostile (hostile.go, hostile_run.go) a share of the traffic is
+// hostile datagrams of every kind the plugin counts, bursts past max_users
+// and max_apps go out before and after it, and a fake session API floods
+// the plugin during it; it passes only if, besides the above, every
+// datagram sent is in the counter of its kind exactly.
+//
 // It prints RSS over time as a Markdown table, the rate achieved and the
 // final comparison. RSS and CPU come from Linux's /proc; elsewhere the
 // memory check is skipped and says so.

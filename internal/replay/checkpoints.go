@@ -26,14 +26,14 @@ type CheckpointStats struct {
 	Ahead       int // of them, where the simulation's model was ahead of the traffic
 }
 
-// Lacking says what of a check's worth the run did not meet: at least min
+// Lacking says what of a check's worth the run did not meet: least
 // checkpoints, apps in them, points between events decided together, and
 // of those some where the simulation's model was ahead of the traffic; ""
 // when it met all.
-func (st CheckpointStats) Lacking(min int) string {
+func (st CheckpointStats) Lacking(least int) string {
 	switch {
-	case st.Checkpoints < min:
-		return fmt.Sprintf("%d checkpoints, not %d", st.Checkpoints, min)
+	case st.Checkpoints < least:
+		return fmt.Sprintf("%d checkpoints, not %d", st.Checkpoints, least)
 	case st.AppsSeen == 0:
 		return "no apps at the checkpoints"
 	case st.Unsettled == 0:

@@ -202,7 +202,8 @@ func butlerTraffic(t *testing.T, bin, dir string) [][]byte {
 // topics of the ordered output (events, per-server counts, count) arrive
 // interleaved exactly as Butler published them.
 func TestMQTTButlerCompat(t *testing.T) {
-	bin, broker, sub, dir, udpPort := startMQTT(t)
+	bin, broker, sub := startMQTT(t)
+	dir, udpPort := t.TempDir(), freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "  butler_summaries = true")
 	tg := startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
 		exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker))

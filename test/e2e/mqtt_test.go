@@ -75,13 +75,12 @@ func startMosquitto(t *testing.T) string {
 }
 
 // startMQTT is where an MQTT test starts: the binaries' folder, a
-// mosquitto and a subscriber to all its topics, a folder for the test's
-// files and a free UDP port for the plugin.
-func startMQTT(t *testing.T) (bin, broker string, sub *subscriber, dir string, udpPort int) {
+// mosquitto and a subscriber to all its topics.
+func startMQTT(t *testing.T) (bin, broker string, sub *subscriber) {
 	t.Helper()
 	bin = binDir(t)
 	broker = startMosquitto(t)
-	return bin, broker, subscribe(t, broker), t.TempDir(), freeUDPPort(t)
+	return bin, broker, subscribe(t, broker)
 }
 
 // subscribe subscribes to every topic on broker.
@@ -130,7 +129,8 @@ var butlerEventTopics = map[string]string{
 // mosquitto and checks every topic a Butler consumer reads, payload by
 // payload.
 func TestMQTTButlerTopics(t *testing.T) {
-	bin, broker, sub, dir, udpPort := startMQTT(t)
+	bin, broker, sub := startMQTT(t)
+	dir, udpPort := t.TempDir(), freeUDPPort(t)
 	pluginConf := pluginConfig(t, dir, udpPort, "")
 	startTelegrafEnv(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
 		exampleEnv(bin, pluginConf, "QSS_MQTT_SERVER="+broker))
@@ -288,7 +288,8 @@ func parseUsers(t *testing.T, payload string) []string {
 // Telegraf's strict environment handling (its default from v1.38 on), and
 // the payloads are exactly the documented examples.
 func TestMQTTTopicPrefix(t *testing.T) {
-	bin, broker, sub, dir, udpPort := startMQTT(t)
+	bin, broker, sub := startMQTT(t)
+	dir, udpPort := t.TempDir(), freeUDPPort(t)
 	const prefix = "site1/qliksense"
 	pluginConf := pluginConfig(t, dir, udpPort, "")
 	startTelegrafArgs(t, bin, repoFile(t, "examples/telegraf-mqtt-butler.conf"),
@@ -402,7 +403,8 @@ func appTopicsMatch(t *testing.T, sub *subscriber, want replay.Expected) (bool, 
 // left, 0 and []. Only those two topics per app are published, and the
 // shipped example publishes none (TestMQTTButlerTopics).
 func TestMQTTAppTopics(t *testing.T) {
-	bin, broker, sub, dir, udpPort := startMQTT(t)
+	bin, broker, sub := startMQTT(t)
+	dir, udpPort := t.TempDir(), freeUDPPort(t)
 	conf := appTopicsExample(t, dir)
 	startTelegrafEnv(t, bin, conf, exampleEnv(bin, pluginConfig(t, dir, udpPort, ""), "QSS_MQTT_SERVER="+broker))
 
@@ -450,7 +452,8 @@ func TestMQTTAppTopics(t *testing.T) {
 // The example's gathers every 2 s instead of 10 s and summary_interval =
 // "5s" make a gather come first every time.
 func TestMQTTFinalZeroFromAGather(t *testing.T) {
-	bin, broker, sub, dir, udpPort := startMQTT(t)
+	bin, broker, sub := startMQTT(t)
+	dir, udpPort := t.TempDir(), freeUDPPort(t)
 	conf := appTopicsExample(t, dir)
 	writeVariant(t, conf, conf, func(s string) string {
 		return replaceOnce(t, s, `"-poll_interval", "10s"`, `"-poll_interval", "2s"`)

@@ -241,11 +241,11 @@ func TestFirstSummaryFromProxyAPI(t *testing.T) {
 			`{"UserDirectory":"CORP","UserId":"bob","SessionId":"3"}]`,
 		"hdr": `[{"UserDirectory":"CORP","UserId":"carl","SessionId":"4"}]`,
 	})
-	conf := pluginConfig(t, dir, freeUDPPort(t), fmt.Sprintf(`
+	conf := pluginConfig(t, dir, freeUDPPort(t), `
   [[inputs.qliksense_sessions.proxy]]
     server = "SENSE1"
     virtual_proxies = ["", "hdr"]
-%s`, server.ConfigKeys()))
+`+server.ConfigKeys())
 
 	p := startPlugin(t, bin, conf)
 	set := p.waitForFirstSummary(t)
