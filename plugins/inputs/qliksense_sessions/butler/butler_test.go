@@ -35,7 +35,7 @@ func run(t *testing.T, tr *Tracker, steps []step) {
 			continue
 		}
 		require.True(t, ok, name)
-		var servers []string //nolint:prealloc // nil when there are no per-server messages, as the steps write it
+		var servers []string // nil when there are no per-server messages, as the steps write it
 		for _, sc := range pub.Servers {
 			servers = append(servers, fmt.Sprintf("%s=%d", sc.Server, sc.ActiveUsers))
 		}
