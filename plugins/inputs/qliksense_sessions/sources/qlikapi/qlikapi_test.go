@@ -78,3 +78,24 @@ func TestEvery(t *testing.T) {
 	})
 	require.Equal(t, 3, asked)
 }
+
+// A poll that takes longer than the interval (a huge session API answer
+// takes seconds to decode) is followed by a whole interval of rest, not at
+// once by the next: with a ticker the polls ran back to back and took a core.
+func TestEveryRestsAfterASlowPoll(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	var starts, ends []time.Time
+	Every(ctx, interval, func(context.Context) {
+		starts = append(starts, time.Now())
+		time.Sleep(3 * interval) // the slow poll itself
+		ends = append(ends, time.Now())
+		if len(starts) == 3 {
+			cancel()
+		}
+	})
+	require.Len(t, starts, 3)
+	for i := 1; i < len(starts); i++ {
+		require.GreaterOrEqual(t, starts[i].Sub(ends[i-1]), interval, "poll %d began %s after the one before ended", i+1, starts[i].Sub(ends[i-1]))
+	}
+}
