@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,7 +77,9 @@ func TestPeriodsFromLogFiles(t *testing.T) {
 	waitForSavedPositions(t, stateFile, audit)
 	killAt := len(tg.out.snapshot())
 	pid := childProcess(t, tg.cmd.Process.Pid, "qliksense_sess")
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	child, err := os.FindProcess(pid)
+	require.NoError(t, err)
+	require.NoError(t, child.Kill()) // SIGKILL
 	restartAt := secondRunStart(t, tg, killAt)
 	after := requireOpenPeriods(t, tg, restartAt, audit, loc, "after the SIGKILL and the restart from the state file")
 	for key, p := range after {
